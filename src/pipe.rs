@@ -1,0 +1,1 @@
+//! Pipes: `pipe()` and its two ends.

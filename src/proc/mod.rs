@@ -1,0 +1,32 @@
+//! Processes: `fork`, the `exec` family, `wait`/`waitpid`, `_exit`, process
+//! groups, and the [`Child`] handle.
+//!
+//! | Python `os`                 | procctl                                   |
+//! |-----------------------------|-------------------------------------------|
+//! | `os.fork()`                 | [`fork`]`(closure) -> Child`              |
+//! | `os.execv`, `os.execvp`, `os.execve`, `os.execvpe` | [`execv`], [`execvp`], [`execve`], [`execvpe`] |
+//! | `os.wait()`                 | [`wait`]                                  |
+//! | `os.waitpid(pid, opts)`     | [`waitpid`], [`Child::wait`], [`Child::try_wait`] |
+//! | `os.wait4`                  | [`Child::wait_with_rusage`]               |
+//! | `os._exit(n)`               | [`_exit`]                                 |
+//! | `os.setpgid`, `os.setsid`   | [`setpgid`], [`setsid`], [`getpgid`], [`getsid`] |
+
+pub(crate) mod child;
+#[cfg(unix)]
+mod exec;
+mod fork;
+#[cfg(unix)]
+mod group;
+#[cfg(unix)]
+mod wait;
+
+pub use child::{Child, DropPolicy, ResourceUsage};
+#[cfg(unix)]
+pub use exec::{execv, execve, execvp, execvpe};
+pub use fork::{_exit, thread_count};
+#[cfg(unix)]
+pub use fork::{fork, fork_unchecked};
+#[cfg(unix)]
+pub use group::{getpgid, getpgrp, getsid, setpgid, setsid};
+#[cfg(unix)]
+pub use wait::{WaitOptions, WaitTarget, wait, waitpid};

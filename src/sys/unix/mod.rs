@@ -1,0 +1,36 @@
+//! The Unix backend.
+
+pub(crate) mod exec;
+pub(crate) mod pidfd;
+pub(crate) mod process;
+pub(crate) mod wait;
+
+pub(crate) use exec::ExecPlan;
+pub(crate) use process::{exit, fork, parent_pid, thread_count};
+
+use std::io;
+
+/// Retries `f` while it fails with `EINTR`.
+pub(crate) fn retry_eintr<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// `-1` from a libc call becomes the thread's `errno`.
+pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `kill(pid, sig)`, where `pid` may be negative (a process group) or 0.
+pub(crate) fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: kill takes plain integers and touches no memory of ours.
+    cvt(unsafe { libc::kill(pid, sig) }).map(drop)
+}

@@ -1,0 +1,108 @@
+//! Creating and leaving processes.
+
+use std::io;
+
+use crate::Pid;
+
+/// `getppid()`.
+pub(crate) fn parent_pid() -> Pid {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    let raw = unsafe { libc::getppid() };
+    // A process whose parent is outside its pid namespace sees 0.
+    Pid::from_raw(raw).unwrap_or(Pid::from_raw(1).expect("1 is a valid pid"))
+}
+
+/// `fork()`: `Ok(None)` in the child, `Ok(Some(pid))` in the parent.
+///
+/// # Safety
+///
+/// - In the child only the calling thread exists; the caller must not touch
+///   locks or state that another thread of the parent could have held.
+pub(crate) unsafe fn fork() -> io::Result<Option<Pid>> {
+    // SAFETY: the caller upholds the post-fork rules above.
+    let ret = unsafe { libc::fork() };
+    match ret {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(None),
+        pid => Ok(Some(
+            Pid::from_raw(pid).expect("fork returned a positive pid"),
+        )),
+    }
+}
+
+/// `_exit(code)`: ends the process now, without destructors, `atexit`
+/// handlers or stdio flushing.
+pub(crate) fn exit(code: i32) -> ! {
+    // SAFETY: _exit is async-signal-safe and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// How many threads the calling process has, `None` if it cannot be told.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn thread_count() -> Option<usize> {
+    // /proc/self/stat field 20 is num_threads; the comm field (2) may hold
+    // spaces and parentheses, so split after the last ')'.
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // Fields after ')' start at field 3; num_threads is field 20.
+    rest.split_whitespace().nth(17)?.parse().ok()
+}
+
+/// How many threads the calling process has, `None` if it cannot be told.
+#[cfg(target_vendor = "apple")]
+pub(crate) fn thread_count() -> Option<usize> {
+    let mut info: libc::proc_taskinfo = unsafe_zeroed();
+    let size = std::mem::size_of::<libc::proc_taskinfo>() as libc::c_int;
+    // SAFETY: info is a valid, writable proc_taskinfo of `size` bytes.
+    let n = unsafe {
+        libc::proc_pidinfo(
+            libc::getpid(),
+            libc::PROC_PIDTASKINFO,
+            0,
+            (&mut info as *mut libc::proc_taskinfo).cast(),
+            size,
+        )
+    };
+    (n == size).then_some(info.pti_threadnum as usize)
+}
+
+/// How many threads the calling process has, `None` if it cannot be told.
+#[cfg(target_os = "freebsd")]
+pub(crate) fn thread_count() -> Option<usize> {
+    let mut info: libc::kinfo_proc = unsafe_zeroed();
+    let mut len = std::mem::size_of::<libc::kinfo_proc>();
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    let mib = [libc::CTL_KERN, libc::KERN_PROC, libc::KERN_PROC_PID, pid];
+    // SAFETY: mib has 4 entries; info is a writable kinfo_proc of `len` bytes.
+    let ret = unsafe {
+        libc::sysctl(
+            mib.as_ptr(),
+            mib.len() as libc::c_uint,
+            (&mut info as *mut libc::kinfo_proc).cast(),
+            &mut len,
+            std::ptr::null(),
+            0,
+        )
+    };
+    (ret == 0 && len == std::mem::size_of::<libc::kinfo_proc>())
+        .then_some(info.ki_numthreads as usize)
+}
+
+/// How many threads the calling process has, `None` if it cannot be told.
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_vendor = "apple",
+    target_os = "freebsd"
+)))]
+pub(crate) fn thread_count() -> Option<usize> {
+    None
+}
+
+#[cfg(any(target_vendor = "apple", target_os = "freebsd"))]
+fn unsafe_zeroed<T: Copy>() -> T {
+    // SAFETY: only used for plain C structs of integers, for which all-zero
+    // bytes is a valid value.
+    unsafe { std::mem::zeroed() }
+}

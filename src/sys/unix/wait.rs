@@ -1,0 +1,95 @@
+//! `waitid` (to look without reaping) and `wait4` (to reap, with rusage).
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::time::Duration;
+
+use super::{cvt, retry_eintr};
+
+/// Which children to wait for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Id {
+    /// One child.
+    Pid(i32),
+    /// Any child in this process group.
+    Group(i32),
+    /// Any child.
+    All,
+}
+
+/// What to report, as `waitpid` flags: `WNOHANG`, `WUNTRACED`,
+/// `WCONTINUED` (only these bits are read).
+pub(crate) type Flags = libc::c_int;
+
+/// Looks for a child in a reportable state without reaping it
+/// (`waitid(..., WNOWAIT)`), retrying on `EINTR`. Returns its pid, `None`
+/// under `WNOHANG` when nothing is ready.
+pub(crate) fn peek(id: Id, flags: Flags) -> io::Result<Option<i32>> {
+    let (idtype, raw_id) = match id {
+        Id::Pid(p) => (libc::P_PID, p as libc::id_t),
+        Id::Group(g) => (libc::P_PGID, g as libc::id_t),
+        Id::All => (libc::P_ALL, 0),
+    };
+    let mut wflags = libc::WEXITED | libc::WNOWAIT;
+    if flags & libc::WNOHANG != 0 {
+        wflags |= libc::WNOHANG;
+    }
+    if flags & libc::WUNTRACED != 0 {
+        wflags |= libc::WSTOPPED;
+    }
+    if flags & libc::WCONTINUED != 0 {
+        wflags |= libc::WCONTINUED;
+    }
+    retry_eintr(|| {
+        let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
+        // SAFETY: info is a writable siginfo_t; waitid fills it or leaves
+        // it zeroed (WNOHANG with nothing to report).
+        cvt(unsafe { libc::waitid(idtype, raw_id, info.as_mut_ptr(), wflags) })?;
+        // SAFETY: zero-initialised, then possibly filled by the kernel.
+        let info = unsafe { info.assume_init() };
+        // SAFETY: for SIGCHLD-class siginfo, si_pid is the child's pid; a
+        // zeroed struct gives 0.
+        let pid = unsafe { info.si_pid() };
+        Ok((pid > 0).then_some(pid))
+    })
+}
+
+/// Resource usage of a reaped child, as `wait4` reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Rusage {
+    pub(crate) user: Duration,
+    pub(crate) system: Duration,
+    /// Maximum resident set size in bytes.
+    pub(crate) max_rss: u64,
+}
+
+/// `wait4(pid, flags)`, retrying on `EINTR`: `Some((pid, raw status,
+/// rusage))`, or `None` under `WNOHANG` when nothing is ready.
+pub(crate) fn wait4(pid: i32, flags: Flags) -> io::Result<Option<(i32, i32, Rusage)>> {
+    retry_eintr(|| {
+        let mut status = 0;
+        let mut ru = MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: status and ru are writable and of the right types.
+        let ret = cvt(unsafe { libc::wait4(pid, &mut status, flags, ru.as_mut_ptr()) })?;
+        if ret == 0 {
+            return Ok(None);
+        }
+        // SAFETY: zero-initialised, then filled by the kernel.
+        let ru = unsafe { ru.assume_init() };
+        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        // ru_maxrss is in kilobytes on Linux and the BSDs, bytes on macOS.
+        #[cfg(target_vendor = "apple")]
+        let max_rss = ru.ru_maxrss as u64;
+        #[cfg(not(target_vendor = "apple"))]
+        let max_rss = ru.ru_maxrss as u64 * 1024;
+        Ok(Some((
+            ret,
+            status,
+            Rusage {
+                user: tv(ru.ru_utime),
+                system: tv(ru.ru_stime),
+                max_rss,
+            },
+        )))
+    })
+}
