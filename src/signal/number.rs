@@ -315,6 +315,25 @@ impl FromStr for Signal {
     }
 }
 
+impl TryFrom<i32> for Signal {
+    type Error = crate::Error;
+
+    /// [`Signal::from_raw`] with an error that names the number.
+    ///
+    /// ```
+    /// use procctl::Signal;
+    /// assert_eq!(Signal::try_from(Signal::TERM.as_raw()).unwrap(), Signal::TERM);
+    /// let err = Signal::try_from(1000).unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid signal number: 1000");
+    /// ```
+    fn try_from(raw: i32) -> crate::Result<Signal> {
+        Signal::from_raw(raw).ok_or_else(|| crate::Error::InvalidArgument {
+            what: "signal number",
+            value: raw.to_string(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,24 +391,5 @@ mod tests {
             .map(Signal::as_raw)
             .collect();
         assert_eq!(standard, (1..=31).collect::<Vec<_>>());
-    }
-}
-
-impl TryFrom<i32> for Signal {
-    type Error = crate::Error;
-
-    /// [`Signal::from_raw`] with an error that names the number.
-    ///
-    /// ```
-    /// use procctl::Signal;
-    /// assert_eq!(Signal::try_from(Signal::TERM.as_raw()).unwrap(), Signal::TERM);
-    /// let err = Signal::try_from(1000).unwrap_err();
-    /// assert_eq!(err.to_string(), "invalid signal number: 1000");
-    /// ```
-    fn try_from(raw: i32) -> crate::Result<Signal> {
-        Signal::from_raw(raw).ok_or_else(|| crate::Error::InvalidArgument {
-            what: "signal number",
-            value: raw.to_string(),
-        })
     }
 }
