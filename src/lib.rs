@@ -1,4 +1,83 @@
-//! procctl
+//! # procctl: safe, typed POSIX process control
+//!
+//! Rust programs that need real process control (fork a worker, exec a
+//! program, wait for any child or a specific one, run a shell command, talk
+//! to a child over a pipe, handle signals, and never leave zombies behind)
+//! usually juggle `std::process`, raw `libc`/`nix` calls with `unsafe`, and a
+//! signal crate. procctl is one coherent, safe API for all of it, modelled on
+//! the classic process chapter of Python's `os` module, with types instead of
+//! integers and errors instead of `-1`.
+//!
+//! - **Typed core.** [`Pid`] is never 0 or negative; [`ExitStatus`] is
+//!   "exited with a code" or "killed by a [`Signal`]", printed exactly like
+//!   std prints it; [`WaitStatus`] adds stopped and continued; every failure
+//!   is an [`Error`] naming the call, the program or the pid, with the errno
+//!   kept as its source.
+//! - **A safe `fork`.** [`proc::fork`] refuses a multi-threaded process,
+//!   flushes stdio first, turns a panic in the child into exit code 101 and
+//!   always ends the child with `_exit`.
+//! - **No zombies, no recycled pids.** A [`proc::Child`] holds a pidfd on
+//!   Linux; every reaping path hands the status to its owner; a dropped
+//!   `Child` is reaped later without a background thread ([`reap`]).
+//!
+//! ## Python's `os` → procctl
+//!
+//! | Python                          | procctl                                              |
+//! |---------------------------------|------------------------------------------------------|
+//! | `os.fork()`                     | [`proc::fork`]`(closure) -> Child`                   |
+//! | `os.wait()`                     | [`proc::wait`]`() -> (Pid, ExitStatus)`              |
+//! | `os.waitpid(pid, os.WNOHANG)`   | [`proc::waitpid`]`(pid, WaitOptions::NOHANG)`, [`proc::Child::try_wait`] |
+//! | `os.wait4(pid, 0)`              | [`proc::Child::wait_with_rusage`]                    |
+//! | `os.execv`/`execvp`/`execve`/`execvpe` | [`proc::execv`], [`proc::execvp`], [`proc::execve`], [`proc::execvpe`] |
+//! | `os._exit(n)`                   | [`proc::_exit`]                                      |
+//! | `os.kill(pid, sig)`             | [`proc::Child::signal`]                              |
+//! | `os.waitstatus_to_exitcode(s)`  | [`ExitStatus::exit_code`]                            |
+//! | `os.setpgid`, `os.setsid`, `os.getpgid`, `os.getsid` | [`proc::setpgid`], [`proc::setsid`], [`proc::getpgid`], [`proc::getsid`] |
+//! | reaping zombies                 | [`reap::reap_zombies`], dropped `Child` handles      |
+//!
+//! ## A tour in twenty lines
+//!
+//! ```
+//! use procctl::proc::{fork, wait, WaitOptions, waitpid};
+//! use procctl::{ExitStatus, Signal};
+//! use std::time::Duration;
+//!
+//! # if procctl::proc::thread_count() == Some(1) {
+//! // Fork a worker; its closure's return value is its exit code.
+//! let worker = fork(|| 3)?;
+//! let (pid, status) = wait()?;
+//! assert_eq!((pid, status), (worker.pid(), ExitStatus::Exited(3)));
+//!
+//! // A long-running child: poll it, signal it, wait with a deadline.
+//! let sleeper = fork(|| { std::thread::sleep(Duration::from_secs(60)); 0 })?;
+//! assert_eq!(waitpid(sleeper.pid(), WaitOptions::NOHANG)?, None);
+//! sleeper.signal(Signal::TERM)?;
+//! let status = sleeper.wait_timeout(Duration::from_secs(10))?.unwrap();
+//! assert_eq!(status.signal(), Some(Signal::TERM));
+//! assert_eq!(status.to_string(), format!("signal: {} (SIGTERM)", Signal::TERM.as_raw()));
+//! # }
+//! # Ok::<(), procctl::Error>(())
+//! ```
+//!
+//! ## Platforms
+//!
+//! | Feature                                   | Linux            | macOS, FreeBSD            | Windows            |
+//! |-------------------------------------------|------------------|---------------------------|--------------------|
+//! | typed core (`Pid`, statuses, `Signal`)    | yes              | yes                       | yes                |
+//! | `fork`, `exec*`, `waitpid`, groups        | yes              | yes                       | no (`cfg(unix)`)   |
+//! | `Child` never signals a recycled pid      | pidfd            | reap lock                 | n/a                |
+//! | `Child::wait_timeout`                     | pidfd + `poll`   | `WNOHANG` at intervals    | n/a                |
+//! | safe `fork`'s thread check                | `/proc/self/stat`| `proc_pidinfo` / `sysctl` | n/a                |
+//!
+//! ## Limitations
+//!
+//! - The safe [`proc::fork`] needs a single-threaded process. Tests run by
+//!   libtest are always multi-threaded: put tests that fork in a
+//!   `harness = false` test binary.
+//! - A status reaped by code outside procctl (a raw `libc::wait`) cannot
+//!   reach its `Child`; that handle's `wait` then fails with
+//!   [`Error::NotChild`].
+
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(unsafe_code)]

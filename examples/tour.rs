@@ -1,0 +1,87 @@
+//! A few-second tour of procctl: the process chapter, section by section.
+//!
+//! Run: `cargo run --example tour`
+
+#[cfg(unix)]
+fn main() -> procctl::Result<()> {
+    use procctl::proc::{WaitOptions, execvp, fork, wait, waitpid};
+    use procctl::{Error, Pid, Signal};
+    use std::time::Duration;
+
+    section("1. fork: two processes, separate memory");
+    let mut value = 1;
+    let child = fork(|| {
+        value = 2;
+        println!("   child {}: value = {value}", Pid::current());
+        0
+    })?;
+    println!("   parent {}: child {} -> {}", Pid::current(), child.pid(), child.wait()?);
+    println!("   parent still sees value = {value}");
+
+    section("2. wait: collect children as they end");
+    let kids: Vec<_> = (1..=3).map(|code| fork(move || code)).collect::<Result<_, _>>()?;
+    for _ in &kids {
+        let (pid, status) = wait()?;
+        println!("   wait() -> {pid}: {status}");
+    }
+    println!("   and once more -> {}", wait().unwrap_err());
+
+    section("3. waitpid: one child, without blocking");
+    let sleeper = fork(|| {
+        std::thread::sleep(Duration::from_secs(30));
+        0
+    })?;
+    println!("   NOHANG while it runs -> {:?}", waitpid(sleeper.pid(), WaitOptions::NOHANG)?);
+    sleeper.signal(Signal::TERM)?;
+    println!("   after SIGTERM -> {}", sleeper.wait_timeout(Duration::from_secs(5))?.expect("ended"));
+    println!("   kill() after reaping sends nothing -> {:?}", sleeper.kill());
+
+    section("4. exec: replace the child's program");
+    let child = fork(|| {
+        let err = execvp("sh", &["sh", "-c", "echo '   hello from' $0"]);
+        eprintln!("   {err}");
+        127
+    })?;
+    println!("   -> {}", child.wait()?);
+    let child = fork(|| {
+        let err = execvp("no-such-program", &["no-such-program"]);
+        println!("   the child's exec failed: {err}");
+        127
+    })?;
+    println!("   -> {}", child.wait()?);
+
+    section("5. exit statuses, typed");
+    let crash = fork(|| panic!("boom (a panicking child exits with 101)"))?;
+    let status = crash.wait()?;
+    println!("   panic -> {status}; exit_code() = {}", status.exit_code());
+    let killed = fork(|| {
+        std::thread::sleep(Duration::from_secs(30));
+        0
+    })?;
+    killed.kill()?;
+    let (status, usage) = killed.wait_with_rusage()?;
+    println!("   SIGKILL -> {status}; exit_code() = {}; max RSS {} KiB", status.exit_code(), usage.max_rss_bytes() / 1024);
+
+    section("6. the safe fork refuses a multi-threaded process");
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || rx.recv());
+    match fork(|| 0) {
+        Err(e @ Error::MultiThreaded { .. }) => println!("   fork() -> {e}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    drop(tx);
+    let _ = t.join();
+
+    println!("\ntour done.");
+    Ok(())
+}
+
+#[cfg(unix)]
+fn section(title: &str) {
+    println!("\n{title}");
+}
+
+#[cfg(not(unix))]
+fn main() {
+    println!("the tour's fork sections need Unix; see threads_vs_processes");
+}
