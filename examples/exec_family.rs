@@ -22,9 +22,10 @@ fn main() -> procctl::Result<()> {
         Ok(())
     };
 
-    run("execv(\"/bin/echo\", [\"echo\", \"hello from execv\"])", || {
-        execv("/bin/echo", &["echo", "hello from execv"])
-    })?;
+    run(
+        "execv(\"/bin/echo\", [\"echo\", \"hello from execv\"])",
+        || execv("/bin/echo", &["echo", "hello from execv"]),
+    )?;
     run("execvp(\"sh\", ...) searches PATH", || {
         execvp("sh", &["sh", "-c", "echo hello from $0 via PATH"])
     })?;

@@ -11,7 +11,10 @@ fn main() -> procctl::Result<()> {
     use procctl::Pid;
 
     let mut counter = 10;
-    println!("parent {}: before fork, counter = {counter}", Pid::current());
+    println!(
+        "parent {}: before fork, counter = {counter}",
+        Pid::current()
+    );
 
     let child = procctl::proc::fork(|| {
         counter += 1;

@@ -15,11 +15,18 @@ fn main() -> procctl::Result<()> {
         println!("   child {}: value = {value}", Pid::current());
         0
     })?;
-    println!("   parent {}: child {} -> {}", Pid::current(), child.pid(), child.wait()?);
+    println!(
+        "   parent {}: child {} -> {}",
+        Pid::current(),
+        child.pid(),
+        child.wait()?
+    );
     println!("   parent still sees value = {value}");
 
     section("2. wait: collect children as they end");
-    let kids: Vec<_> = (1..=3).map(|code| fork(move || code)).collect::<Result<_, _>>()?;
+    let kids: Vec<_> = (1..=3)
+        .map(|code| fork(move || code))
+        .collect::<Result<_, _>>()?;
     for _ in &kids {
         let (pid, status) = wait()?;
         println!("   wait() -> {pid}: {status}");
@@ -31,10 +38,21 @@ fn main() -> procctl::Result<()> {
         std::thread::sleep(Duration::from_secs(30));
         0
     })?;
-    println!("   NOHANG while it runs -> {:?}", waitpid(sleeper.pid(), WaitOptions::NOHANG)?);
+    println!(
+        "   NOHANG while it runs -> {:?}",
+        waitpid(sleeper.pid(), WaitOptions::NOHANG)?
+    );
     sleeper.signal(Signal::TERM)?;
-    println!("   after SIGTERM -> {}", sleeper.wait_timeout(Duration::from_secs(5))?.expect("ended"));
-    println!("   kill() after reaping sends nothing -> {:?}", sleeper.kill());
+    println!(
+        "   after SIGTERM -> {}",
+        sleeper
+            .wait_timeout(Duration::from_secs(5))?
+            .expect("ended")
+    );
+    println!(
+        "   kill() after reaping sends nothing -> {:?}",
+        sleeper.kill()
+    );
 
     section("4. exec: replace the child's program");
     let child = fork(|| {
@@ -60,7 +78,11 @@ fn main() -> procctl::Result<()> {
     })?;
     killed.kill()?;
     let (status, usage) = killed.wait_with_rusage()?;
-    println!("   SIGKILL -> {status}; exit_code() = {}; max RSS {} KiB", status.exit_code(), usage.max_rss_bytes() / 1024);
+    println!(
+        "   SIGKILL -> {status}; exit_code() = {}; max RSS {} KiB",
+        status.exit_code(),
+        usage.max_rss_bytes() / 1024
+    );
 
     section("6. the safe fork refuses a multi-threaded process");
     let (tx, rx) = std::sync::mpsc::channel::<()>();

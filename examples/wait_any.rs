@@ -10,12 +10,18 @@ fn main() -> procctl::Result<()> {
     for (i, delay_ms) in [(1, 150u64), (2, 50), (3, 100)] {
         let child = procctl::proc::fork(move || {
             std::thread::sleep(Duration::from_millis(delay_ms));
-            println!("  child {i} (pid {}) exits with {i} after {delay_ms} ms", procctl::Pid::current());
+            println!(
+                "  child {i} (pid {}) exits with {i} after {delay_ms} ms",
+                procctl::Pid::current()
+            );
             i
         })?;
         handles.push(child);
     }
-    println!("started {} children; wait() returns whichever ends first:", handles.len());
+    println!(
+        "started {} children; wait() returns whichever ends first:",
+        handles.len()
+    );
     for _ in 0..handles.len() {
         let (pid, status) = procctl::proc::wait()?;
         println!("wait() -> pid {pid}, {status}");

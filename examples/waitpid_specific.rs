@@ -16,7 +16,10 @@ fn main() -> procctl::Result<()> {
     })?;
 
     // Polling: the slow child is still running.
-    println!("waitpid(slow, NOHANG) -> {:?}", waitpid(slow.pid(), WaitOptions::NOHANG)?);
+    println!(
+        "waitpid(slow, NOHANG) -> {:?}",
+        waitpid(slow.pid(), WaitOptions::NOHANG)?
+    );
 
     // Waiting for one pid ignores the others.
     let got = waitpid(fast.pid(), WaitOptions::empty())?;
@@ -24,9 +27,15 @@ fn main() -> procctl::Result<()> {
 
     // Stop and continue the slow one, watching each change.
     slow.signal(Signal::STOP)?;
-    println!("after SIGSTOP: {:?}", waitpid(slow.pid(), WaitOptions::UNTRACED)?);
+    println!(
+        "after SIGSTOP: {:?}",
+        waitpid(slow.pid(), WaitOptions::UNTRACED)?
+    );
     slow.signal(Signal::CONT)?;
-    println!("after SIGCONT: {:?}", waitpid(slow.pid(), WaitOptions::CONTINUED)?);
+    println!(
+        "after SIGCONT: {:?}",
+        waitpid(slow.pid(), WaitOptions::CONTINUED)?
+    );
 
     // Then end it, with a deadline instead of a blind wait.
     slow.signal(Signal::TERM)?;

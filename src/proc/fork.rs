@@ -3,13 +3,20 @@
 // The public `unsafe fn fork_unchecked` lives here (see its `# Safety`).
 #![allow(unsafe_code)]
 
+#[cfg(unix)]
 use std::io::Write;
+#[cfg(unix)]
 use std::panic::{AssertUnwindSafe, catch_unwind};
+#[cfg(unix)]
 use std::sync::Arc;
 
+#[cfg(unix)]
 use super::child::{Child, Shared};
+#[cfg(unix)]
 use crate::error::{Error, Result};
-use crate::{reap, sys};
+#[cfg(unix)]
+use crate::reap;
+use crate::sys;
 
 /// `fork()`: runs `child` in a new process and returns its [`Child`] handle.
 ///
@@ -137,6 +144,7 @@ pub unsafe fn fork_unchecked<F: FnOnce() -> i32>(child: F) -> Result<Child> {
     }
 }
 
+#[cfg(unix)]
 fn flush_stdio() {
     // Errors are ignored: a closed stdout must not stop a fork.
     let _ = std::io::stdout().flush();

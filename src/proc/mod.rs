@@ -11,6 +11,7 @@
 //! | `os._exit(n)`               | [`_exit`]                                 |
 //! | `os.setpgid`, `os.setsid`   | [`setpgid`], [`setsid`], [`getpgid`], [`getsid`] |
 
+#[cfg(unix)]
 pub(crate) mod child;
 #[cfg(unix)]
 mod exec;
@@ -20,6 +21,7 @@ mod group;
 #[cfg(unix)]
 mod wait;
 
+#[cfg(unix)]
 pub use child::{Child, DropPolicy, ResourceUsage};
 #[cfg(unix)]
 pub use exec::{execv, execve, execvp, execvpe};
