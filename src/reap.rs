@@ -1,24 +1,40 @@
-//! Reaping zombies: [`reap_zombies`], and the bookkeeping that makes every
-//! reaping path in procctl agree.
+//! Reaping zombies: no zombies by construction, without stealing anyone
+//! else's children.
 //!
 //! A child that has exited stays in the process table as a *zombie* until its
-//! parent collects its status with `wait`/`waitpid`. procctl keeps one
-//! registry of the children it started:
+//! parent collects its status with `wait`/`waitpid`; a program that starts
+//! many children and never collects them fills the table. procctl makes the
+//! cure automatic:
 //!
-//! - every path that reaps ([`Child::wait`](crate::proc::Child::wait),
-//!   [`wait`](crate::proc::wait), [`waitpid`](crate::proc::waitpid),
-//!   [`reap_zombies`]) reaps under one lock and hands a status that belongs
-//!   to a live [`Child`](crate::proc::Child) to that handle, so its `wait()`
-//!   still returns the real status;
-//! - a `Child` dropped before it was waited for is parked on an orphan list
-//!   that procctl drains (without blocking) at its next fork, spawn or
-//!   `Child` wait, and that [`reap_zombies`] drains too. No thread is
-//!   started, so a single-threaded program stays single-threaded.
+//! - **One registry.** Every path that reaps
+//!   ([`Child::wait`](crate::proc::Child::wait), [`wait`](crate::proc::wait),
+//!   [`waitpid`](crate::proc::waitpid), [`reap_zombies`], the background
+//!   reaper) reaps under one lock and hands a status that belongs to a live
+//!   [`Child`](crate::proc::Child) to that handle, so its `wait()` still
+//!   returns the real status.
+//! - **Orphans are reaped without a thread.** A `Child` dropped before it
+//!   was waited for (with the default [`DropPolicy::Reap`](crate::proc::DropPolicy))
+//!   is parked on an orphan list. procctl drains it, without blocking, at its
+//!   next fork, spawn or `Child` wait, and in [`reap_zombies`]. No thread is
+//!   started behind the program's back, so a single-threaded program stays
+//!   single-threaded and can still use the safe [`fork`](crate::proc::fork).
+//! - **Opt-in background reaping.** [`start_reaper`] starts one thread:
+//!   [`ReapMode::Owned`] reaps only the children procctl was handed (dropped
+//!   `Child` handles), never another library's; [`ReapMode::All`] is init
+//!   mode and reaps every child.
+//! - **Init.** [`Init`] runs a command as the main child of a PID-1-like
+//!   supervisor: child subreaper, signal forwarding, reaping of adopted
+//!   orphans, and the main child's status at the end.
 
 use crate::{ExitStatus, Pid, Result};
 
 #[cfg(unix)]
 pub(crate) use registry::*;
+
+#[cfg(unix)]
+mod init;
+#[cfg(unix)]
+pub use init::{Init, init};
 
 /// Reaps every child that has exited, without blocking
 /// (`waitpid(-1, WNOHANG)` in a loop).
@@ -26,7 +42,9 @@ pub(crate) use registry::*;
 /// Returns the reaped pids with their statuses; `Ok(vec![])` when no child
 /// has exited, including when there are no children at all. Statuses of
 /// children owned by a live [`Child`](crate::proc::Child) are also handed to
-/// that handle.
+/// that handle. This reaps *every* exited child, including those of other
+/// libraries (a `std::process::Child` would then lose its status): call it
+/// in programs that own all their children.
 ///
 /// # Errors
 ///
@@ -76,14 +94,188 @@ pub fn reap_zombies() -> Result<Vec<(Pid, ExitStatus)>> {
     }
 }
 
+/// Which children the background reaper of [`start_reaper`] collects.
+///
+/// ```
+/// use procctl::reap::ReapMode;
+/// assert_ne!(ReapMode::Owned, ReapMode::All);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReapMode {
+    /// Only children procctl was handed: `Child` handles dropped unwaited.
+    /// Children of other libraries (a `std::process::Child`) keep their
+    /// statuses. On Linux: one pidfd per child in one epoll set, no
+    /// `SIGCHLD` handler, nothing process-global.
+    Owned,
+    /// Every child, like an init process (`waitpid(-1)` in a loop). A child
+    /// owned by a live `Child` still reports its real status to that handle;
+    /// other libraries' children are reaped too.
+    All,
+}
+
+/// Starts the background reaper thread (opt-in: it is a thread, and the
+/// safe [`fork`](crate::proc::fork) refuses multi-threaded processes).
+///
+/// Idempotent per mode: calling it again with a running mode does nothing.
+/// Starting [`ReapMode::All`] after [`ReapMode::Owned`] adds the init-mode
+/// thread. Orphans parked before the call are handed to the reaper.
+///
+/// # Errors
+///
+/// [`Error::ResourceLimit`](crate::Error::ResourceLimit) or
+/// [`Error::Os`](crate::Error::Os) if the thread or its epoll set cannot be
+/// created.
+///
+/// # Platform notes
+///
+/// Linux: `Owned` waits on pidfds with epoll. Other Unix systems, and Linux
+/// kernels without pidfds: the `Owned` thread checks the orphan list with
+/// `WNOHANG` every 10 ms. Windows: nothing to reap; returns `Ok(())`.
+///
+/// # Examples
+///
+/// ```
+/// use procctl::reap::{start_reaper, ReapMode};
+/// use std::time::{Duration, Instant};
+///
+/// # if procctl::proc::thread_count() == Some(1) {
+/// let child = procctl::proc::fork(|| 0)?;
+/// let pid = child.pid();
+/// start_reaper(ReapMode::Owned)?;
+/// drop(child); // the reaper takes it
+/// let deadline = Instant::now() + Duration::from_secs(10);
+/// while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+///     assert!(Instant::now() < deadline);
+///     std::thread::sleep(Duration::from_millis(5));
+/// }
+/// # }
+/// # Ok::<(), procctl::Error>(())
+/// ```
+pub fn start_reaper(mode: ReapMode) -> Result<()> {
+    #[cfg(unix)]
+    {
+        registry::start(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = mode;
+        Ok(())
+    }
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, on)`: makes this process adopt its
+/// orphaned descendants (instead of PID 1), so it can reap them.
+///
+/// # Errors
+///
+/// [`Error::Unsupported`](crate::Error::Unsupported) outside Linux.
+///
+/// # Platform notes
+///
+/// Linux only (FreeBSD's `procctl(PROC_REAP_ACQUIRE)` is not wrapped yet).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(target_os = "linux")] {
+/// procctl::reap::set_child_subreaper(true)?;
+/// assert!(procctl::reap::is_child_subreaper()?);
+/// procctl::reap::set_child_subreaper(false)?;
+/// # }
+/// # Ok::<(), procctl::Error>(())
+/// ```
+#[doc(alias = "PR_SET_CHILD_SUBREAPER")]
+pub fn set_child_subreaper(on: bool) -> Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        crate::sys::reaper::set_child_subreaper(on).map_err(|e| crate::Error::os("prctl", e))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = on;
+        Err(crate::Error::Unsupported {
+            what: "set_child_subreaper",
+        })
+    }
+}
+
+/// `prctl(PR_GET_CHILD_SUBREAPER)`: whether this process is a child
+/// subreaper.
+///
+/// # Errors
+///
+/// [`Error::Unsupported`](crate::Error::Unsupported) outside Linux.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(target_os = "linux")]
+/// assert!(!procctl::reap::is_child_subreaper()?);
+/// # Ok::<(), procctl::Error>(())
+/// ```
+pub fn is_child_subreaper() -> Result<bool> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        crate::sys::reaper::is_child_subreaper().map_err(|e| crate::Error::os("prctl", e))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        Err(crate::Error::Unsupported {
+            what: "is_child_subreaper",
+        })
+    }
+}
+
+/// The pids of this process's children that are zombies right now (state
+/// `Z` in `/proc`), sorted. For diagnostics and tests.
+///
+/// # Errors
+///
+/// [`Error::Os`](crate::Error::Os) if `/proc` cannot be read;
+/// [`Error::Unsupported`](crate::Error::Unsupported) outside Linux.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(target_os = "linux")] {
+/// # if procctl::proc::thread_count() == Some(1) {
+/// let child = procctl::proc::fork(|| 0)?;
+/// let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+/// while procctl::reap::zombie_children()? != vec![child.pid()] {
+///     assert!(std::time::Instant::now() < deadline);
+///     std::thread::sleep(std::time::Duration::from_millis(1));
+/// }
+/// child.wait()?;
+/// assert!(procctl::reap::zombie_children()?.is_empty());
+/// # }}
+/// # Ok::<(), procctl::Error>(())
+/// ```
+pub fn zombie_children() -> Result<Vec<Pid>> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let pids =
+            crate::sys::reaper::zombie_children().map_err(|e| crate::Error::os("read /proc", e))?;
+        Ok(pids.into_iter().filter_map(Pid::from_raw).collect())
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        Err(crate::Error::Unsupported {
+            what: "zombie_children",
+        })
+    }
+}
+
 #[cfg(unix)]
 mod registry {
     use std::collections::HashMap;
     use std::io;
-    use std::os::fd::OwnedFd;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex, MutexGuard, Weak};
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+    use std::time::Duration;
 
+    use super::ReapMode;
+    use crate::error::{Error, Result};
     use crate::proc::child::Shared;
     use crate::sys::wait::{self, Rusage};
     use crate::{ExitStatus, WaitStatus};
@@ -94,8 +286,8 @@ mod registry {
         Live(Weak<Shared>),
         /// Its `Child` was dropped unwaited; reap it when it exits.
         Orphan {
-            /// Kept so the process cannot be confused with a recycled pid.
-            #[allow(dead_code)]
+            /// Kept so the reaper can wait on it and no recycled pid is
+            /// ever confused with it.
             pidfd: Option<OwnedFd>,
         },
     }
@@ -127,21 +319,43 @@ mod registry {
             self.reg()
                 .children
                 .insert(pid, Entry::Live(Arc::downgrade(shared)));
+            if ALL_RUNNING.load(Ordering::Relaxed) {
+                NEW_CHILD.1.notify_all();
+            }
+        }
+
+        /// Removes a child's entry; an orphan's pidfd leaves the reaper's
+        /// epoll set before it is closed.
+        fn remove(&mut self, pid: i32) -> Option<Entry> {
+            let entry = self.reg().children.remove(&pid);
+            if let Some(Entry::Orphan { pidfd }) = &entry {
+                ORPHANS.fetch_sub(1, Ordering::Relaxed);
+                if let (Some(fd), Some(owned)) = (pidfd, owned_reaper()) {
+                    owned.set.remove(fd.as_fd());
+                }
+            }
+            entry
         }
 
         /// Forgets a child (detached, or reaped elsewhere).
         pub(crate) fn forget(&mut self, pid: i32) {
-            if let Some(Entry::Orphan { .. }) = self.reg().children.remove(&pid) {
-                ORPHANS.fetch_sub(1, Ordering::Relaxed);
-            }
+            self.remove(pid);
         }
 
-        /// Parks a child whose handle was dropped unwaited.
+        fn is_orphan(&mut self, pid: i32) -> bool {
+            matches!(self.reg().children.get(&pid), Some(Entry::Orphan { .. }))
+        }
+
+        /// Parks a child whose handle was dropped unwaited. With the owned
+        /// reaper running, its pidfd joins the reaper's epoll set.
         pub(crate) fn orphan(&mut self, pid: i32, pidfd: Option<OwnedFd>) {
-            let old = self.reg().children.insert(pid, Entry::Orphan { pidfd });
-            if !matches!(old, Some(Entry::Orphan { .. })) {
-                ORPHANS.fetch_add(1, Ordering::Relaxed);
+            if let (Some(fd), Some(owned)) = (&pidfd, owned_reaper()) {
+                // If this fails the orphan is still drained by later calls.
+                let _ = owned.set.add(fd.as_fd(), pid);
             }
+            self.remove(pid);
+            self.reg().children.insert(pid, Entry::Orphan { pidfd });
+            ORPHANS.fetch_add(1, Ordering::Relaxed);
         }
 
         /// `wait4(pid, flags | WNOHANG)` under the lock. A status that ends a
@@ -154,11 +368,9 @@ mod registry {
             let Some((pid, raw, ru)) = wait::wait4(pid, flags | libc::WNOHANG)? else {
                 return Ok(None);
             };
-            let status = WaitStatus::from_raw(raw).unwrap_or_else(|| {
-                // A status naming no known signal: only ptrace stops with
-                // event bits produce these. Report the signal part.
-                unknown_status(raw)
-            });
+            // A status naming no known signal comes only from ptrace stops
+            // with event bits: report the signal part.
+            let status = WaitStatus::from_raw(raw).unwrap_or_else(|| unknown_status(raw));
             if let WaitStatus::Exited(exit) = status {
                 self.finished(pid, exit, ru);
             }
@@ -166,16 +378,10 @@ mod registry {
         }
 
         fn finished(&mut self, pid: i32, exit: ExitStatus, ru: Rusage) {
-            match self.reg().children.remove(&pid) {
-                Some(Entry::Live(weak)) => {
-                    if let Some(shared) = weak.upgrade() {
-                        shared.record(exit, ru);
-                    }
+            if let Some(Entry::Live(weak)) = self.remove(pid) {
+                if let Some(shared) = weak.upgrade() {
+                    shared.record(exit, ru);
                 }
-                Some(Entry::Orphan { .. }) => {
-                    ORPHANS.fetch_sub(1, Ordering::Relaxed);
-                }
-                None => {}
             }
         }
 
@@ -189,11 +395,19 @@ mod registry {
                 .map(|(p, _)| *p)
                 .collect();
             for pid in orphans {
-                match self.reap(pid, 0) {
-                    Ok(_) => {}
-                    // Reaped by code outside procctl: nothing left to do.
-                    Err(_) => self.forget(pid),
-                }
+                self.reap_orphan(pid);
+            }
+        }
+
+        /// Reaps `pid` if it is still an orphan and has exited.
+        pub(crate) fn reap_orphan(&mut self, pid: i32) {
+            if !self.is_orphan(pid) {
+                // Reaped meanwhile; the pid may even belong to a new child.
+                return;
+            }
+            if self.reap(pid, 0).is_err() {
+                // ECHILD: reaped by code outside procctl. Nothing left to do.
+                self.forget(pid);
             }
         }
 
@@ -215,12 +429,6 @@ mod registry {
         }
     }
 
-    /// How many dropped children wait to be reaped.
-    #[allow(dead_code)]
-    pub(crate) fn orphan_count() -> usize {
-        ORPHANS.load(Ordering::Relaxed)
-    }
-
     fn unknown_status(raw: i32) -> WaitStatus {
         let sig = |n: i32| crate::Signal::from_raw(n).unwrap_or(crate::Signal::TRAP);
         if raw & 0xff == 0x7f {
@@ -231,5 +439,117 @@ mod registry {
                 core_dumped: raw & 0x80 != 0,
             })
         }
+    }
+
+    // ---- the background reaper ----
+
+    /// The owned-mode reaper: its epoll set of orphan pidfds (Linux).
+    pub(crate) struct OwnedReaper {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        set: crate::sys::reaper::PidfdSet,
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        set: NoSet,
+    }
+
+    /// Stand-in where there is no epoll: the thread polls instead.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    pub(crate) struct NoSet;
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    impl NoSet {
+        fn add(&self, _fd: std::os::fd::BorrowedFd<'_>, _pid: i32) -> io::Result<()> {
+            Ok(())
+        }
+        fn remove(&self, _fd: std::os::fd::BorrowedFd<'_>) {}
+    }
+
+    static OWNED: OnceLock<OwnedReaper> = OnceLock::new();
+    static ALL_RUNNING: AtomicBool = AtomicBool::new(false);
+    static NEW_CHILD: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
+    static START: Mutex<()> = Mutex::new(());
+
+    fn owned_reaper() -> Option<&'static OwnedReaper> {
+        OWNED.get()
+    }
+
+    pub(crate) fn start(mode: ReapMode) -> Result<()> {
+        let _serial = START.lock().unwrap_or_else(|p| p.into_inner());
+        match mode {
+            ReapMode::Owned if OWNED.get().is_none() => start_owned(),
+            ReapMode::All if !ALL_RUNNING.load(Ordering::Relaxed) => start_all(),
+            _ => Ok(()),
+        }
+    }
+
+    fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> Result<()> {
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(f)
+            .map(drop)
+            .map_err(|e| Error::os("pthread_create", e))
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn start_owned() -> Result<()> {
+        let set = crate::sys::reaper::PidfdSet::new().map_err(|e| Error::os("epoll_create1", e))?;
+        let reaper = OWNED.get_or_init(|| OwnedReaper { set });
+        // Hand over the orphans parked so far.
+        {
+            let mut locked = lock();
+            let reg = locked.reg();
+            for (pid, entry) in &reg.children {
+                if let Entry::Orphan { pidfd: Some(fd) } = entry {
+                    let _ = reaper.set.add(fd.as_fd(), *pid);
+                }
+            }
+        }
+        spawn_thread("procctl-reaper", move || {
+            let mut pids = Vec::new();
+            loop {
+                if reaper.set.wait(&mut pids).is_err() {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+                let mut locked = lock();
+                for &pid in &pids {
+                    locked.reap_orphan(pid);
+                }
+                // Orphans without a pidfd (none on Linux ≥ 5.3) are drained
+                // with the others.
+                drop(locked);
+                drain_orphans();
+            }
+        })
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn start_owned() -> Result<()> {
+        OWNED.get_or_init(|| OwnedReaper { set: NoSet });
+        spawn_thread("procctl-reaper", || {
+            loop {
+                std::thread::sleep(Duration::from_millis(10));
+                drain_orphans();
+            }
+        })
+    }
+
+    fn start_all() -> Result<()> {
+        ALL_RUNNING.store(true, Ordering::Relaxed);
+        spawn_thread("procctl-init-reaper", || {
+            use crate::proc::{WaitOptions, WaitTarget, waitpid};
+            loop {
+                match waitpid(WaitTarget::AnyChild, WaitOptions::empty()) {
+                    Ok(_) => {}
+                    Err(Error::NoChildren) => {
+                        // Sleep until procctl starts a child, or 100 ms for
+                        // children started by other code.
+                        let guard = NEW_CHILD.0.lock().unwrap_or_else(|p| p.into_inner());
+                        let _ = NEW_CHILD.1.wait_timeout(guard, Duration::from_millis(100));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        })
+        .inspect_err(|_| ALL_RUNNING.store(false, Ordering::Relaxed))
     }
 }

@@ -530,10 +530,13 @@ impl Drop for Child {
                 let mut locked = reap::lock();
                 // Reaped meanwhile by another path: nothing to park.
                 if self.done().is_none() {
+                    // Drop the registry's weak reference first, so the pidfd
+                    // can be moved out of the now unshared state.
+                    locked.forget(self.pid().as_raw());
                     let pidfd = Arc::get_mut(&mut self.shared).and_then(|s| s.pidfd.take());
                     locked.orphan(self.pid().as_raw(), pidfd);
                     // Already exited? Reap it now rather than later.
-                    let _ = locked.reap(self.pid().as_raw(), 0);
+                    locked.reap_orphan(self.pid().as_raw());
                 }
             }
         }

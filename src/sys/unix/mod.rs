@@ -3,6 +3,7 @@
 pub(crate) mod exec;
 pub(crate) mod pidfd;
 pub(crate) mod process;
+pub(crate) mod reaper;
 pub(crate) mod wait;
 
 pub(crate) use exec::ExecPlan;

@@ -1,0 +1,54 @@
+//! A small init, like tini: runs a command as its child, forwards SIGTERM,
+//! SIGINT and friends to it, reaps orphaned grandchildren (it is a child
+//! subreaper on Linux), and exits with the child's code, or 128+n if a
+//! signal n killed it.
+//!
+//! Run: `cargo run --example mini_init -- sh -c 'sleep 0.2 & echo main done'`
+//! (with no command it runs a small demo tree).
+
+#[cfg(unix)]
+fn main() {
+    use procctl::ExitStatus;
+    use procctl::proc::{execvp, fork};
+    use procctl::reap::Init;
+
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        // Demo: a subshell starts a sleep and exits at once, so the sleep is
+        // orphaned; we adopt it (subreaper) and reap it when it ends.
+        args = [
+            "sh",
+            "-c",
+            "(sleep 0.1 &); sleep 0.3; echo '[child] done, exiting 0'",
+        ]
+        .map(String::from)
+        .to_vec();
+    }
+    eprintln!("[mini_init {}] running {:?}", procctl::Pid::current(), args);
+
+    let status = Init::new()
+        .on_reap(|pid, status| eprintln!("[mini_init] reaped orphan {pid}: {status}"))
+        .run(|| {
+            fork(|| {
+                Init::prepare_child();
+                let err = execvp(&args[0], &args);
+                eprintln!("[mini_init] {err}");
+                127
+            })
+        });
+    let code = match status {
+        Ok(ExitStatus::Exited(code)) => code,
+        Ok(ExitStatus::Signaled { signal, .. }) => 128 + signal.as_raw(),
+        Err(e) => {
+            eprintln!("[mini_init] error: {e}");
+            1
+        }
+    };
+    eprintln!("[mini_init] main child ended; exiting with {code}");
+    std::process::exit(code);
+}
+
+#[cfg(not(unix))]
+fn main() {
+    println!("mini_init needs Unix (fork, signals, subreaper)");
+}
