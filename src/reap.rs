@@ -94,6 +94,24 @@ pub fn reap_zombies() -> Result<Vec<(Pid, ExitStatus)>> {
     }
 }
 
+/// How many dropped [`Child`](crate::proc::Child) handles wait for their
+/// process to be reaped (their process may still be running). For
+/// diagnostics, tests and benchmarks.
+///
+/// ```
+/// assert_eq!(procctl::reap::pending_orphans(), 0);
+/// ```
+pub fn pending_orphans() -> usize {
+    #[cfg(unix)]
+    {
+        registry::orphan_count()
+    }
+    #[cfg(not(unix))]
+    {
+        0
+    }
+}
+
 /// Which children the background reaper of [`start_reaper`] collects.
 ///
 /// ```
@@ -300,6 +318,8 @@ mod registry {
 
     static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
     static ORPHANS: AtomicUsize = AtomicUsize::new(0);
+    /// Orphans parked without a pidfd.
+    static NO_PIDFD: AtomicUsize = AtomicUsize::new(0);
 
     /// The reap lock. Every reap procctl does happens while it is held, and
     /// it is only ever held for non-blocking calls.
@@ -330,6 +350,9 @@ mod registry {
             let entry = self.reg().children.remove(&pid);
             if let Some(Entry::Orphan { pidfd }) = &entry {
                 ORPHANS.fetch_sub(1, Ordering::Relaxed);
+                if pidfd.is_none() {
+                    NO_PIDFD.fetch_sub(1, Ordering::Relaxed);
+                }
                 if let (Some(fd), Some(owned)) = (pidfd, owned_reaper()) {
                     owned.set.remove(fd.as_fd());
                 }
@@ -354,6 +377,9 @@ mod registry {
                 let _ = owned.set.add(fd.as_fd(), pid);
             }
             self.remove(pid);
+            if pidfd.is_none() {
+                NO_PIDFD.fetch_add(1, Ordering::Relaxed);
+            }
             self.reg().children.insert(pid, Entry::Orphan { pidfd });
             ORPHANS.fetch_add(1, Ordering::Relaxed);
         }
@@ -419,7 +445,13 @@ mod registry {
                 std::mem::forget(old);
             }
             ORPHANS.store(0, Ordering::Relaxed);
+            NO_PIDFD.store(0, Ordering::Relaxed);
         }
+    }
+
+    /// How many orphans are parked.
+    pub(crate) fn orphan_count() -> usize {
+        ORPHANS.load(Ordering::Relaxed)
     }
 
     /// Reaps exited orphans if there are any; cheap when there are none.
@@ -506,7 +538,14 @@ mod registry {
         spawn_thread("procctl-reaper", move || {
             let mut pids = Vec::new();
             loop {
-                if reaper.set.wait(&mut pids).is_err() {
+                // Orphans without a pidfd (only where pidfd_open failed) are
+                // not in the epoll set: check them every 10 ms.
+                let timeout = if NO_PIDFD.load(Ordering::Relaxed) > 0 {
+                    10
+                } else {
+                    -1
+                };
+                if reaper.set.wait(&mut pids, timeout).is_err() {
                     std::thread::sleep(Duration::from_millis(10));
                     continue;
                 }
@@ -514,10 +553,9 @@ mod registry {
                 for &pid in &pids {
                     locked.reap_orphan(pid);
                 }
-                // Orphans without a pidfd (none on Linux ≥ 5.3) are drained
-                // with the others.
-                drop(locked);
-                drain_orphans();
+                if timeout > 0 {
+                    locked.drain_orphans();
+                }
             }
         })
     }

@@ -57,9 +57,10 @@ impl PidfdSet {
         };
     }
 
-    /// Blocks until at least one watched process has exited; fills `pids`
-    /// with their pids. Retries on `EINTR`.
-    pub(crate) fn wait(&self, pids: &mut Vec<i32>) -> io::Result<()> {
+    /// Blocks until at least one watched process has exited (or `timeout_ms`
+    /// passes; -1: no limit); fills `pids` with their pids. Retries on
+    /// `EINTR`.
+    pub(crate) fn wait(&self, pids: &mut Vec<i32>, timeout_ms: i32) -> io::Result<()> {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
         let n = super::retry_eintr(|| {
             // SAFETY: events is a writable array of 64 epoll_event.
@@ -68,7 +69,7 @@ impl PidfdSet {
                     self.epoll.as_raw_fd(),
                     events.as_mut_ptr(),
                     events.len() as i32,
-                    -1,
+                    timeout_ms,
                 )
             })
         })?;
