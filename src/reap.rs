@@ -39,6 +39,7 @@ pub(crate) use registry::*;
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)]
 /// # if procctl::proc::thread_count() == Some(1) {
 /// let child = procctl::proc::fork(|| {
 ///     std::thread::sleep(std::time::Duration::from_millis(50));
