@@ -70,6 +70,8 @@
 //! | `Child` never signals a recycled pid      | pidfd            | reap lock                 | n/a                |
 //! | `Child::wait_timeout`                     | pidfd + `poll`   | `WNOHANG` at intervals    | n/a                |
 //! | safe `fork`'s thread check                | `/proc/self/stat`| `proc_pidinfo` / `sysctl` | n/a                |
+//! | [`proc::spawn_task`]                      | forked process   | forked process            | thread             |
+//! | [`reap::reap_zombies`]                    | `waitpid` loop   | `waitpid` loop            | `Ok(vec![])`       |
 //!
 //! ## Limitations
 //!
