@@ -69,12 +69,14 @@ impl fmt::Display for SpawnStep {
 /// ```
 /// use procctl::Error;
 ///
+/// # #[cfg(unix)] {
 /// let err = procctl::proc::execv("/no/such/program", &["x"]);
 /// assert!(matches!(err, Error::NotFound { .. }));
 /// assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
 /// assert!(err.to_string().contains("/no/such/program"));
 /// let io: std::io::Error = err.into();
 /// assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+/// # }
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -207,8 +209,10 @@ impl Error {
     /// The operating system's error code behind this error, if there is one.
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// let err = procctl::proc::wait().unwrap_err();
     /// assert_eq!(err.raw_os_error(), Some(libc::ECHILD));
+    /// # }
     /// ```
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
@@ -223,12 +227,14 @@ impl Error {
     /// ```
     /// use procctl::error::SpawnStep;
     ///
+    /// # #[cfg(unix)] {
     /// // A directory cannot be executed: the exec step fails with EACCES.
     /// let err = procctl::proc::execv("/", &["/"]);
     /// assert!(matches!(err, procctl::Error::PermissionDenied { .. }));
     /// let err = procctl::proc::execv("/dev/null", &["null"]);
     /// assert_eq!(err.raw_os_error(), Some(libc::EACCES));
     /// assert_eq!(procctl::proc::wait().unwrap_err().spawn_step(), None);
+    /// # }
     /// ```
     pub fn spawn_step(&self) -> Option<SpawnStep> {
         match self {
@@ -339,10 +345,12 @@ impl From<Error> for io::Error {
     /// error, so `get_ref()` and `source()` still reach the errno.
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// let err = procctl::proc::wait().unwrap_err();
     /// let io: std::io::Error = err.into();
     /// let inner = io.get_ref().unwrap().downcast_ref::<procctl::Error>().unwrap();
     /// assert!(matches!(inner, procctl::Error::NoChildren));
+    /// # }
     /// ```
     fn from(err: Error) -> io::Error {
         io::Error::new(err.kind(), err)

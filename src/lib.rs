@@ -38,6 +38,7 @@
 //! ## A tour in twenty lines
 //!
 //! ```
+//! # #[cfg(unix)] {
 //! use procctl::proc::{fork, wait, WaitOptions, waitpid};
 //! use procctl::{ExitStatus, Signal};
 //! use std::time::Duration;
@@ -56,6 +57,7 @@
 //! assert_eq!(status.signal(), Some(Signal::TERM));
 //! assert_eq!(status.to_string(), format!("signal: {} (SIGTERM)", Signal::TERM.as_raw()));
 //! # }
+//! # }
 //! # Ok::<(), procctl::Error>(())
 //! ```
 //!
@@ -68,6 +70,8 @@
 //! | `Child` never signals a recycled pid      | pidfd            | reap lock                 | n/a                |
 //! | `Child::wait_timeout`                     | pidfd + `poll`   | `WNOHANG` at intervals    | n/a                |
 //! | safe `fork`'s thread check                | `/proc/self/stat`| `proc_pidinfo` / `sysctl` | n/a                |
+//! | [`proc::spawn_task`]                      | forked process   | forked process            | thread             |
+//! | [`reap::reap_zombies`]                    | `waitpid` loop   | `waitpid` loop            | `Ok(vec![])`       |
 //!
 //! ## Limitations
 //!
@@ -82,6 +86,12 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
+// The docs link Unix-only items (`fork`, `Child`, `waitpid`, ...) from
+// portable pages; in a Windows build of the docs those items do not exist.
+#![cfg_attr(
+    not(unix),
+    allow(rustdoc::broken_intra_doc_links, rustdoc::private_intra_doc_links)
+)]
 
 pub mod error;
 mod pid;

@@ -64,8 +64,13 @@ impl Pid {
     ///
     /// # Platform notes
     ///
-    /// On Windows the parent is not tracked: this returns the current
-    /// process id.
+    /// On Unix, a process whose parent is outside its pid namespace sees 1.
+    ///
+    /// On Windows: the id of the process that created this one, as
+    /// Python's `os.getppid()` reports it. Windows records it at creation
+    /// and never updates it, so after the parent has exited the id may
+    /// belong to an unrelated process. Where Windows knows no creator, the
+    /// current process id.
     ///
     /// ```
     /// let parent = procctl::Pid::parent();

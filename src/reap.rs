@@ -57,6 +57,7 @@ pub use init::{Init, init};
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)]
 /// # if procctl::proc::thread_count() == Some(1) {
 /// let child = procctl::proc::fork(|| {
 ///     std::thread::sleep(std::time::Duration::from_millis(50));

@@ -19,7 +19,10 @@ use crate::signal::number::std_suffix;
 ///
 /// let ok = ExitStatus::Exited(0);
 /// assert!(ok.success());
+/// # #[cfg(unix)]
 /// assert_eq!(ExitStatus::Exited(3).to_string(), "exit status: 3");
+/// # #[cfg(windows)]
+/// # assert_eq!(ExitStatus::Exited(3).to_string(), "exit code: 3");
 ///
 /// let killed = ExitStatus::Signaled { signal: Signal::KILL, core_dumped: false };
 /// assert_eq!(killed.code(), None);
@@ -211,7 +214,10 @@ impl TryFrom<std::process::ExitStatus> for ExitStatus {
     /// `std::process` returns from a wait converts.
     ///
     /// ```
+    /// # #[cfg(unix)]
     /// let std_status = std::process::Command::new("true").status().unwrap();
+    /// # #[cfg(windows)]
+    /// # let std_status = std::process::Command::new("cmd").args(["/C", "exit 0"]).status().unwrap();
     /// let status = procctl::ExitStatus::try_from(std_status).unwrap();
     /// assert!(status.success());
     /// ```

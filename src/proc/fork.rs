@@ -164,6 +164,7 @@ fn flush_stdio() {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)]
 /// # if procctl::proc::thread_count() == Some(1) {
 /// let child = procctl::proc::fork(|| procctl::proc::_exit(3))?;
 /// assert_eq!(child.wait()?.code(), Some(3));

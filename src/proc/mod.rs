@@ -10,6 +10,7 @@
 //! | `os.wait4`                  | [`Child::wait_with_rusage`]               |
 //! | `os._exit(n)`               | [`_exit`]                                 |
 //! | `os.setpgid`, `os.setsid`   | [`setpgid`], [`setsid`], [`getpgid`], [`getsid`] |
+//! | `multiprocessing.Process` / `threading.Thread` | [`spawn_task`] (a process on Unix, a thread on Windows), [`spawn_thread_task`] |
 
 #[cfg(unix)]
 pub(crate) mod child;
@@ -18,6 +19,7 @@ mod exec;
 mod fork;
 #[cfg(unix)]
 mod group;
+mod task;
 #[cfg(unix)]
 mod wait;
 
@@ -30,5 +32,6 @@ pub use fork::{_exit, thread_count};
 pub use fork::{fork, fork_unchecked};
 #[cfg(unix)]
 pub use group::{getpgid, getpgrp, getsid, setpgid, setsid};
+pub use task::{Task, TaskId, spawn_task, spawn_thread_task};
 #[cfg(unix)]
 pub use wait::{WaitOptions, WaitTarget, wait, waitpid};

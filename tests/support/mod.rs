@@ -7,8 +7,11 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
+#[cfg(unix)]
+use procctl::ExitStatus;
+use procctl::Pid;
+#[cfg(unix)]
 use procctl::proc::Child;
-use procctl::{ExitStatus, Pid};
 
 /// One test: a name and a function that panics on failure.
 pub type Test = (&'static str, fn());
@@ -57,6 +60,7 @@ pub fn run(tests: &[Test]) {
 }
 
 /// Waits for `child` at most 10 s; on timeout kills it and fails the test.
+#[cfg(unix)]
 pub fn wait10(child: &Child) -> ExitStatus {
     match child
         .wait_timeout(Duration::from_secs(10))
@@ -72,6 +76,7 @@ pub fn wait10(child: &Child) -> ExitStatus {
 }
 
 /// Arms `alarm(10)` in a forked child so nothing outlives a broken test.
+#[cfg(unix)]
 pub fn arm_alarm() {
     // SAFETY: alarm only sets a timer.
     unsafe { libc::alarm(10) };

@@ -1,0 +1,442 @@
+//! The tests that run on every platform, Windows (under Wine in CI)
+//! included: the typed core (`Pid`, `ExitStatus`, `Signal`, `Error`),
+//! `_exit`, `reap_zombies` and `spawn_task`.
+//!
+//! `harness = false`: on Unix `spawn_task` forks, and the safe `fork`
+//! refuses to run in a multi-threaded process (libtest adds threads). Real
+//! child programs are this test binary itself, re-run with
+//! `PROCCTL_PORTABLE_CHILD` set, so no shell or helper has to exist on the
+//! machine.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use procctl::proc::{Task, TaskId, spawn_task, spawn_thread_task};
+use procctl::{Error, ExitStatus, Pid, Signal};
+use support::eventually;
+
+const CHILD_ENV: &str = "PROCCTL_PORTABLE_CHILD";
+
+fn main() {
+    if let Ok(mode) = std::env::var(CHILD_ENV) {
+        child_main(&mode);
+    }
+    support::run(&[
+        ("pid_basics", pid_basics),
+        ("parent_pid_of_a_child", parent_pid_of_a_child),
+        ("exit_status_basics", exit_status_basics),
+        ("exit_status_from_std_child", exit_status_from_std_child),
+        ("underscore_exit_skips_flush", underscore_exit_skips_flush),
+        ("signal_names", signal_names),
+        ("error_conversions", error_conversions),
+        ("thread_count_per_platform", thread_count_per_platform),
+        (
+            "reap_zombies_without_children",
+            reap_zombies_without_children,
+        ),
+        ("spawn_task_exit_codes", spawn_task_exit_codes),
+        ("spawn_task_panic_is_101", spawn_task_panic_is_101),
+        ("spawn_task_memory", spawn_task_memory),
+        (
+            "spawn_task_try_wait_and_timeout",
+            spawn_task_try_wait_and_timeout,
+        ),
+        (
+            "spawn_task_wait_is_idempotent",
+            spawn_task_wait_is_idempotent,
+        ),
+        ("spawn_task_dropped_is_reaped", spawn_task_dropped_is_reaped),
+        ("spawn_thread_task_everywhere", spawn_thread_task_everywhere),
+        ("thread_task_waiters_agree", thread_task_waiters_agree),
+        (
+            "spawn_task_when_multithreaded",
+            spawn_task_when_multithreaded,
+        ),
+    ]);
+}
+
+/// What this binary does when re-run as a child by a test.
+fn child_main(mode: &str) -> ! {
+    let (what, arg) = mode.split_once(':').unwrap_or((mode, ""));
+    match what {
+        "ppid" => {
+            println!("{}", Pid::parent());
+            std::process::exit(0)
+        }
+        "exit" => std::process::exit(arg.parse().unwrap()),
+        "_exit" => {
+            // Buffered by std's line-buffered stdout: `_exit` must drop it.
+            print!("this text is never flushed");
+            procctl::proc::_exit(arg.parse().unwrap())
+        }
+        _ => panic!("unknown child mode {mode:?}"),
+    }
+}
+
+/// Runs this binary as a child in `mode`; waits at most 10 s.
+fn run_self(mode: &str) -> (std::process::ExitStatus, String) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .env(CHILD_ENV, mode)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("child in mode {mode:?} did not finish within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    (status, out)
+}
+
+/// Waits for `task` at most 10 s and fails the test otherwise.
+fn wait10(task: &Task) -> ExitStatus {
+    match task.wait_timeout(Duration::from_secs(10)).unwrap() {
+        Some(status) => status,
+        None => {
+            #[cfg(unix)]
+            if let Some(child) = task.as_child() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            panic!("{} did not finish within 10 s", task.id());
+        }
+    }
+}
+
+fn pid_basics() {
+    let me = Pid::current();
+    assert_eq!(me.as_raw() as u32, std::process::id());
+    assert_eq!(u32::from(me), std::process::id());
+    assert_eq!(Pid::from_raw(me.as_raw()), Some(me));
+    assert_eq!(me.to_string(), std::process::id().to_string());
+    assert_eq!(Pid::from_raw(0), None);
+    assert_eq!(Pid::from_raw(-4), None);
+    assert_eq!(std::mem::size_of::<Option<Pid>>(), 4);
+}
+
+fn parent_pid_of_a_child() {
+    // The child's parent is us, on every platform.
+    let (status, out) = run_self("ppid");
+    assert!(status.success(), "{status}");
+    assert_eq!(out.trim(), Pid::current().to_string());
+}
+
+fn exit_status_basics() {
+    let ok = ExitStatus::Exited(0);
+    assert!(ok.success());
+    assert_eq!(ok.code(), Some(0));
+    assert_eq!(ok.signal(), None);
+    assert!(!ok.core_dumped());
+    let three = ExitStatus::Exited(3);
+    assert!(!three.success());
+    assert_eq!(three.exit_code(), 3);
+    let std_three: std::process::ExitStatus = three.into();
+    assert_eq!(std_three.code(), Some(3));
+    assert_eq!(ExitStatus::try_from(std_three).unwrap(), three);
+    assert_eq!(three.to_string(), std_three.to_string());
+    assert_eq!(
+        three.to_string(),
+        if cfg!(unix) {
+            "exit status: 3"
+        } else {
+            "exit code: 3"
+        }
+    );
+    let killed = ExitStatus::Signaled {
+        signal: Signal::KILL,
+        core_dumped: false,
+    };
+    assert_eq!(killed.code(), None);
+    assert_eq!(killed.signal(), Some(Signal::KILL));
+    assert_eq!(killed.exit_code(), -Signal::KILL.as_raw());
+}
+
+fn exit_status_from_std_child() {
+    for code in [0, 1, 42, 255] {
+        let (std_status, _) = run_self(&format!("exit:{code}"));
+        let ours = ExitStatus::try_from(std_status).unwrap();
+        assert_eq!(ours, ExitStatus::Exited(code));
+        assert_eq!(ours.to_string(), std_status.to_string());
+        assert_eq!(ours.success(), std_status.success());
+    }
+}
+
+fn underscore_exit_skips_flush() {
+    let (status, out) = run_self("_exit:7");
+    assert_eq!(ExitStatus::try_from(status).unwrap(), ExitStatus::Exited(7));
+    assert_eq!(out, "", "_exit flushed std's stdout buffer");
+}
+
+fn signal_names() {
+    for (sig, name) in [
+        (Signal::INT, "SIGINT"),
+        (Signal::TERM, "SIGTERM"),
+        (Signal::KILL, "SIGKILL"),
+        (Signal::ABRT, "SIGABRT"),
+    ] {
+        assert_eq!(sig.to_string(), name);
+        assert_eq!(name.parse::<Signal>().unwrap(), sig);
+        assert_eq!(name[3..].parse::<Signal>().unwrap(), sig);
+        assert_eq!(Signal::from_raw(sig.as_raw()), Some(sig));
+        assert!(Signal::all().any(|s| s == sig));
+    }
+    for bad in ["", "SIG", "SIGINT ", "sigint", "2"] {
+        assert!(bad.parse::<Signal>().is_err(), "{bad:?}");
+    }
+    assert_eq!(Signal::from_raw(0), None);
+    assert!(Signal::try_from(1000).is_err());
+}
+
+fn error_conversions() {
+    let kind = |e: Error| std::io::Error::from(e).kind();
+    assert_eq!(
+        kind(Error::Unsupported { what: "fork" }),
+        std::io::ErrorKind::Unsupported
+    );
+    assert_eq!(
+        kind(Error::NulByte {
+            what: "argument",
+            value: "a\0b".into()
+        }),
+        std::io::ErrorKind::InvalidInput
+    );
+    let mt = Error::MultiThreaded { threads: Some(3) };
+    assert!(mt.to_string().contains("3 threads"), "{mt}");
+    assert!(Error::NoChildren.raw_os_error().is_some());
+}
+
+fn thread_count_per_platform() {
+    let n = procctl::proc::thread_count();
+    if cfg!(any(
+        target_os = "linux",
+        target_os = "android",
+        target_vendor = "apple",
+        target_os = "freebsd"
+    )) {
+        // harness = false: only the main thread runs the tests.
+        assert_eq!(n, Some(1));
+    } else if cfg!(windows) {
+        assert_eq!(n, None);
+    }
+}
+
+fn reap_zombies_without_children() {
+    assert_eq!(procctl::reap::reap_zombies().unwrap(), vec![]);
+}
+
+fn spawn_task_exit_codes() {
+    for code in [0, 1, 3, 255] {
+        let task = spawn_task(move || code).unwrap();
+        assert_eq!(task.is_process(), cfg!(unix));
+        match task.id() {
+            TaskId::Process(pid) => {
+                assert!(task.is_process());
+                assert_ne!(pid, Pid::current());
+            }
+            TaskId::Thread(id) => {
+                assert!(!task.is_process());
+                assert_ne!(id, std::thread::current().id());
+            }
+        }
+        let status = wait10(&task);
+        assert_eq!(status, ExitStatus::Exited(code));
+        assert_eq!(status.success(), code == 0);
+    }
+}
+
+fn spawn_task_panic_is_101() {
+    let task = spawn_task(|| panic!("deliberate panic in a task")).unwrap();
+    assert_eq!(wait10(&task), ExitStatus::Exited(101));
+    // The caller carries on and can start another task.
+    let task = spawn_task(|| 0).unwrap();
+    assert!(wait10(&task).success());
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn spawn_task_memory() {
+    COUNTER.store(10, Ordering::SeqCst);
+    let task = spawn_task(|| {
+        let seen = COUNTER.fetch_add(1, Ordering::SeqCst);
+        // The task starts from the caller's value on both platforms.
+        if seen == 10 { 0 } else { 1 }
+    })
+    .unwrap();
+    assert_eq!(wait10(&task), ExitStatus::Exited(0));
+    let after = COUNTER.load(Ordering::SeqCst);
+    if task.is_process() {
+        assert_eq!(after, 10, "a process task's write reached the parent");
+    } else {
+        assert_eq!(after, 11, "a thread task's write was lost");
+    }
+}
+
+fn spawn_task_try_wait_and_timeout() {
+    // The task blocks until the test writes a byte: a pipe works for both a
+    // forked process and a thread.
+    let (mut reader, mut writer) = std::io::pipe().unwrap();
+    let task = spawn_task(move || {
+        // In a forked child: nothing outlives a broken test.
+        #[cfg(unix)]
+        support::arm_alarm();
+        let mut byte = [0u8; 1];
+        match reader.read_exact(&mut byte) {
+            Ok(()) => i32::from(byte[0]),
+            Err(_) => 99,
+        }
+    })
+    .unwrap();
+    assert_eq!(task.try_wait().unwrap(), None);
+    let start = Instant::now();
+    assert_eq!(task.wait_timeout(Duration::from_millis(50)).unwrap(), None);
+    assert!(start.elapsed() >= Duration::from_millis(50));
+    writer.write_all(&[6]).unwrap();
+    assert_eq!(wait10(&task), ExitStatus::Exited(6));
+    assert_eq!(task.try_wait().unwrap(), Some(ExitStatus::Exited(6)));
+}
+
+fn spawn_task_wait_is_idempotent() {
+    let task = spawn_task(|| 9).unwrap();
+    let first = wait10(&task);
+    assert_eq!(first, ExitStatus::Exited(9));
+    assert_eq!(task.wait().unwrap(), first);
+    assert_eq!(task.try_wait().unwrap(), Some(first));
+    assert_eq!(
+        task.wait_timeout(Duration::ZERO).unwrap(),
+        Some(first),
+        "an ended task reports at once"
+    );
+}
+
+fn spawn_task_dropped_is_reaped() {
+    let task = spawn_task(|| 0).unwrap();
+    let pid = task.id().pid();
+    drop(task);
+    if let Some(pid) = pid {
+        // Not waited for: procctl reaps it, in `drop` if it has exited
+        // already, else at its next reaping call. Once reaped the pid is
+        // gone (a zombie would still accept signal 0).
+        eventually("the dropped task to be reaped", || {
+            procctl::reap::reap_zombies().unwrap();
+            !pid_exists(pid)
+        });
+    }
+}
+
+/// `kill(pid, 0)`: whether a process (a zombie included) has this pid.
+#[cfg(unix)]
+fn pid_exists(pid: Pid) -> bool {
+    // SAFETY: kill with signal 0 sends nothing; it takes plain integers.
+    unsafe { libc::kill(pid.as_raw(), 0) == 0 }
+}
+
+#[cfg(not(unix))]
+fn pid_exists(_: Pid) -> bool {
+    unreachable!("a task is a process only on Unix")
+}
+
+fn spawn_thread_task_everywhere() {
+    let hits = Arc::new(AtomicU32::new(0));
+    let task = spawn_thread_task({
+        let hits = Arc::clone(&hits);
+        move || {
+            hits.fetch_add(1, Ordering::SeqCst);
+            300
+        }
+    })
+    .unwrap();
+    assert!(!task.is_process());
+    assert_eq!(task.id().pid(), None);
+    assert!(task.id().to_string().starts_with("thread "));
+    // Threads keep the whole code; a process would keep 300 & 0xff.
+    assert_eq!(wait10(&task), ExitStatus::Exited(300));
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    let task = spawn_thread_task(|| panic!("deliberate panic in a thread task")).unwrap();
+    assert_eq!(wait10(&task), ExitStatus::Exited(101));
+    #[cfg(unix)]
+    assert!(task.as_child().is_none());
+    drop(task);
+    support_until_single_threaded();
+}
+
+fn thread_task_waiters_agree() {
+    // Several threads wait on one task; all see the same status.
+    let (tx, rx) = mpsc::channel::<u8>();
+    let task = Arc::new(spawn_thread_task(move || rx.recv().map(i32::from).unwrap_or(99)).unwrap());
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let task = Arc::clone(&task);
+            std::thread::spawn(move || task.wait().unwrap())
+        })
+        .collect();
+    assert_eq!(task.try_wait().unwrap(), None);
+    tx.send(12).unwrap();
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), ExitStatus::Exited(12));
+    }
+    assert_eq!(task.wait().unwrap(), ExitStatus::Exited(12));
+    drop(task);
+    support_until_single_threaded();
+}
+
+fn spawn_task_when_multithreaded() {
+    // Another thread is running while spawn_task is called.
+    let (tx, rx) = mpsc::channel::<()>();
+    let other = std::thread::spawn(move || rx.recv());
+    let result = spawn_task(|| 5);
+    if cfg!(unix) {
+        // Refused, exactly like fork: no silent switch to shared memory.
+        let err = result.unwrap_err();
+        assert!(matches!(err, Error::MultiThreaded { .. }), "{err:?}");
+        #[cfg(target_os = "linux")]
+        assert!(
+            matches!(err, Error::MultiThreaded { threads: Some(2) }),
+            "{err:?}"
+        );
+        // The explicit thread task works regardless.
+        let task = spawn_thread_task(|| 5).unwrap();
+        assert_eq!(wait10(&task), ExitStatus::Exited(5));
+    } else {
+        // Windows: always a thread, whatever else runs.
+        let task = result.unwrap();
+        assert!(!task.is_process());
+        assert_eq!(wait10(&task), ExitStatus::Exited(5));
+    }
+    drop(tx);
+    other.join().unwrap().unwrap_err();
+    support_until_single_threaded();
+}
+
+/// Joined threads can linger for a moment on Linux; the next test forks.
+fn support_until_single_threaded() {
+    #[cfg(unix)]
+    support::until_single_threaded();
+}
+
+/// `Task` can be shared between threads and moved to another.
+#[allow(dead_code)]
+fn task_is_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Task>();
+    check::<TaskId>();
+}

@@ -1,0 +1,525 @@
+//! The safe `fork`, `wait`/`waitpid`, the exec family, `_exit` and `Child`,
+//! with real processes (Unix only; `tests/fork.rs` includes this file).
+
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::support::{self, arm_alarm, eventually, until_single_threaded, wait10, zombies};
+use procctl::proc::{
+    _exit, DropPolicy, WaitOptions, WaitTarget, execv, execve, execvp, execvpe, fork, wait, waitpid,
+};
+use procctl::{Error, ExitStatus, Pid, Signal, WaitStatus};
+
+pub fn main() {
+    support::run(&[
+        ("exit_codes", exit_codes),
+        ("exit_code_keeps_low_8_bits", exit_code_keeps_low_8_bits),
+        (
+            "panic_is_101_and_parent_carries_on",
+            panic_is_101_and_parent_carries_on,
+        ),
+        ("killed_by_signals", killed_by_signals),
+        ("stop_and_continue", stop_and_continue),
+        ("nohang_on_running_child", nohang_on_running_child),
+        ("wait_without_children", wait_without_children),
+        ("waitpid_not_our_child", waitpid_not_our_child),
+        (
+            "wait_twice_returns_saved_status",
+            wait_twice_returns_saved_status,
+        ),
+        (
+            "wait_any_hands_status_to_handle",
+            wait_any_hands_status_to_handle,
+        ),
+        ("waitpid_group", waitpid_group),
+        ("wait_timeout_and_try_wait", wait_timeout_and_try_wait),
+        ("wait_with_rusage", wait_with_rusage),
+        ("signal_after_reap_is_noop", signal_after_reap_is_noop),
+        ("kill_never_hits_recycled_pid", kill_never_hits_recycled_pid),
+        (
+            "one_thread_waits_another_signals",
+            one_thread_waits_another_signals,
+        ),
+        ("stdout_not_flushed_twice", stdout_not_flushed_twice),
+        ("exec_missing_program", exec_missing_program),
+        ("exec_bad_input", exec_bad_input),
+        ("execve_exact_environment", execve_exact_environment),
+        ("execvp_searches_path", execvp_searches_path),
+        (
+            "execvp_runs_script_without_shebang",
+            execvp_runs_script_without_shebang,
+        ),
+        ("dropped_children_are_reaped", dropped_children_are_reaped),
+        ("drop_policies", drop_policies),
+        (
+            "fork_refuses_when_multithreaded",
+            fork_refuses_when_multithreaded,
+        ),
+    ]);
+}
+
+/// A child that sleeps until killed (bounded by its alarm).
+fn sleeper() -> procctl::proc::Child {
+    fork(|| {
+        arm_alarm();
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    })
+    .unwrap()
+}
+
+fn exit_codes() {
+    for code in [0, 1, 3, 255] {
+        let child = fork(move || code).unwrap();
+        let status = wait10(&child);
+        assert_eq!(status, ExitStatus::Exited(code));
+        assert_eq!(status.code(), Some(code));
+        assert_eq!(status.success(), code == 0);
+        assert_eq!(status.to_string(), format!("exit status: {code}"));
+    }
+}
+
+fn exit_code_keeps_low_8_bits() {
+    let child = fork(|| _exit(256)).unwrap();
+    assert_eq!(wait10(&child), ExitStatus::Exited(0));
+    let child = fork(|| 257).unwrap();
+    assert_eq!(wait10(&child), ExitStatus::Exited(1));
+}
+
+fn panic_is_101_and_parent_carries_on() {
+    let child = fork(|| panic!("deliberate panic in a forked child")).unwrap();
+    assert_eq!(wait10(&child), ExitStatus::Exited(101));
+    // The parent is fine and can fork again.
+    let child = fork(|| 0).unwrap();
+    assert!(wait10(&child).success());
+}
+
+fn killed_by_signals() {
+    for sig in [Signal::KILL, Signal::TERM] {
+        let child = sleeper();
+        child.signal(sig).unwrap();
+        let status = wait10(&child);
+        assert_eq!(
+            status,
+            ExitStatus::Signaled {
+                signal: sig,
+                core_dumped: false
+            }
+        );
+        assert_eq!(status.signal(), Some(sig));
+        assert!(!status.core_dumped());
+        assert_eq!(status.exit_code(), -sig.as_raw());
+        assert_eq!(status.code(), None);
+    }
+}
+
+fn stop_and_continue() {
+    let child = sleeper();
+    let pid = child.pid();
+    child.signal(Signal::STOP).unwrap();
+    let got = waitpid(pid, WaitOptions::UNTRACED).unwrap();
+    assert_eq!(got, Some((pid, WaitStatus::Stopped(Signal::STOP))));
+    child.signal(Signal::CONT).unwrap();
+    let got = waitpid(pid, WaitOptions::CONTINUED).unwrap();
+    assert_eq!(got, Some((pid, WaitStatus::Continued)));
+    // Stopping and continuing did not reap it.
+    assert_eq!(child.try_wait().unwrap(), None);
+    child.kill().unwrap();
+    assert_eq!(wait10(&child).signal(), Some(Signal::KILL));
+}
+
+fn nohang_on_running_child() {
+    let child = sleeper();
+    assert_eq!(waitpid(child.pid(), WaitOptions::NOHANG).unwrap(), None);
+    assert_eq!(
+        waitpid(WaitTarget::AnyChild, WaitOptions::NOHANG).unwrap(),
+        None
+    );
+    child.kill().unwrap();
+    wait10(&child);
+}
+
+fn wait_without_children() {
+    let err = wait().unwrap_err();
+    assert!(matches!(err, Error::NoChildren), "{err:?}");
+    assert_eq!(err.raw_os_error(), Some(libc::ECHILD));
+    let err = waitpid(WaitTarget::AnyChild, WaitOptions::NOHANG).unwrap_err();
+    assert!(matches!(err, Error::NoChildren), "{err:?}");
+}
+
+fn waitpid_not_our_child() {
+    let init = Pid::from_raw(1).unwrap();
+    let err = waitpid(init, WaitOptions::empty()).unwrap_err();
+    assert!(
+        matches!(err, Error::NotChild { pid } if pid == init),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("process 1 "), "{err}");
+}
+
+fn wait_twice_returns_saved_status() {
+    let child = fork(|| 42).unwrap();
+    let first = wait10(&child);
+    assert_eq!(first, ExitStatus::Exited(42));
+    assert_eq!(child.wait().unwrap(), first);
+    assert_eq!(child.try_wait().unwrap(), Some(first));
+    assert_eq!(child.wait_timeout(Duration::ZERO).unwrap(), Some(first));
+}
+
+fn wait_any_hands_status_to_handle() {
+    let a = fork(|| 5).unwrap();
+    let b = fork(|| 6).unwrap();
+    let mut got = vec![wait().unwrap(), wait().unwrap()];
+    got.sort_by_key(|(pid, _)| *pid == b.pid());
+    assert_eq!(
+        got,
+        vec![
+            (a.pid(), ExitStatus::Exited(5)),
+            (b.pid(), ExitStatus::Exited(6))
+        ]
+    );
+    // The handles still know their real statuses.
+    assert_eq!(a.wait().unwrap(), ExitStatus::Exited(5));
+    assert_eq!(b.wait().unwrap(), ExitStatus::Exited(6));
+    assert!(matches!(wait(), Err(Error::NoChildren)));
+}
+
+fn waitpid_group() {
+    let leader = fork(|| {
+        procctl::proc::setpgid(None, None).unwrap();
+        9
+    })
+    .unwrap();
+    // Make the group exist from the parent's side too (no race with the child).
+    let _ = procctl::proc::setpgid(Some(leader.pid()), Some(leader.pid()));
+    let got = waitpid(WaitTarget::Group(leader.pid()), WaitOptions::empty()).unwrap();
+    assert_eq!(
+        got,
+        Some((leader.pid(), WaitStatus::Exited(ExitStatus::Exited(9))))
+    );
+    let err = waitpid(WaitTarget::Group(leader.pid()), WaitOptions::NOHANG).unwrap_err();
+    assert!(matches!(err, Error::NoChildren), "{err:?}");
+}
+
+fn wait_timeout_and_try_wait() {
+    let child = sleeper();
+    assert_eq!(child.try_wait().unwrap(), None);
+    let t = std::time::Instant::now();
+    assert_eq!(
+        child.wait_timeout(Duration::from_millis(100)).unwrap(),
+        None
+    );
+    assert!(t.elapsed() >= Duration::from_millis(100));
+    child.kill().unwrap();
+    assert!(
+        child
+            .wait_timeout(Duration::from_secs(10))
+            .unwrap()
+            .is_some()
+    );
+}
+
+fn wait_with_rusage() {
+    let child = fork(|| {
+        // Burn a little CPU and touch 64 MiB.
+        let v = vec![7u8; 64 << 20];
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        (std::hint::black_box(x) as usize + v.iter().filter(|&&b| b == 7).count() > 0) as i32
+    })
+    .unwrap();
+    wait10(&child);
+    let (status, usage) = child.wait_with_rusage().unwrap();
+    assert_eq!(status, ExitStatus::Exited(1));
+    assert!(usage.max_rss_bytes() >= 64 << 20, "{usage:?}");
+    assert!(
+        usage.user_time() + usage.system_time() > Duration::ZERO,
+        "{usage:?}"
+    );
+}
+
+fn signal_after_reap_is_noop() {
+    let child = fork(|| 0).unwrap();
+    wait10(&child);
+    child.kill().unwrap();
+    child.signal(Signal::TERM).unwrap();
+}
+
+/// Reaps a child, makes the kernel hand its pid to a new child (Linux,
+/// as root: `ns_last_pid`), and checks that the old handle's `kill` does
+/// not reach the new process.
+fn kill_never_hits_recycled_pid() {
+    let path = "/proc/sys/kernel/ns_last_pid";
+    let old = fork(|| 0).unwrap();
+    wait10(&old);
+    let pid = old.pid().as_raw();
+    if std::fs::write(path, (pid - 1).to_string()).is_err() {
+        println!("    (skipped the recycling part: {path} is not writable here)");
+        old.kill().unwrap();
+        return;
+    }
+    let new = sleeper();
+    if new.pid().as_raw() != pid {
+        println!(
+            "    (skipped: the kernel gave pid {} instead of {pid})",
+            new.pid()
+        );
+    }
+    old.kill().unwrap();
+    old.signal(Signal::TERM).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        new.try_wait().unwrap(),
+        None,
+        "the recycled pid was signalled"
+    );
+    new.kill().unwrap();
+    assert_eq!(wait10(&new).signal(), Some(Signal::KILL));
+}
+
+fn one_thread_waits_another_signals() {
+    let child = sleeper();
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| child.wait().unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+        child.signal(Signal::TERM).unwrap();
+        assert_eq!(waiter.join().unwrap().signal(), Some(Signal::TERM));
+    });
+    until_single_threaded();
+}
+
+/// Text printed before the fork appears once; text the child prints
+/// without a newline is not lost.
+fn stdout_not_flushed_twice() {
+    let (mut r, w) = std::io::pipe().unwrap();
+    let child = fork(|| {
+        // SAFETY: dup2 on valid descriptors.
+        unsafe { libc::dup2(w.as_raw_fd(), 1) };
+        print!("before;");
+        let inner = fork(|| {
+            print!("child");
+            0
+        })
+        .unwrap();
+        inner.wait().unwrap();
+        print!(";after");
+        0
+    })
+    .unwrap();
+    drop(w);
+    let mut out = String::new();
+    r.read_to_string(&mut out).unwrap();
+    assert!(wait10(&child).success());
+    assert_eq!(out, "before;child;after");
+}
+
+fn exec_missing_program() {
+    // In this process: exec fails, returns an error naming the program.
+    let err = execv("/no/such/dir/prog", &["prog"]);
+    assert!(matches!(&err, Error::NotFound { program, .. } if program == "/no/such/dir/prog"));
+    assert!(err.to_string().contains("/no/such/dir/prog"), "{err}");
+    assert_eq!(
+        std::io::Error::from(err).kind(),
+        std::io::ErrorKind::NotFound
+    );
+    let err = execvp("no-such-program-procctl", &["x"]);
+    assert!(err.to_string().contains("no-such-program-procctl"), "{err}");
+    // In a child that then exits: no zombie once waited.
+    let child = fork(|| {
+        let err = execvp("no-such-program-procctl", &["x"]);
+        if matches!(err, Error::NotFound { .. }) {
+            127
+        } else {
+            1
+        }
+    })
+    .unwrap();
+    assert_eq!(wait10(&child), ExitStatus::Exited(127));
+    assert!(zombies().is_empty(), "{:?}", zombies());
+    // Not executable: permission denied, naming the program.
+    let err = execv("/etc/passwd", &["passwd"]);
+    assert!(matches!(err, Error::PermissionDenied { .. }), "{err:?}");
+    assert!(err.to_string().contains("/etc/passwd"), "{err}");
+    let err = execv("/", &["/"]);
+    assert!(matches!(err, Error::PermissionDenied { .. }), "{err:?}");
+}
+
+fn exec_bad_input() {
+    let err = execv("/bin/sh", &["sh", "-c", "a\0b"]);
+    assert!(
+        matches!(
+            &err,
+            Error::NulByte {
+                what: "argument",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("a\\0b"), "{err}");
+    let err = execv("/bin/s\0h", &["sh"]);
+    assert!(
+        matches!(
+            err,
+            Error::NulByte {
+                what: "program",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = execv("", &["sh"]);
+    assert!(
+        matches!(
+            err,
+            Error::InvalidArgument {
+                what: "program",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = execv::<_, &str>("/bin/sh", &[]);
+    assert!(
+        matches!(err, Error::InvalidArgument { what: "argv", .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        std::io::Error::from(err).kind(),
+        std::io::ErrorKind::InvalidInput
+    );
+    let err = execve("/bin/sh", &["sh"], &["NOEQUALS"]);
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    let err = execve("/bin/sh", &["sh"], &["=value"]);
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    let err = execve("/bin/sh", &["sh"], &["A=b\0c"]);
+    assert!(matches!(err, Error::NulByte { .. }), "{err:?}");
+    // Out-of-range signal numbers are refused by the type.
+    let err = Signal::try_from(99_999).unwrap_err();
+    assert!(err.to_string().contains("99999"), "{err}");
+}
+
+/// Runs `f` in a child whose stdout goes to a pipe; returns the output.
+fn capture(f: impl FnOnce() -> i32) -> (ExitStatus, String) {
+    let (mut r, w) = std::io::pipe().unwrap();
+    let child = fork(|| {
+        arm_alarm();
+        // SAFETY: dup2 on valid descriptors.
+        unsafe { libc::dup2(w.as_raw_fd(), 1) };
+        f()
+    })
+    .unwrap();
+    drop(w);
+    let mut out = String::new();
+    r.read_to_string(&mut out).unwrap();
+    (wait10(&child), out)
+}
+
+fn execve_exact_environment() {
+    let (status, out) = capture(|| {
+        let err = execve("/usr/bin/env", &["env"], &["A=1", "B=two words", "EMPTY="]);
+        eprintln!("{err}");
+        126
+    });
+    assert!(status.success(), "{status}");
+    assert_eq!(out, "A=1\nB=two words\nEMPTY=\n");
+    let (status, out) = capture(|| {
+        execvpe("env", &["env"], &["ONLY=this"]);
+        126
+    });
+    assert!(status.success(), "{status}");
+    assert_eq!(out, "ONLY=this\n");
+}
+
+fn execvp_searches_path() {
+    let (status, out) = capture(|| {
+        execvp("sh", &["my-argv0", "-c", "echo $0 $1", "zero", "one"]);
+        126
+    });
+    assert!(status.success(), "{status}");
+    assert_eq!(out, "zero one\n");
+}
+
+fn execvp_runs_script_without_shebang() {
+    let dir = std::env::temp_dir().join(format!("procctl-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("noshebang");
+    std::fs::write(&script, "echo from-script \"$1\"\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (status, out) = capture(|| {
+        execvp(&script, &["noshebang", "hello"]);
+        126
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(status.success(), "{status}");
+    assert_eq!(out, "from-script hello\n");
+}
+
+fn dropped_children_are_reaped() {
+    let pids: Vec<Pid> = (0..50).map(|_| fork(|| 0).unwrap().pid()).collect();
+    // All 50 handles are dropped; the children exit at once.
+    eventually("all dropped children exited", || {
+        pids.iter().all(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .map(|s| s.contains(") Z "))
+                .unwrap_or(true)
+        })
+    });
+    assert!(!zombies().is_empty());
+    // The next procctl call reaps them, without any thread.
+    let child = fork(|| 0).unwrap();
+    assert_eq!(procctl::proc::thread_count(), Some(1));
+    wait10(&child);
+    assert!(zombies().is_empty(), "zombies left: {:?}", zombies());
+}
+
+fn drop_policies() {
+    // Kill: the sleeper dies at drop and is reaped at the next call.
+    let child = sleeper();
+    let pid = child.pid();
+    child.set_drop_policy(DropPolicy::Kill);
+    drop(child);
+    eventually("killed child reaped", || {
+        procctl::reap::reap_zombies().unwrap();
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+    // KillAndReap: gone when drop returns.
+    let child = sleeper();
+    let pid = child.pid();
+    child.set_drop_policy(DropPolicy::KillAndReap);
+    drop(child);
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    // Detach: still running after drop; we clean up by hand.
+    let child = sleeper();
+    let pid = child.pid();
+    child.set_drop_policy(DropPolicy::Detach);
+    drop(child);
+    std::thread::sleep(Duration::from_millis(20));
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert!(!stat.contains(") Z "), "{stat}");
+    // SAFETY: kill takes plain integers.
+    unsafe { libc::kill(pid.as_raw(), libc::SIGKILL) };
+    let got = waitpid(pid, WaitOptions::empty()).unwrap();
+    assert_eq!(got.map(|g| g.0), Some(pid));
+}
+
+fn fork_refuses_when_multithreaded() {
+    let (tx, rx) = mpsc::channel::<()>();
+    let t = std::thread::spawn(move || rx.recv());
+    let err = fork(|| 0).unwrap_err();
+    assert!(
+        matches!(err, Error::MultiThreaded { threads: Some(2) }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("2 threads"), "{err}");
+    drop(tx);
+    t.join().unwrap().unwrap_err();
+    until_single_threaded();
+    let child = fork(|| 0).unwrap();
+    assert!(wait10(&child).success());
+}
