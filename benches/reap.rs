@@ -7,97 +7,107 @@
 //! one is reaped. Both sides pay the same exit cost; the difference is the
 //! reaping.
 
-use std::io::Read;
-use std::os::fd::{AsRawFd, RawFd};
-use std::time::{Duration, Instant};
+#[cfg(unix)]
+mod imp {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, RawFd};
+    use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+    use criterion::{Criterion, criterion_group};
 
-const N: usize = 2000;
+    const N: usize = 2000;
 
-/// In a child: closes its copy of the write end, then blocks until every
-/// write end is closed.
-fn wait_for_go(r: &std::io::PipeReader, w: RawFd) {
-    // SAFETY: closing the child's own copy of an inherited descriptor.
-    unsafe { libc::close(w) };
-    let _ = (&*r).read(&mut [0]);
-}
-
-/// Forks `N` raw children that exit when the pipe reaches EOF.
-fn raw_children(r: &std::io::PipeReader, w: RawFd) {
-    for _ in 0..N {
-        // SAFETY: the child only closes a descriptor, reads from a pipe
-        // and calls _exit.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            wait_for_go(r, w);
-            // SAFETY: _exit is always safe to call.
-            unsafe { libc::_exit(0) };
-        }
-        assert!(pid > 0, "fork failed");
+    /// In a child: closes its copy of the write end, then blocks until every
+    /// write end is closed.
+    fn wait_for_go(r: &std::io::PipeReader, w: RawFd) {
+        // SAFETY: closing the child's own copy of an inherited descriptor.
+        unsafe { libc::close(w) };
+        let _ = (&*r).read(&mut [0]);
     }
-}
 
-fn bench(c: &mut Criterion) {
-    let mut g = c.benchmark_group("reap_2000_children");
-    g.sample_size(10)
-        .measurement_time(Duration::from_secs(20))
-        .warm_up_time(Duration::from_secs(1));
-
-    g.bench_function("raw waitpid(-1) loop", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let (r, w) = std::io::pipe().unwrap();
-                raw_children(&r, w.as_raw_fd());
-                drop(r);
-                let t = Instant::now();
-                drop(w);
-                for _ in 0..N {
-                    let mut st = 0;
-                    // SAFETY: plain waitpid on our own children.
-                    let pid = unsafe { libc::waitpid(-1, &mut st, 0) };
-                    assert!(pid > 0);
-                }
-                total += t.elapsed();
+    /// Forks `N` raw children that exit when the pipe reaches EOF.
+    fn raw_children(r: &std::io::PipeReader, w: RawFd) {
+        for _ in 0..N {
+            // SAFETY: the child only closes a descriptor, reads from a pipe
+            // and calls _exit.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                wait_for_go(r, w);
+                // SAFETY: _exit is always safe to call.
+                unsafe { libc::_exit(0) };
             }
-            total
-        })
-    });
+            assert!(pid > 0, "fork failed");
+        }
+    }
 
-    procctl::reap::start_reaper(procctl::reap::ReapMode::Owned).unwrap();
-    g.bench_function("procctl start_reaper(Owned)", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let (r, w) = std::io::pipe().unwrap();
-                let wfd = w.as_raw_fd();
-                for _ in 0..N {
-                    // SAFETY: the child only reads from a pipe and calls _exit.
-                    let child = unsafe {
-                        procctl::proc::fork_unchecked(|| {
-                            wait_for_go(&r, wfd);
-                            procctl::proc::_exit(0)
-                        })
+    fn bench(c: &mut Criterion) {
+        let mut g = c.benchmark_group("reap_2000_children");
+        g.sample_size(10)
+            .measurement_time(Duration::from_secs(20))
+            .warm_up_time(Duration::from_secs(1));
+
+        g.bench_function("raw waitpid(-1) loop", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let (r, w) = std::io::pipe().unwrap();
+                    raw_children(&r, w.as_raw_fd());
+                    drop(r);
+                    let t = Instant::now();
+                    drop(w);
+                    for _ in 0..N {
+                        let mut st = 0;
+                        // SAFETY: plain waitpid on our own children.
+                        let pid = unsafe { libc::waitpid(-1, &mut st, 0) };
+                        assert!(pid > 0);
                     }
-                    .unwrap();
-                    drop(child); // handed to the reaper
+                    total += t.elapsed();
                 }
-                drop(r);
-                let t = Instant::now();
-                drop(w);
-                // Sleep, not spin: a spinning thread would take a core from
-                // the exiting children (the raw loop blocks in waitpid).
-                while procctl::reap::pending_orphans() > 0 {
-                    std::thread::sleep(Duration::from_micros(200));
+                total
+            })
+        });
+
+        procctl::reap::start_reaper(procctl::reap::ReapMode::Owned).unwrap();
+        g.bench_function("procctl start_reaper(Owned)", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let (r, w) = std::io::pipe().unwrap();
+                    let wfd = w.as_raw_fd();
+                    for _ in 0..N {
+                        // SAFETY: the child only reads from a pipe and calls _exit.
+                        let child = unsafe {
+                            procctl::proc::fork_unchecked(|| {
+                                wait_for_go(&r, wfd);
+                                procctl::proc::_exit(0)
+                            })
+                        }
+                        .unwrap();
+                        drop(child); // handed to the reaper
+                    }
+                    drop(r);
+                    let t = Instant::now();
+                    drop(w);
+                    // Sleep, not spin: a spinning thread would take a core from
+                    // the exiting children (the raw loop blocks in waitpid).
+                    while procctl::reap::pending_orphans() > 0 {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    total += t.elapsed();
                 }
-                total += t.elapsed();
-            }
-            total
-        })
-    });
-    g.finish();
+                total
+            })
+        });
+        g.finish();
+    }
+
+    criterion_group!(benches, bench);
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+#[cfg(unix)]
+criterion::criterion_main!(imp::benches);
+
+#[cfg(not(unix))]
+fn main() {
+    println!("this benchmark forks: Unix only");
+}

@@ -1,126 +1,19 @@
 //! The background reaper threads. Their own binary (`harness = false`, run
 //! in order): once a reaper runs the process is multi-threaded for good,
 //! and `ReapMode::All` reaps every child of the process.
+//!
+//! Unix only: the tests live in `tests/unix/reaper.rs`. On other platforms
+//! this binary runs no test.
 
 mod support;
 
-use std::time::{Duration, Instant};
-
-use procctl::ExitStatus;
-use procctl::proc::{Child, fork_unchecked};
-use procctl::reap::{ReapMode, start_reaper, zombie_children};
-use support::{eventually, fd_count};
+#[cfg(unix)]
+#[path = "unix/reaper.rs"]
+mod unix;
 
 fn main() {
-    support::run(&[
-        (
-            "owned_reaps_dropped_children_within_1s",
-            owned_reaps_dropped_children_within_1s,
-        ),
-        (
-            "owned_leaves_std_children_alone",
-            owned_leaves_std_children_alone,
-        ),
-        (
-            "owned_fd_and_memory_stable_over_bursts",
-            owned_fd_and_memory_stable_over_bursts,
-        ),
-        (
-            "all_mode_keeps_handle_statuses",
-            all_mode_keeps_handle_statuses,
-        ),
-        (
-            "all_mode_reaps_foreign_children",
-            all_mode_reaps_foreign_children,
-        ),
-    ]);
-}
-
-/// A child that exits at once with `code`.
-fn quick(code: i32) -> Child {
-    // SAFETY: the closure only calls `_exit`, which is async-signal-safe,
-    // so forking from this multi-threaded process is fine.
-    unsafe { fork_unchecked(move || procctl::proc::_exit(code)) }.unwrap()
-}
-
-fn burst(n: usize) -> Vec<procctl::Pid> {
-    (0..n).map(|_| quick(0).pid()).collect() // each handle dropped at once
-}
-
-fn gone(pid: procctl::Pid) -> bool {
-    !std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
-fn owned_reaps_dropped_children_within_1s() {
-    start_reaper(ReapMode::Owned).unwrap();
-    start_reaper(ReapMode::Owned).unwrap(); // idempotent
-    let fds = fd_count();
-    let pids = burst(1000);
-    let t = Instant::now();
-    eventually("all 1000 children reaped", || pids.iter().all(|&p| gone(p)));
-    // Exit is immediate; reaping must follow within a second.
-    assert!(
-        t.elapsed() < Duration::from_secs(1),
-        "took {:?}",
-        t.elapsed()
-    );
-    assert_eq!(zombie_children().unwrap(), vec![]);
-    assert_eq!(fd_count(), fds, "pidfds leaked");
-}
-
-fn owned_leaves_std_children_alone() {
-    let mut std_child = std::process::Command::new("sh")
-        .args(["-c", "exit 7"])
-        .spawn()
-        .unwrap();
-    // Dropped procctl children at the same time, so the reaper is busy.
-    let pids = burst(50);
-    eventually("procctl children reaped", || pids.iter().all(|&p| gone(p)));
-    let status = std_child.wait().unwrap();
-    assert_eq!(status.code(), Some(7), "the std child lost its status");
-}
-
-fn vm_rss_kib() -> u64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-fn owned_fd_and_memory_stable_over_bursts() {
-    // One warm-up burst so allocator pools reach their steady size.
-    let pids = burst(200);
-    eventually("warm-up reaped", || pids.iter().all(|&p| gone(p)));
-    let fds = fd_count();
-    let rss = vm_rss_kib();
-    for _ in 0..10 {
-        let pids = burst(200);
-        eventually("burst reaped", || pids.iter().all(|&p| gone(p)));
-        assert_eq!(fd_count(), fds, "fd count grew");
-    }
-    let grown = vm_rss_kib().saturating_sub(rss);
-    assert!(grown < 1024, "RSS grew by {grown} KiB over 10 bursts");
-}
-
-fn all_mode_keeps_handle_statuses() {
-    start_reaper(ReapMode::All).unwrap();
-    let kids: Vec<Child> = (0..20).map(quick).collect();
-    // Let the init-mode reaper collect them first.
-    std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(zombie_children().unwrap(), vec![]);
-    for (i, kid) in kids.iter().enumerate() {
-        let status = kid.wait_timeout(Duration::from_secs(10)).unwrap();
-        assert_eq!(
-            status,
-            Some(ExitStatus::Exited(i as i32)),
-            "handle {i} lost its status"
-        );
-    }
-}
-
-fn all_mode_reaps_foreign_children() {
-    // A child started by std, never waited by anyone but the init reaper.
-    let child = std::process::Command::new("true").spawn().unwrap();
-    let pid = procctl::Pid::from_raw(child.id() as i32).unwrap();
-    std::mem::forget(child);
-    eventually("foreign child reaped by init mode", || gone(pid));
+    #[cfg(unix)]
+    unix::main();
+    #[cfg(not(unix))]
+    support::run(&[]);
 }
