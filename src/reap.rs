@@ -157,6 +157,7 @@ pub enum ReapMode {
 /// use procctl::reap::{start_reaper, ReapMode};
 /// use std::time::{Duration, Instant};
 ///
+/// # #[cfg(target_os = "linux")]
 /// # if procctl::proc::thread_count() == Some(1) {
 /// let child = procctl::proc::fork(|| 0)?;
 /// let pid = child.pid();
