@@ -84,7 +84,44 @@ fn main() -> procctl::Result<()> {
         usage.max_rss_bytes() / 1024
     );
 
-    section("6. the safe fork refuses a multi-threaded process");
+    section("6. zombies: dropped children are reaped for you");
+    for _ in 0..3 {
+        let _ = fork(|| 0)?; // dropped without waiting
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    #[cfg(target_os = "linux")]
+    println!(
+        "   zombies after dropping 3 handles: {:?}",
+        procctl::reap::zombie_children()?
+    );
+    let reaped = procctl::reap::reap_zombies()?;
+    println!("   reap_zombies() -> {} reaped", reaped.len());
+    #[cfg(target_os = "linux")]
+    println!("   zombies now: {:?}", procctl::reap::zombie_children()?);
+
+    section("7. a tiny init: subreaper, signal forwarding, the main child's status");
+    let status = procctl::reap::Init::new()
+        .on_reap(|pid, status| println!("   init reaped orphan {pid}: {status}"))
+        .run(|| {
+            fork(|| {
+                procctl::reap::Init::prepare_child();
+                let err = execvp("sh", &["sh", "-c", "(sleep 0.05 &); sleep 0.1; exit 3"]);
+                eprintln!("{err}");
+                127
+            })
+        })?;
+    println!("   main child -> {status}");
+
+    section("8. one task, two platforms: spawn_task");
+    let task = procctl::proc::spawn_task(|| 5)?;
+    println!(
+        "   task {:?} (a process: {}) -> {}",
+        task.id(),
+        task.is_process(),
+        task.wait()?
+    );
+
+    section("9. the safe fork refuses a multi-threaded process");
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let t = std::thread::spawn(move || rx.recv());
     match fork(|| 0) {
