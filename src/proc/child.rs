@@ -74,16 +74,43 @@ pub struct ResourceUsage {
 
 impl ResourceUsage {
     /// CPU time spent in user mode.
+    ///
+    /// ```
+    /// # if procctl::proc::thread_count() == Some(1) {
+    /// let child = procctl::proc::fork(|| 0)?;
+    /// let (_, usage) = child.wait_with_rusage()?;
+    /// println!("{:?}", usage.user_time());
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
     pub fn user_time(&self) -> Duration {
         self.ru.user
     }
 
     /// CPU time spent in the kernel on the process's behalf.
+    ///
+    /// ```
+    /// # if procctl::proc::thread_count() == Some(1) {
+    /// let child = procctl::proc::fork(|| 0)?;
+    /// let (_, usage) = child.wait_with_rusage()?;
+    /// println!("{:?}", usage.system_time());
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
     pub fn system_time(&self) -> Duration {
         self.ru.system
     }
 
     /// The largest resident set size the process reached, in bytes.
+    ///
+    /// ```
+    /// # if procctl::proc::thread_count() == Some(1) {
+    /// let child = procctl::proc::fork(|| 0)?;
+    /// let (_, usage) = child.wait_with_rusage()?;
+    /// println!("{:?}", usage.max_rss_bytes());
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
     pub fn max_rss_bytes(&self) -> u64 {
         self.ru.max_rss
     }
