@@ -2,7 +2,9 @@
 
 pub(crate) mod exec;
 pub(crate) mod pidfd;
+pub(crate) mod pipe;
 pub(crate) mod process;
+pub(crate) mod signal;
 pub(crate) mod wait;
 
 pub(crate) use exec::ExecPlan;

@@ -2,6 +2,9 @@
 
 use crate::Pid;
 
+pub(crate) mod pipe;
+pub(crate) mod signal;
+
 /// The parent process id is not tracked on Windows: the current pid.
 pub(crate) fn parent_pid() -> Pid {
     Pid::current()
