@@ -82,7 +82,7 @@ pub fn pipe() -> Result<(PipeReader, PipeWriter)> {
     std::io::pipe().map_err(|e| Error::os("pipe", e))
 }
 
-mod sealed {
+pub(crate) mod sealed {
     pub trait Sealed {
         fn handle(&self) -> crate::sys::pipe::Handle<'_>;
     }

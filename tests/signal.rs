@@ -534,7 +534,7 @@ fn burst_of_realtime_signals_is_counted_exactly() {
     assert_eq!(count.load(SeqCst), BURST);
 
     // Through the iterator.
-    let signals = Signals::new([rt2]).unwrap();
+    let mut signals = Signals::new([rt2]).unwrap();
     let guard = signal::block(&SigSet::from(rt2)).unwrap();
     for _ in 0..1000 {
         signal::kill(Pid::current(), rt2).unwrap();
@@ -584,6 +584,7 @@ fn signals_iterator() {
     assert_eq!(signals.wait_timeout(WAIT).unwrap(), Some(Signal::USR2));
     signal::raise(Signal::USR1).unwrap();
     assert_eq!(signals.next(), Some(Signal::USR1));
+    assert_eq!(proc::thread_count(), Some(1), "Signals starts no thread");
 
     // pending(): drained without waiting once delivered.
     signal::raise(Signal::USR1).unwrap();
@@ -594,10 +595,24 @@ fn signals_iterator() {
     assert_eq!(got, [Signal::USR1, Signal::USR2]);
 
     // A second iterator on the same signal sees it too.
-    let other = Signals::new([Signal::USR1]).unwrap();
+    let mut other = Signals::new([Signal::USR1]).unwrap();
     signal::raise(Signal::USR1).unwrap();
     assert_eq!(signals.wait_timeout(WAIT).unwrap(), Some(Signal::USR1));
     assert_eq!(other.wait_timeout(WAIT).unwrap(), Some(Signal::USR1));
+
+    // Iterated on another thread, woken directly by the handler.
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for sig in other.by_ref().take(3) {
+            tx.send(sig).unwrap();
+        }
+        other
+    });
+    for _ in 0..3 {
+        signal::raise(Signal::USR1).unwrap();
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), Signal::USR1);
+    }
+    let other = reader.join().unwrap();
 
     drop(signals);
     drop(other);

@@ -2,17 +2,16 @@
 //! plain dispositions [`ignore`], [`default`], [`disposition`].
 //!
 //! One registry (a `Mutex`) holds every registration. For each hooked
-//! signal it tells the low-level handler in `sys` which flags to set and
-//! whether to wake the dispatcher: a thread, started on the first
-//! [`register`], that sleeps on a pipe and runs the closures registered for
-//! the signals that arrived. Flags need no thread: they are set in signal
-//! context.
+//! signal it tells the low-level handler in `sys` which flags to set, which
+//! [`Signals`](super::Signals) queues to count into and wake, and whether
+//! to wake the dispatcher: a thread, started on the first [`register`],
+//! that sleeps on a pipe and runs the closures registered for the signals
+//! that arrived. Flags and queues need no thread.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{os_error, refuse_uncatchable, refuse_unhandleable};
@@ -41,62 +40,68 @@ impl SigId {
     }
 }
 
-/// Where the dispatcher delivers a signal.
-#[derive(Clone)]
-pub(crate) enum Sink {
-    /// A closure from [`register`].
-    Call(Arc<dyn Fn(Signal) + Send + Sync>),
-    /// The queue of a [`Signals`](super::Signals) iterator.
-    Queue(Sender<Signal>),
-}
+/// A closure from [`register`].
+type Callback = Arc<dyn Fn(Signal) + Send + Sync>;
 
-impl Sink {
-    fn deliver(&self, sig: Signal) {
-        match self {
-            // A panicking handler has its message printed by the panic hook
-            // and must not take the dispatcher (and every other handler)
-            // down with it.
-            Sink::Call(f) => drop(catch_unwind(AssertUnwindSafe(|| f(sig)))),
-            // The receiver unregisters when dropped; until then a failed
-            // send only means it is being dropped.
-            Sink::Queue(tx) => drop(tx.send(sig)),
-        }
-    }
-}
-
+/// One registration.
 pub(crate) enum Kind {
-    Sink(Sink),
+    /// A closure, run by the dispatcher thread.
+    Call(Callback),
+    /// A flag, set in signal context.
     Flag(Arc<AtomicBool>),
+    /// The queue of a [`Signals`](super::Signals) iterator, counted into
+    /// and woken in signal context.
+    Queue(Arc<sys::signal::Queue>),
 }
 
 /// The registrations of one signal.
 #[derive(Default)]
 struct Entries {
-    sinks: Vec<(u64, Sink)>,
+    calls: Vec<(u64, Callback)>,
     flags: Vec<(u64, Arc<AtomicBool>)>,
-    /// `sinks` as the dispatcher reads it: cloned out of the lock.
-    snapshot: Arc<[Sink]>,
+    queues: Vec<(u64, Arc<sys::signal::Queue>)>,
+    /// `calls` as the dispatcher reads it: cloned out of the lock.
+    snapshot: Arc<[Callback]>,
 }
 
 impl Entries {
     fn is_empty(&self) -> bool {
-        self.sinks.is_empty() && self.flags.is_empty()
+        self.calls.is_empty() && self.flags.is_empty() && self.queues.is_empty()
     }
 
-    fn flags(&self) -> Vec<Arc<AtomicBool>> {
-        self.flags.iter().map(|(_, f)| Arc::clone(f)).collect()
+    fn len(&self) -> usize {
+        self.calls.len() + self.flags.len() + self.queues.len()
     }
 
-    fn refresh(&mut self) {
-        self.snapshot = self.sinks.iter().map(|(_, s)| s.clone()).collect();
+    fn add(&mut self, id: u64, kind: Kind) {
+        match kind {
+            Kind::Call(f) => self.calls.push((id, f)),
+            Kind::Flag(flag) => self.flags.push((id, flag)),
+            Kind::Queue(queue) => self.queues.push((id, queue)),
+        }
+        self.refresh();
     }
 
     fn remove(&mut self, id: u64) -> bool {
-        let before = self.sinks.len() + self.flags.len();
-        self.sinks.retain(|(i, _)| *i != id);
+        let before = self.len();
+        self.calls.retain(|(i, _)| *i != id);
         self.flags.retain(|(i, _)| *i != id);
+        self.queues.retain(|(i, _)| *i != id);
         self.refresh();
-        self.sinks.len() + self.flags.len() != before
+        self.len() != before
+    }
+
+    fn refresh(&mut self) {
+        self.snapshot = self.calls.iter().map(|(_, f)| Arc::clone(f)).collect();
+    }
+
+    /// What the low-level handler must do for this signal.
+    fn actions(&self) -> sys::signal::Actions {
+        sys::signal::Actions {
+            flags: self.flags.iter().map(|(_, f)| Arc::clone(f)).collect(),
+            queues: self.queues.iter().map(|(_, q)| Arc::clone(q)).collect(),
+            dispatch: !self.calls.is_empty(),
+        }
     }
 }
 
@@ -140,7 +145,7 @@ impl Registry {
         Ok(())
     }
 
-    fn sinks(&self, sig: i32) -> Arc<[Sink]> {
+    fn calls(&self, sig: i32) -> Arc<[Callback]> {
         self.by_signal
             .get(&sig)
             .map_or_else(|| Arc::from([]), |e| Arc::clone(&e.snapshot))
@@ -148,7 +153,7 @@ impl Registry {
 }
 
 /// The dispatcher thread: waits for the low-level handler's wake-up bytes,
-/// then delivers each counted signal to each sink, once per delivery.
+/// then runs the closures of each counted signal, once per delivery.
 fn dispatch(mut wake: std::io::PipeReader) {
     let mut buf = [0u8; 256];
     loop {
@@ -162,10 +167,13 @@ fn dispatch(mut wake: std::io::PipeReader) {
             let Some(sig) = Signal::from_raw(raw) else {
                 return;
             };
-            let sinks = registry().sinks(raw);
+            let calls = registry().calls(raw);
             for _ in 0..count {
-                for sink in sinks.iter() {
-                    sink.deliver(sig);
+                for f in calls.iter() {
+                    // A panicking handler has its message printed by the
+                    // panic hook and must not take the dispatcher (and
+                    // every other handler) down with it.
+                    let _ = catch_unwind(AssertUnwindSafe(|| f(sig)));
                 }
             }
         });
@@ -180,21 +188,15 @@ pub(crate) fn add(sig: Signal, kind: Kind) -> Result<SigId> {
         });
     }
     let mut reg = registry();
-    if matches!(kind, Kind::Sink(_)) {
+    if matches!(kind, Kind::Call(_)) {
         reg.ensure_dispatcher()?;
     }
     let id = reg.next_id;
     reg.next_id += 1;
     let raw = sig.as_raw();
     let entries = reg.by_signal.entry(raw).or_default();
-    match kind {
-        Kind::Sink(sink) => {
-            entries.sinks.push((id, sink));
-            entries.refresh();
-        }
-        Kind::Flag(flag) => entries.flags.push((id, flag)),
-    }
-    let hooked = sys::signal::hook(raw, entries.flags(), !entries.sinks.is_empty());
+    entries.add(id, kind);
+    let hooked = sys::signal::hook(raw, entries.actions());
     if let Err(e) = hooked {
         entries.remove(id);
         if entries.is_empty() {
@@ -278,7 +280,7 @@ where
     F: Fn(Signal) + Send + Sync + 'static,
 {
     refuse_unhandleable(sig)?;
-    add(sig, Kind::Sink(Sink::Call(Arc::new(handler))))
+    add(sig, Kind::Call(Arc::new(handler)))
 }
 
 /// Sets `flag` to `true` each time `sig` arrives.
@@ -353,7 +355,7 @@ pub fn unregister(id: SigId) -> bool {
         // Restoring can only fail for a signal the kernel accepted before.
         let _ = sys::signal::unhook(raw);
     } else {
-        let _ = sys::signal::update(raw, entries.flags(), !entries.sinks.is_empty());
+        let _ = sys::signal::update(raw, entries.actions());
     }
     true
 }

@@ -17,7 +17,7 @@
 use std::ffi::c_int;
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd, IntoRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::ptr;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
@@ -340,26 +340,120 @@ unsafe fn to_handler(h: libc::sighandler_t, flags: c_int) -> SigHandler {
 // The low-level handler and what it reads
 // ---------------------------------------------------------------------------
 
+/// Deliveries counted in signal context and taken later, per signal.
+struct Tally {
+    counts: [AtomicU32; NSIG],
+    /// Bit `n` set: `counts[n]` may be non-zero.
+    pending: [AtomicU64; NSIG.div_ceil(64)],
+}
+
+impl Tally {
+    const fn new() -> Tally {
+        Tally {
+            counts: [const { AtomicU32::new(0) }; NSIG],
+            pending: [const { AtomicU64::new(0) }; NSIG.div_ceil(64)],
+        }
+    }
+
+    /// Signal context: atomics only.
+    fn note(&self, idx: usize) {
+        self.counts[idx].fetch_add(1, SeqCst);
+        self.pending[idx / 64].fetch_or(1 << (idx % 64), SeqCst);
+    }
+
+    /// `f(signal, count)` for each signal noted since the last call, in
+    /// numeric order.
+    fn take(&self, mut f: impl FnMut(i32, u32)) {
+        for (word, bits) in self.pending.iter().enumerate() {
+            let mut bits = bits.swap(0, SeqCst);
+            while bits != 0 {
+                let bit = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let sig = word * 64 + bit;
+                let n = self.counts[sig].swap(0, SeqCst);
+                if n > 0 {
+                    f(sig as i32, n);
+                }
+            }
+        }
+    }
+}
+
+/// Signal context: one byte to a non-blocking wake pipe. A full pipe
+/// (`EAGAIN`) already guarantees a wake-up.
+fn wake(fd: c_int, sig: c_int) {
+    let byte = sig as u8;
+    // SAFETY: write is async-signal-safe; fd is the write end of a wake
+    // pipe that outlives every slot that refers to it.
+    unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+}
+
+/// The queue of one `Signals` iterator: the low-level handler counts into
+/// it and writes a byte to its pipe, so the iterator wakes directly.
+pub(crate) struct Queue {
+    tally: Tally,
+    /// The write end of the iterator's pipe, non-blocking. Closed only when
+    /// the last slot referring to this queue is freed.
+    wake: OwnedFd,
+}
+
+impl Queue {
+    /// A queue and the read end of its wake pipe.
+    pub(crate) fn new() -> io::Result<(Arc<Queue>, std::io::PipeReader)> {
+        let (reader, writer) = std::io::pipe()?;
+        super::pipe::set_nonblocking(writer.as_fd(), true)?;
+        let queue = Queue {
+            tally: Tally::new(),
+            wake: OwnedFd::from(writer),
+        };
+        Ok((Arc::new(queue), reader))
+    }
+
+    /// `f(signal, count)` for each signal delivered since the last call.
+    pub(crate) fn take(&self, f: impl FnMut(i32, u32)) {
+        self.tally.take(f)
+    }
+}
+
+/// What procctl does for one signal, in signal context.
+#[derive(Default)]
+pub(crate) struct Actions {
+    /// Set to `true`.
+    pub(crate) flags: Vec<Arc<AtomicBool>>,
+    /// Counted into, and woken.
+    pub(crate) queues: Vec<Arc<Queue>>,
+    /// Counted for the dispatcher thread, which is woken.
+    pub(crate) dispatch: bool,
+}
+
 /// Everything the low-level handler needs for one signal. Immutable once
 /// published.
 struct Slot {
     /// The action to chain to (installed before procctl's).
     prev: libc::sigaction,
-    /// Set to `true` in signal context.
     flags: Box<[Arc<AtomicBool>]>,
-    /// Count the delivery and wake the dispatcher.
+    queues: Box<[Arc<Queue>]>,
     dispatch: bool,
+}
+
+impl Slot {
+    fn new(prev: libc::sigaction, actions: Actions) -> *mut Slot {
+        Box::into_raw(Box::new(Slot {
+            prev,
+            flags: actions.flags.into_boxed_slice(),
+            queues: actions.queues.into_boxed_slice(),
+            dispatch: actions.dispatch,
+        }))
+    }
 }
 
 static SLOTS: [AtomicPtr<Slot>; NSIG] = [const { AtomicPtr::new(ptr::null_mut()) }; NSIG];
 /// Handlers between loading a slot and being done with it.
 static READERS: AtomicUsize = AtomicUsize::new(0);
-/// Deliveries not yet taken by the dispatcher, per signal.
-static COUNTS: [AtomicU32; NSIG] = [const { AtomicU32::new(0) }; NSIG];
-/// Bit `n` set: `COUNTS[n]` may be non-zero.
-static PENDING: [AtomicU64; NSIG.div_ceil(64)] = [const { AtomicU64::new(0) }; NSIG.div_ceil(64)];
+/// Deliveries for the dispatcher thread.
+static DISPATCH: Tally = Tally::new();
 /// The write end of the dispatcher's wake pipe (non-blocking), or -1.
-static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+static DISPATCH_WAKE: AtomicI32 = AtomicI32::new(-1);
 /// Serialises every change to `SLOTS` and to the installed handlers.
 static HOOK_LOCK: Mutex<()> = Mutex::new(());
 
@@ -380,16 +474,15 @@ extern "C" fn low_level_handler(sig: c_int, info: *mut libc::siginfo_t, ctx: *mu
             for flag in slot.flags.iter() {
                 flag.store(true, SeqCst);
             }
+            for queue in slot.queues.iter() {
+                queue.tally.note(idx);
+                wake(queue.wake.as_raw_fd(), sig);
+            }
             if slot.dispatch {
-                COUNTS[idx].fetch_add(1, SeqCst);
-                PENDING[idx / 64].fetch_or(1 << (idx % 64), SeqCst);
-                let fd = WAKE_FD.load(SeqCst);
+                DISPATCH.note(idx);
+                let fd = DISPATCH_WAKE.load(SeqCst);
                 if fd >= 0 {
-                    let byte = sig as u8;
-                    // SAFETY: write is async-signal-safe; the fd is the
-                    // non-blocking wake pipe, never closed. A full pipe
-                    // (EAGAIN) already guarantees a wake-up.
-                    unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+                    wake(fd, sig);
                 }
             }
             Some((slot.prev.sa_sigaction, slot.prev.sa_flags))
@@ -451,11 +544,11 @@ fn lock() -> std::sync::MutexGuard<'static, ()> {
     HOOK_LOCK.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Makes procctl's low-level handler the disposition of `sig`, with these
-/// flags to set and dispatching on or off. If another disposition is in
-/// place (first use, or someone replaced ours since), it becomes the one to
-/// chain to and to restore in [`unhook`].
-pub(crate) fn hook(sig: i32, flags: Vec<Arc<AtomicBool>>, dispatch: bool) -> io::Result<()> {
+/// Makes procctl's low-level handler the disposition of `sig`, doing
+/// `actions`. If another disposition is in place (first use, or someone
+/// replaced ours since), it becomes the one to chain to and to restore in
+/// [`unhook`].
+pub(crate) fn hook(sig: i32, actions: Actions) -> io::Result<()> {
     let idx = check_index(sig)?;
     let _lock = lock();
     let current = query(sig)?;
@@ -467,12 +560,7 @@ pub(crate) fn hook(sig: i32, flags: Vec<Arc<AtomicBool>>, dispatch: bool) -> io:
     } else {
         current
     };
-    let slot = Box::into_raw(Box::new(Slot {
-        prev,
-        flags: flags.into_boxed_slice(),
-        dispatch,
-    }));
-    publish(idx, slot);
+    publish(idx, Slot::new(prev, actions));
     if installed {
         return Ok(());
     }
@@ -490,21 +578,18 @@ pub(crate) fn hook(sig: i32, flags: Vec<Arc<AtomicBool>>, dispatch: bool) -> io:
 }
 
 /// Changes what the low-level handler does for `sig`, without touching the
-/// disposition. Nothing happens if `sig` was never hooked.
-pub(crate) fn update(sig: i32, flags: Vec<Arc<AtomicBool>>, dispatch: bool) -> io::Result<()> {
+/// disposition. Nothing happens if `sig` was never hooked. Once this
+/// returns, no handler uses the old actions any more.
+pub(crate) fn update(sig: i32, actions: Actions) -> io::Result<()> {
     let idx = check_index(sig)?;
     let _lock = lock();
     let old = SLOTS[idx].load(SeqCst);
     if old.is_null() {
         return Ok(());
     }
-    let slot = Box::into_raw(Box::new(Slot {
-        // SAFETY: slots only change under HOOK_LOCK, which we hold.
-        prev: unsafe { (*old).prev },
-        flags: flags.into_boxed_slice(),
-        dispatch,
-    }));
-    publish(idx, slot);
+    // SAFETY: slots only change under HOOK_LOCK, which we hold.
+    let prev = unsafe { (*old).prev };
+    publish(idx, Slot::new(prev, actions));
     Ok(())
 }
 
@@ -526,12 +611,7 @@ pub(crate) fn unhook(sig: i32) -> io::Result<()> {
         cvt(unsafe { libc::sigaction(sig, &prev, ptr::null_mut()) })?;
         publish(idx, ptr::null_mut());
     } else {
-        let pass_through = Box::into_raw(Box::new(Slot {
-            prev,
-            flags: Box::new([]),
-            dispatch: false,
-        }));
-        publish(idx, pass_through);
+        publish(idx, Slot::new(prev, Actions::default()));
     }
     Ok(())
 }
@@ -542,25 +622,14 @@ pub(crate) fn unhook(sig: i32) -> io::Result<()> {
 pub(crate) fn new_wake_pipe() -> io::Result<std::io::PipeReader> {
     let (reader, writer) = std::io::pipe()?;
     super::pipe::set_nonblocking(writer.as_fd(), true)?;
-    WAKE_FD.store(writer.into_raw_fd(), SeqCst);
+    DISPATCH_WAKE.store(writer.into_raw_fd(), SeqCst);
     Ok(reader)
 }
 
-/// Takes the deliveries counted since the last call: `f(signal, count)` for
-/// each signal delivered at least once.
-pub(crate) fn take_deliveries(mut f: impl FnMut(i32, u32)) {
-    for (word, bits) in PENDING.iter().enumerate() {
-        let mut bits = bits.swap(0, SeqCst);
-        while bits != 0 {
-            let bit = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let sig = word * 64 + bit;
-            let n = COUNTS[sig].swap(0, SeqCst);
-            if n > 0 {
-                f(sig as i32, n);
-            }
-        }
-    }
+/// Takes the dispatcher's deliveries counted since the last call:
+/// `f(signal, count)` for each signal delivered at least once.
+pub(crate) fn take_deliveries(f: impl FnMut(i32, u32)) {
+    DISPATCH.take(f)
 }
 
 // ---------------------------------------------------------------------------
@@ -608,13 +677,7 @@ pub(crate) fn without_sigpipe<T>(
     f: impl FnOnce() -> io::Result<T>,
 ) -> io::Result<T> {
     // SAFETY: fcntl on a valid descriptor with an integer argument.
-    cvt(unsafe {
-        libc::fcntl(
-            std::os::fd::AsRawFd::as_raw_fd(&fd),
-            libc::F_SETNOSIGPIPE,
-            1,
-        )
-    })?;
+    cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETNOSIGPIPE, 1) })?;
     f()
 }
 

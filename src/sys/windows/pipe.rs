@@ -3,6 +3,7 @@
 
 use std::io;
 use std::os::windows::io::BorrowedHandle;
+use std::time::Duration;
 
 /// The handle type the pipe helpers take.
 pub(crate) type Handle<'a> = BorrowedHandle<'a>;
@@ -16,5 +17,9 @@ pub(crate) fn capacity(_h: Handle<'_>) -> io::Result<usize> {
 }
 
 pub(crate) fn set_capacity(_h: Handle<'_>, _bytes: usize) -> io::Result<usize> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+pub(crate) fn poll_readable(_h: Handle<'_>, _timeout: Option<Duration>) -> io::Result<bool> {
     Err(io::ErrorKind::Unsupported.into())
 }

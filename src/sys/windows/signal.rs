@@ -73,11 +73,30 @@ pub(crate) fn default(_sig: i32) -> io::Result<()> {
     unsupported()
 }
 
-pub(crate) fn hook(_sig: i32, _flags: Vec<Arc<AtomicBool>>, _dispatch: bool) -> io::Result<()> {
+/// The queue of one `Signals` iterator (never made on Windows).
+pub(crate) struct Queue;
+
+impl Queue {
+    pub(crate) fn new() -> io::Result<(Arc<Queue>, std::io::PipeReader)> {
+        unsupported()
+    }
+
+    pub(crate) fn take(&self, _f: impl FnMut(i32, u32)) {}
+}
+
+/// What procctl does for one signal.
+#[derive(Default)]
+pub(crate) struct Actions {
+    pub(crate) flags: Vec<Arc<AtomicBool>>,
+    pub(crate) queues: Vec<Arc<Queue>>,
+    pub(crate) dispatch: bool,
+}
+
+pub(crate) fn hook(_sig: i32, _actions: Actions) -> io::Result<()> {
     unsupported()
 }
 
-pub(crate) fn update(_sig: i32, _flags: Vec<Arc<AtomicBool>>, _dispatch: bool) -> io::Result<()> {
+pub(crate) fn update(_sig: i32, _actions: Actions) -> io::Result<()> {
     unsupported()
 }
 
