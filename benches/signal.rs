@@ -14,12 +14,19 @@
 //! - `signal_hook_iter`: the same with signal-hook's iterator (`SIGURG`);
 //! - `signalfd` (Linux): `SIGWINCH` blocked everywhere, a thread reading a
 //!   signalfd answers.
+//!
+//! Two floors in `signal_cost`, to read the ratios against: `kill_blocked`
+//! (`kill(self, SIGHUP)` with SIGHUP blocked: the system call, no delivery)
+//! and `kill_raw_handler` (`kill(self, SIGTTIN)` delivered to a raw no-op
+//! handler: system call, signal frame, `sigreturn`). Every handler-based
+//! design (procctl's, signal-hook's) pays the second on top of a thread
+//! wake-up; signalfd pays only the first.
 
 use std::io::{Read, Write};
 use std::thread;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use procctl::signal::{self, SigSet, Signals};
+use procctl::signal::{self, SaFlags, SigHandler, SigSet, Signals};
 use procctl::{Pid, Signal, pipe};
 
 fn bench(c: &mut Criterion) {
@@ -115,7 +122,25 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    let mut group = c.benchmark_group("signal_cost");
+    {
+        let _hup = signal::block(&SigSet::from(Signal::HUP)).unwrap();
+        group.bench_function("kill_blocked", |b| {
+            b.iter(|| signal::kill(me, Signal::HUP).unwrap())
+        });
+        // Leave nothing pending behind.
+        signal::wait_for(&SigSet::from(Signal::HUP), Some(std::time::Duration::ZERO)).unwrap();
+    }
+    // SAFETY: the handler does nothing.
+    unsafe { signal::sigaction(Signal::TTIN, SigHandler::Handler(nop), SaFlags::empty()) }.unwrap();
+    group.bench_function("kill_raw_handler", |b| {
+        b.iter(|| signal::kill(me, Signal::TTIN).unwrap())
+    });
+    group.finish();
 }
+
+extern "C" fn nop(_: std::ffi::c_int) {}
 
 /// `signalfd(-1, {sig}, SFD_CLOEXEC)` as a `File`.
 #[cfg(target_os = "linux")]
