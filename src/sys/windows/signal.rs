@@ -84,7 +84,8 @@ impl Queue {
     pub(crate) fn take(&self, _f: impl FnMut(i32, u32)) {}
 }
 
-/// What procctl does for one signal.
+/// What procctl does for one signal (built, never used, on Windows).
+#[allow(dead_code)]
 #[derive(Default)]
 pub(crate) struct Actions {
     pub(crate) flags: Vec<Arc<AtomicBool>>,
