@@ -86,6 +86,10 @@ fn main() {
             "ignore_and_default_replace_procctl_until_the_next_register",
             ignore_and_default_replace_procctl_until_the_next_register,
         ),
+        (
+            "a_later_handler_chaining_to_procctl_is_not_taken_over",
+            a_later_handler_chaining_to_procctl_is_not_taken_over,
+        ),
     ]);
 }
 
@@ -773,4 +777,62 @@ fn ignore_and_default_replace_procctl_until_the_next_register() {
         signal::disposition(Signal::USR2).unwrap(),
         Disposition::Default
     );
+}
+
+/// The handler that `later_handler` chains to (procctl's), as an address.
+static CHAINED_TO: AtomicUsize = AtomicUsize::new(0);
+static LATER_HITS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn later_handler(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut std::ffi::c_void) {
+    LATER_HITS.fetch_add(1, SeqCst);
+    let prev = CHAINED_TO.load(SeqCst);
+    if prev != 0 {
+        // SAFETY: CHAINED_TO holds the SA_SIGINFO handler that sigaction
+        // returned as the previous one (procctl's).
+        let f: extern "C" fn(c_int, *mut libc::siginfo_t, *mut std::ffi::c_void) =
+            unsafe { std::mem::transmute(prev) };
+        f(sig, info, ctx);
+    }
+}
+
+fn a_later_handler_chaining_to_procctl_is_not_taken_over() {
+    // procctl first, then another library installs its handler on top and
+    // chains to procctl's (as signal-hook does).
+    let (tx, rx) = mpsc::channel();
+    let tx2 = tx.clone();
+    let first = signal::register(Signal::USR1, move |_| tx.send("first").unwrap()).unwrap();
+    // SAFETY: the handler only touches atomics and calls the previous
+    // handler, which is async-signal-safe.
+    let (prev, _) = unsafe {
+        signal::sigaction(
+            Signal::USR1,
+            SigHandler::SigAction(later_handler),
+            SaFlags::empty(),
+        )
+    }
+    .unwrap();
+    assert!(matches!(prev, SigHandler::SigAction(_)));
+    CHAINED_TO.store(prev.address(), SeqCst);
+
+    // Registering again must not install procctl's handler over the other
+    // one: it would chain to it, and it to procctl's, for ever.
+    let second = signal::register(Signal::USR1, move |_| tx2.send("second").unwrap()).unwrap();
+    assert_eq!(
+        signal::disposition(Signal::USR1).unwrap(),
+        Disposition::Other
+    );
+    signal::raise(Signal::USR1).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "first");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "second");
+    assert_eq!(LATER_HITS.load(SeqCst), 1);
+
+    // Unregistering leaves the other handler in place.
+    signal::unregister(first);
+    signal::unregister(second);
+    assert_eq!(
+        signal::disposition(Signal::USR1).unwrap(),
+        Disposition::Other
+    );
+    signal::raise(Signal::USR1).unwrap();
+    assert_eq!(LATER_HITS.load(SeqCst), 2);
 }

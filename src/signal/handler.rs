@@ -235,6 +235,13 @@ pub(crate) fn add(sig: Signal, kind: Kind) -> Result<SigId> {
 /// registration for `sig` is removed, the old disposition comes back.
 /// The low-level handler preserves `errno`.
 ///
+/// If other code installs its own handler over procctl's later (another
+/// library, a raw [`sigaction`](super::sigaction)), procctl leaves it in
+/// place, even on the next `register`: that code may be chaining to
+/// procctl's handler, and taking the signal back would make the two call
+/// each other. [`ignore`] and [`default`] are different: after them the
+/// next `register` installs procctl's handler again.
+///
 /// Registration is thread-safe; handlers may call `register` and
 /// [`unregister`] themselves. Handlers do not survive `exec`: the kernel
 /// resets caught signals to their default action (ignored ones stay

@@ -79,8 +79,9 @@ bitflags::bitflags! {
 /// This bypasses procctl's safe handlers: `handler` runs in signal context,
 /// on whatever thread the signal interrupts, with an empty extra mask. If
 /// procctl had hooked `sig` (with [`register`](super::register)), its
-/// handlers stop running until the next `register` on `sig` re-installs
-/// procctl's hook, which then chains to `handler`.
+/// handlers run from then on only if `handler` calls the previous handler
+/// returned here, as a well-behaved library does; procctl does not take
+/// the signal back from a function installed over its own.
 ///
 /// # Safety
 ///

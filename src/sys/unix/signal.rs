@@ -544,24 +544,34 @@ fn lock() -> std::sync::MutexGuard<'static, ()> {
     HOOK_LOCK.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Makes procctl's low-level handler the disposition of `sig`, doing
-/// `actions`. If another disposition is in place (first use, or someone
-/// replaced ours since), it becomes the one to chain to and to restore in
-/// [`unhook`].
+/// Makes procctl's low-level handler do `actions` for `sig`, installing it
+/// as the disposition if needed.
+///
+/// - First use: the current disposition becomes the one to chain to and to
+///   restore in [`unhook`].
+/// - procctl's handler is installed: only the actions change.
+/// - Someone set `SIG_DFL` or `SIG_IGN` since (`ignore`, `default`): procctl
+///   installs its handler again, with that as the one to restore.
+/// - Someone installed another function since: it is left in place, as it
+///   may be chaining to procctl's handler (installing ours over it would
+///   then make the two call each other for ever). Only the actions change.
 pub(crate) fn hook(sig: i32, actions: Actions) -> io::Result<()> {
     let idx = check_index(sig)?;
     let _lock = lock();
     let current = query(sig)?;
-    let installed = current.sa_sigaction == ours();
     let old = SLOTS[idx].load(SeqCst);
-    let prev = if installed && !old.is_null() {
+    let ours_installed = current.sa_sigaction == ours();
+    let simple = current.sa_sigaction == libc::SIG_DFL || current.sa_sigaction == libc::SIG_IGN;
+    let (prev, install) = if old.is_null() {
+        (current, !ours_installed)
+    } else if ours_installed || !simple {
         // SAFETY: slots only change under HOOK_LOCK, which we hold.
-        unsafe { (*old).prev }
+        (unsafe { (*old).prev }, false)
     } else {
-        current
+        (current, true)
     };
     publish(idx, Slot::new(prev, actions));
-    if installed {
+    if !install {
         return Ok(());
     }
     // SAFETY: all-zero is a valid sigaction (empty mask, no flags).
