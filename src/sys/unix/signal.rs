@@ -2,11 +2,11 @@
 //! handler behind procctl's safe handlers.
 //!
 //! The low-level handler is the only code of procctl that runs in signal
-//! context. It saves `errno`, sets the registered flags, counts the delivery
-//! and writes one byte to the dispatcher's wake pipe, chains to the handler
-//! that was installed before procctl's, and restores `errno`. Everything
-//! else (running closures, feeding iterators) happens on the dispatcher
-//! thread, in `crate::signal::handler`.
+//! context. It saves `errno`; sets the registered flags; counts the delivery
+//! for each `Signals` queue and for the dispatcher thread, writing one byte
+//! to each one's wake pipe; chains to the handler that was installed before
+//! procctl's; and restores `errno`. Closures run later on the dispatcher
+//! thread (`crate::signal::handler`), iterators drain their own queue.
 //!
 //! What the handler reads lives in one immutable [`Slot`] per signal behind
 //! an `AtomicPtr`. Writers (under `HOOK_LOCK`) swap in a new slot, then wait
