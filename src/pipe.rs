@@ -261,8 +261,7 @@ pipe_ext!(
 /// ```
 #[cfg(unix)]
 pub fn write_all_nosigpipe<W: Write + AsFd>(writer: &mut W, buf: &[u8]) -> io::Result<()> {
-    let fd = writer.as_fd().try_clone_to_owned()?;
-    sys::pipe::without_sigpipe(fd.as_fd(), || writer.write_all(buf))
+    sys::pipe::without_sigpipe(writer, |w| w.write_all(buf))
 }
 
 /// `write(2)` until all of `buf` is written (Windows has no `SIGPIPE`).
@@ -330,8 +329,7 @@ impl<W> NoSigPipe<W> {
 #[cfg(unix)]
 impl<W: Write + AsFd> Write for NoSigPipe<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let fd = self.inner.as_fd().try_clone_to_owned()?;
-        sys::pipe::without_sigpipe(fd.as_fd(), || self.inner.write(buf))
+        sys::pipe::without_sigpipe(&mut self.inner, |w| w.write(buf))
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
@@ -396,9 +394,9 @@ const CHUNK: usize = 1 << 20;
 /// ```
 #[cfg(unix)]
 pub fn splice(from: impl AsFd, to: impl AsFd, len: usize) -> Result<usize> {
-    let (from, to) = (from.as_fd(), to.as_fd());
-    let moved = sys::pipe::without_sigpipe(to, || match sys::pipe::splice(from, to, len) {
-        Err(e) if e.kind() == io::ErrorKind::Unsupported => fallback_once(from, to, len),
+    let (from, mut to) = (from.as_fd(), to.as_fd());
+    let moved = sys::pipe::without_sigpipe(&mut to, |to| match sys::pipe::splice(from, *to, len) {
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => fallback_once(from, *to, len),
         other => other,
     });
     moved.map_err(|e| Error::os("splice", e))
@@ -473,12 +471,8 @@ where
     R: Read + AsFd,
     W: Write + AsFd,
 {
-    let to = writer
-        .as_fd()
-        .try_clone_to_owned()
-        .map_err(|e| Error::os("dup", e))?;
     let mut total = 0u64;
-    let spliced = sys::pipe::without_sigpipe(to.as_fd(), || {
+    let spliced = sys::pipe::without_sigpipe(writer, |writer| {
         loop {
             match sys::pipe::splice(reader.as_fd(), writer.as_fd(), CHUNK) {
                 Ok(0) => return Ok(true),
@@ -496,20 +490,16 @@ where
     if spliced.map_err(|e| Error::os("splice", e))? {
         return Ok(total);
     }
-    copy_buffered(reader, writer, to.as_fd())
+    copy_buffered(reader, writer)
 }
 
 /// The read and write loop of [`copy`], through a 64 KiB buffer.
 #[cfg(unix)]
-fn copy_buffered<R: Read, W: Write>(
-    reader: &mut R,
-    writer: &mut W,
-    to: std::os::fd::BorrowedFd<'_>,
-) -> Result<u64> {
+fn copy_buffered<R: Read, W: Write + AsFd>(reader: &mut R, writer: &mut W) -> Result<u64> {
     let mut buf = vec![0u8; 64 << 10];
     let mut total = 0u64;
     let mut call = "read";
-    sys::pipe::without_sigpipe(to, || {
+    sys::pipe::without_sigpipe(writer, |writer| {
         loop {
             call = "read";
             let n = match reader.read(&mut buf) {

@@ -17,7 +17,7 @@
 use std::ffi::c_int;
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
 use std::ptr;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
@@ -646,17 +646,17 @@ pub(crate) fn take_deliveries(f: impl FnMut(i32, u32)) {
 // SIGPIPE
 // ---------------------------------------------------------------------------
 
-/// Runs `f`, a write to `fd`, so that a broken pipe is only an `EPIPE`
-/// error, never a SIGPIPE for the process.
+/// Runs `f(writer)`, writes to `writer`, so that a broken pipe is only an
+/// `EPIPE` error, never a SIGPIPE for the process.
 ///
 /// Linux and FreeBSD send the SIGPIPE of a write to the writing thread: it
 /// is blocked in this thread around `f`, and one raised by `f` is taken
 /// with a zero-timeout `sigtimedwait` before the mask is restored (unless
 /// one was already pending before, which is not ours to take).
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
-pub(crate) fn without_sigpipe<T>(
-    _fd: BorrowedFd<'_>,
-    f: impl FnOnce() -> io::Result<T>,
+pub(crate) fn without_sigpipe<W: AsFd + ?Sized, T>(
+    writer: &mut W,
+    f: impl FnOnce(&mut W) -> io::Result<T>,
 ) -> io::Result<T> {
     let mut pipe_only = empty_raw();
     // SAFETY: an initialised set and a valid signal number.
@@ -669,7 +669,7 @@ pub(crate) fn without_sigpipe<T>(
     let was_pending = was_blocked
         // SAFETY: pending_raw returns an initialised set.
         && pending_raw().is_ok_and(|p| unsafe { libc::sigismember(&p, libc::SIGPIPE) } == 1);
-    let result = f();
+    let result = f(writer);
     if !was_pending && matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EPIPE)) {
         take_pending_now(libc::SIGPIPE);
     }
@@ -677,18 +677,19 @@ pub(crate) fn without_sigpipe<T>(
     result
 }
 
-/// Runs `f`, a write to `fd`, so that a broken pipe is only an `EPIPE`
-/// error: macOS sends a pipe's SIGPIPE to the whole process, so the
+/// Runs `f(writer)`, writes to `writer`, so that a broken pipe is only an
+/// `EPIPE` error: macOS sends a pipe's SIGPIPE to the whole process, so the
 /// descriptor is marked `F_SETNOSIGPIPE` (a property of the open pipe,
 /// shared by its duplicates) instead.
 #[cfg(target_vendor = "apple")]
-pub(crate) fn without_sigpipe<T>(
-    fd: BorrowedFd<'_>,
-    f: impl FnOnce() -> io::Result<T>,
+pub(crate) fn without_sigpipe<W: AsFd + ?Sized, T>(
+    writer: &mut W,
+    f: impl FnOnce(&mut W) -> io::Result<T>,
 ) -> io::Result<T> {
+    let fd = writer.as_fd().as_raw_fd();
     // SAFETY: fcntl on a valid descriptor with an integer argument.
-    cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETNOSIGPIPE, 1) })?;
-    f()
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETNOSIGPIPE, 1) })?;
+    f(writer)
 }
 
 /// Other Unix systems: the write runs with SIGPIPE blocked in the thread,
@@ -700,14 +701,14 @@ pub(crate) fn without_sigpipe<T>(
     target_os = "freebsd",
     target_vendor = "apple"
 )))]
-pub(crate) fn without_sigpipe<T>(
-    _fd: BorrowedFd<'_>,
-    f: impl FnOnce() -> io::Result<T>,
+pub(crate) fn without_sigpipe<W: AsFd + ?Sized, T>(
+    writer: &mut W,
+    f: impl FnOnce(&mut W) -> io::Result<T>,
 ) -> io::Result<T> {
     let pipe_only = SigSet::from_iter([Signal::PIPE]);
     let old = block(&pipe_only)?;
     let was_pending = pending()?.contains(Signal::PIPE);
-    let result = f();
+    let result = f(writer);
     if !was_pending
         && matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EPIPE))
         && pending()?.contains(Signal::PIPE)
