@@ -544,6 +544,15 @@ fn lock() -> std::sync::MutexGuard<'static, ()> {
     HOOK_LOCK.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The action procctl chains to for signal `idx`, if procctl hooked it.
+/// Only call with `HOOK_LOCK` held.
+fn hooked_prev(idx: usize) -> Option<libc::sigaction> {
+    let slot = SLOTS[idx].load(SeqCst);
+    // SAFETY: slots only change (and are freed) under HOOK_LOCK, which the
+    // caller holds, so a non-null slot is alive.
+    (!slot.is_null()).then(|| unsafe { (*slot).prev })
+}
+
 /// Makes procctl's low-level handler do `actions` for `sig`, installing it
 /// as the disposition if needed.
 ///
@@ -559,16 +568,12 @@ pub(crate) fn hook(sig: i32, actions: Actions) -> io::Result<()> {
     let idx = check_index(sig)?;
     let _lock = lock();
     let current = query(sig)?;
-    let old = SLOTS[idx].load(SeqCst);
     let ours_installed = current.sa_sigaction == ours();
     let simple = current.sa_sigaction == libc::SIG_DFL || current.sa_sigaction == libc::SIG_IGN;
-    let (prev, install) = if old.is_null() {
-        (current, !ours_installed)
-    } else if ours_installed || !simple {
-        // SAFETY: slots only change under HOOK_LOCK, which we hold.
-        (unsafe { (*old).prev }, false)
-    } else {
-        (current, true)
+    let (prev, install) = match hooked_prev(idx) {
+        None => (current, !ours_installed),
+        Some(prev) if ours_installed || !simple => (prev, false),
+        Some(_) => (current, true),
     };
     publish(idx, Slot::new(prev, actions));
     if !install {
@@ -593,13 +598,9 @@ pub(crate) fn hook(sig: i32, actions: Actions) -> io::Result<()> {
 pub(crate) fn update(sig: i32, actions: Actions) -> io::Result<()> {
     let idx = check_index(sig)?;
     let _lock = lock();
-    let old = SLOTS[idx].load(SeqCst);
-    if old.is_null() {
-        return Ok(());
+    if let Some(prev) = hooked_prev(idx) {
+        publish(idx, Slot::new(prev, actions));
     }
-    // SAFETY: slots only change under HOOK_LOCK, which we hold.
-    let prev = unsafe { (*old).prev };
-    publish(idx, Slot::new(prev, actions));
     Ok(())
 }
 
@@ -610,12 +611,9 @@ pub(crate) fn update(sig: i32, actions: Actions) -> io::Result<()> {
 pub(crate) fn unhook(sig: i32) -> io::Result<()> {
     let idx = check_index(sig)?;
     let _lock = lock();
-    let old = SLOTS[idx].load(SeqCst);
-    if old.is_null() {
+    let Some(prev) = hooked_prev(idx) else {
         return Ok(());
-    }
-    // SAFETY: slots only change under HOOK_LOCK, which we hold.
-    let prev = unsafe { (*old).prev };
+    };
     if query(sig)?.sa_sigaction == ours() {
         // SAFETY: prev is the action the kernel gave us for this signal.
         cvt(unsafe { libc::sigaction(sig, &prev, ptr::null_mut()) })?;
