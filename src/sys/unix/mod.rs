@@ -2,8 +2,10 @@
 
 pub(crate) mod exec;
 pub(crate) mod pidfd;
+pub(crate) mod pipe;
 pub(crate) mod process;
 pub(crate) mod reaper;
+pub(crate) mod signal;
 pub(crate) mod wait;
 
 pub(crate) use exec::ExecPlan;

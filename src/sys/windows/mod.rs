@@ -5,6 +5,9 @@ use std::ffi::c_void;
 
 use crate::Pid;
 
+pub(crate) mod pipe;
+pub(crate) mod signal;
+
 /// `PROCESS_BASIC_INFORMATION`, as `NtQueryInformationProcess` fills it for
 /// `ProcessBasicInformation` (class 0).
 #[repr(C)]

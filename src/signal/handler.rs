@@ -1,0 +1,482 @@
+//! Safe handlers: [`register`], [`register_flag`], [`unregister`], and the
+//! plain dispositions [`ignore`], [`default`], [`disposition`].
+//!
+//! One registry (a `Mutex`) holds every registration. For each hooked
+//! signal it tells the low-level handler in `sys` which flags to set, which
+//! [`Signals`](super::Signals) queues to count into and wake, and whether
+//! to wake the dispatcher: a thread, started on the first [`register`],
+//! that sleeps on a pipe and runs the closures registered for the signals
+//! that arrived. Flags and queues need no thread.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use super::{os_error, refuse_uncatchable, refuse_unhandleable};
+use crate::{Error, Result, Signal, sys};
+
+/// Identifies one registration made by [`register`] or [`register_flag`];
+/// pass it to [`unregister`].
+///
+/// ```
+/// use procctl::{Signal, signal};
+/// let id = signal::register(Signal::USR1, |_| {})?;
+/// assert_eq!(id.signal(), Signal::USR1);
+/// assert!(signal::unregister(id));
+/// # Ok::<(), procctl::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SigId {
+    sig: Signal,
+    id: u64,
+}
+
+impl SigId {
+    /// The signal this registration is for.
+    pub fn signal(&self) -> Signal {
+        self.sig
+    }
+}
+
+/// A closure from [`register`].
+type Callback = Arc<dyn Fn(Signal) + Send + Sync>;
+
+/// One registration.
+pub(crate) enum Kind {
+    /// A closure, run by the dispatcher thread.
+    Call(Callback),
+    /// A flag, set in signal context.
+    Flag(Arc<AtomicBool>),
+    /// The queue of a [`Signals`](super::Signals) iterator, counted into
+    /// and woken in signal context.
+    Queue(Arc<sys::signal::Queue>),
+}
+
+/// The registrations of one signal.
+#[derive(Default)]
+struct Entries {
+    calls: Vec<(u64, Callback)>,
+    flags: Vec<(u64, Arc<AtomicBool>)>,
+    queues: Vec<(u64, Arc<sys::signal::Queue>)>,
+    /// `calls` as the dispatcher reads it: cloned out of the lock.
+    snapshot: Arc<[Callback]>,
+}
+
+impl Entries {
+    fn is_empty(&self) -> bool {
+        self.calls.is_empty() && self.flags.is_empty() && self.queues.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.calls.len() + self.flags.len() + self.queues.len()
+    }
+
+    fn add(&mut self, id: u64, kind: Kind) {
+        match kind {
+            Kind::Call(f) => self.calls.push((id, f)),
+            Kind::Flag(flag) => self.flags.push((id, flag)),
+            Kind::Queue(queue) => self.queues.push((id, queue)),
+        }
+        self.refresh();
+    }
+
+    fn remove(&mut self, id: u64) -> bool {
+        let before = self.len();
+        self.calls.retain(|(i, _)| *i != id);
+        self.flags.retain(|(i, _)| *i != id);
+        self.queues.retain(|(i, _)| *i != id);
+        self.refresh();
+        self.len() != before
+    }
+
+    fn refresh(&mut self) {
+        self.snapshot = self.calls.iter().map(|(_, f)| Arc::clone(f)).collect();
+    }
+
+    /// What the low-level handler must do for this signal.
+    fn actions(&self) -> sys::signal::Actions {
+        sys::signal::Actions {
+            flags: self.flags.iter().map(|(_, f)| Arc::clone(f)).collect(),
+            queues: self.queues.iter().map(|(_, q)| Arc::clone(q)).collect(),
+            dispatch: !self.calls.is_empty(),
+        }
+    }
+}
+
+struct Registry {
+    next_id: u64,
+    by_signal: BTreeMap<i32, Entries>,
+    /// The process whose dispatcher thread is running (a forked child has
+    /// the parent's registry but not its threads).
+    dispatcher_pid: Option<u32>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    next_id: 0,
+    by_signal: BTreeMap::new(),
+    dispatcher_pid: None,
+});
+
+fn registry() -> MutexGuard<'static, Registry> {
+    // No user code runs under the lock, so it is never poisoned in a way
+    // that leaves the registry inconsistent.
+    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Registry {
+    fn ensure_dispatcher(&mut self) -> Result<()> {
+        let me = std::process::id();
+        if self.dispatcher_pid == Some(me) {
+            return Ok(());
+        }
+        let wake = sys::signal::new_wake_pipe().map_err(|e| os_error("pipe", e))?;
+        // The dispatcher blocks every signal, so that it never runs the
+        // low-level handler itself and never takes a signal that the other
+        // threads block (to wait for it, or to have it delivered later).
+        let saved = sys::signal::block_all().map_err(|e| os_error("pthread_sigmask", e))?;
+        let spawned = std::thread::Builder::new()
+            .name("procctl-signal".into())
+            .spawn(move || dispatch(wake));
+        let _ = sys::signal::restore_mask(&saved);
+        spawned.map_err(|e| os_error("pthread_create", e))?;
+        self.dispatcher_pid = Some(me);
+        Ok(())
+    }
+
+    fn calls(&self, sig: i32) -> Arc<[Callback]> {
+        self.by_signal
+            .get(&sig)
+            .map_or_else(|| Arc::from([]), |e| Arc::clone(&e.snapshot))
+    }
+}
+
+/// The dispatcher thread: waits for the low-level handler's wake-up bytes,
+/// then runs the closures of each counted signal, once per delivery.
+fn dispatch(mut wake: std::io::PipeReader) {
+    let mut buf = [0u8; 256];
+    loop {
+        match wake.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        }
+        sys::signal::take_deliveries(|raw, count| {
+            let Some(sig) = Signal::from_raw(raw) else {
+                return;
+            };
+            let calls = registry().calls(raw);
+            for _ in 0..count {
+                for f in calls.iter() {
+                    // A panicking handler has its message printed by the
+                    // panic hook and must not take the dispatcher (and
+                    // every other handler) down with it.
+                    let _ = catch_unwind(AssertUnwindSafe(|| f(sig)));
+                }
+            }
+        });
+    }
+}
+
+/// Adds a registration for `sig` and (re)installs procctl's hook.
+pub(crate) fn add(sig: Signal, kind: Kind) -> Result<SigId> {
+    if !sys::signal::HANDLERS_SUPPORTED {
+        return Err(Error::Unsupported {
+            what: "signal handlers",
+        });
+    }
+    let mut reg = registry();
+    if matches!(kind, Kind::Call(_)) {
+        reg.ensure_dispatcher()?;
+    }
+    let id = reg.next_id;
+    reg.next_id += 1;
+    let raw = sig.as_raw();
+    let entries = reg.by_signal.entry(raw).or_default();
+    entries.add(id, kind);
+    let hooked = sys::signal::hook(raw, entries.actions());
+    if let Err(e) = hooked {
+        entries.remove(id);
+        if entries.is_empty() {
+            reg.by_signal.remove(&raw);
+        }
+        return Err(os_error("sigaction", e));
+    }
+    Ok(SigId { sig, id })
+}
+
+/// `sigaction(sig, handler)` done safely: runs `handler` on procctl's
+/// dispatcher thread each time `sig` arrives, never in signal context.
+///
+/// The handler is any closure: it may allocate, lock, print, send on a
+/// channel. Several handlers may be registered for one signal; each runs,
+/// in the order registered, once per delivery. The dispatcher is one thread
+/// for the whole process, started by the first `register` (so
+/// [`proc::fork`](crate::proc::fork) refuses from then on: the process is
+/// multi-threaded); a slow handler delays the others.
+///
+/// How many times it runs:
+///
+/// - real-time signals ([`Signal::rt`]) are queued by the kernel and
+///   counted here: a burst of N of them runs the handler N times;
+/// - standard signals that arrive while one of the same kind is still
+///   pending in the kernel merge into one (POSIX); each one the kernel
+///   delivers runs the handler once.
+///
+/// On the first registration for `sig`, procctl installs its low-level
+/// handler (`SA_SIGINFO | SA_RESTART`), remembering the disposition it
+/// replaces. If that was a function (another library's handler), procctl's
+/// low-level handler calls it too, after noting the signal, so nobody's
+/// handler is silently stolen. A previous `SIG_IGN` or `SIG_DFL` is
+/// replaced, not imitated: registering a handler for `SIGTERM` stops
+/// `SIGTERM` from ending the process, as in Python. When the last
+/// registration for `sig` is removed, the old disposition comes back.
+/// The low-level handler preserves `errno`.
+///
+/// If other code installs its own handler over procctl's later (another
+/// library, a raw [`sigaction`](super::sigaction)), procctl leaves it in
+/// place, even on the next `register`: that code may be chaining to
+/// procctl's handler, and taking the signal back would make the two call
+/// each other. [`ignore`] and [`default`] are different: after them the
+/// next `register` installs procctl's handler again.
+///
+/// Registration is thread-safe; handlers may call `register` and
+/// [`unregister`] themselves. Handlers do not survive `exec`: the kernel
+/// resets caught signals to their default action (ignored ones stay
+/// ignored).
+///
+/// # Errors
+///
+/// - [`Error::InvalidArgument`], naming the signal, for `SIGKILL` and
+///   `SIGSTOP` (they cannot be caught) and for the synchronous fault
+///   signals `SIGSEGV`, `SIGBUS`, `SIGILL`, `SIGFPE` (a handler that runs
+///   later cannot fix the faulting instruction, which would fault again);
+/// - [`Error::Os`] or [`Error::ResourceLimit`] if the pipe, the thread or
+///   `sigaction` cannot be made;
+/// - [`Error::Unsupported`] on Windows.
+///
+/// # Platform notes
+///
+/// Unix only; Windows returns `Error::Unsupported`. After `fork`, the child
+/// has the registrations but not the dispatcher thread: its next
+/// `register` starts a new one.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// use procctl::{Signal, signal};
+///
+/// let (tx, rx) = mpsc::channel();
+/// let id = signal::register(Signal::USR1, move |sig| {
+///     println!("got {sig}"); // not in signal context: printing is fine
+///     tx.send(sig).unwrap();
+/// })?;
+/// signal::raise(Signal::USR1)?;
+/// assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(Signal::USR1));
+/// assert!(signal::unregister(id));
+/// # Ok::<(), procctl::Error>(())
+/// ```
+#[doc(alias = "signal")]
+#[doc(alias = "sigaction")]
+pub fn register<F>(sig: Signal, handler: F) -> Result<SigId>
+where
+    F: Fn(Signal) + Send + Sync + 'static,
+{
+    refuse_unhandleable(sig)?;
+    add(sig, Kind::Call(Arc::new(handler)))
+}
+
+/// Sets `flag` to `true` each time `sig` arrives.
+///
+/// The flag is set in signal context by procctl's low-level handler, before
+/// the signal-sending call returns when the signal is for the calling
+/// thread, and no thread is started: a single-threaded program stays
+/// single-threaded. Reset the flag yourself (`swap(false)`) to notice the
+/// next signal. Everything else is as for [`register`]: chaining,
+/// restoring on the last [`unregister`], the signals refused.
+///
+/// # Errors
+///
+/// As [`register`].
+///
+/// # Platform notes
+///
+/// As [`register`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use procctl::{Signal, signal};
+///
+/// let term = Arc::new(AtomicBool::new(false));
+/// let id = signal::register_flag(Signal::TERM, Arc::clone(&term))?;
+/// signal::raise(Signal::TERM)?;
+/// assert!(term.load(Ordering::SeqCst)); // set before raise returned
+/// assert_eq!(procctl::proc::thread_count(), Some(1));
+/// signal::unregister(id);
+/// # Ok::<(), procctl::Error>(())
+/// ```
+pub fn register_flag(sig: Signal, flag: Arc<AtomicBool>) -> Result<SigId> {
+    refuse_unhandleable(sig)?;
+    add(sig, Kind::Flag(flag))
+}
+
+/// Removes the registration `id`; `true` the first time, `false` after
+/// (or for an id that was never registered).
+///
+/// When the last registration for its signal goes, the disposition procctl
+/// replaced is restored, if procctl's handler is still the installed one
+/// (if somebody installed another disposition since, it is left alone).
+///
+/// A handler may still be running, on the dispatcher thread, when this
+/// returns, or run once more for a signal that arrived just before.
+///
+/// # Examples
+///
+/// ```
+/// use procctl::{Signal, signal};
+/// let before = signal::disposition(Signal::USR2)?;
+/// let id = signal::register(Signal::USR2, |_| {})?;
+/// assert!(signal::unregister(id));
+/// assert!(!signal::unregister(id));
+/// assert_eq!(signal::disposition(Signal::USR2)?, before);
+/// # Ok::<(), procctl::Error>(())
+/// ```
+pub fn unregister(id: SigId) -> bool {
+    let mut reg = registry();
+    let raw = id.sig.as_raw();
+    let Some(entries) = reg.by_signal.get_mut(&raw) else {
+        return false;
+    };
+    if !entries.remove(id.id) {
+        return false;
+    }
+    if entries.is_empty() {
+        reg.by_signal.remove(&raw);
+        // Restoring can only fail for a signal the kernel accepted before.
+        let _ = sys::signal::unhook(raw);
+    } else {
+        let _ = sys::signal::update(raw, entries.actions());
+    }
+    true
+}
+
+/// What the kernel does with a signal now, as told by [`disposition`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Disposition {
+    /// `SIG_DFL`: the default action (terminate, stop, ignore, core dump:
+    /// it depends on the signal).
+    Default,
+    /// `SIG_IGN`: discarded.
+    Ignore,
+    /// procctl's handler: registered closures, flags or iterators.
+    Procctl,
+    /// A handler installed by other code (another library, a raw
+    /// [`sigaction`](super::sigaction)).
+    Other,
+}
+
+/// `sigaction(sig, NULL, &old)`: the current disposition of `sig`, like
+/// Python's `signal.getsignal`.
+///
+/// # Errors
+///
+/// [`Error::Os`] if the kernel refuses (it does not for a valid signal);
+/// [`Error::Unsupported`] on Windows.
+///
+/// # Platform notes
+///
+/// Windows: `Error::Unsupported`.
+///
+/// # Examples
+///
+/// ```
+/// use procctl::{Signal, signal::{self, Disposition}};
+/// assert_eq!(signal::disposition(Signal::TERM)?, Disposition::Default);
+/// // Rust's runtime ignores SIGPIPE before `main`.
+/// assert_eq!(signal::disposition(Signal::PIPE)?, Disposition::Ignore);
+/// # Ok::<(), procctl::Error>(())
+/// ```
+#[doc(alias = "getsignal")]
+pub fn disposition(sig: Signal) -> Result<Disposition> {
+    use sys::signal::Current;
+    let current = sys::signal::disposition(sig.as_raw()).map_err(|e| os_error("sigaction", e))?;
+    Ok(match current {
+        Current::Default => Disposition::Default,
+        Current::Ignore => Disposition::Ignore,
+        Current::Ours => Disposition::Procctl,
+        Current::Other => Disposition::Other,
+    })
+}
+
+/// `sigaction(sig, SIG_IGN)`: discards `sig` from now on.
+///
+/// An ignored signal stays ignored in a program started with `exec`
+/// (children inherit it). Ignoring `SIGCHLD` makes the kernel reap
+/// children itself, so waiting for them fails with
+/// [`Error::NoChildren`]. procctl handlers registered for `sig` stop
+/// running; the next [`register`] for `sig` installs procctl's handler
+/// again (and the last [`unregister`] then brings back `SIG_IGN`).
+///
+/// # Errors
+///
+/// - [`Error::InvalidArgument`], naming the signal, for `SIGKILL` and
+///   `SIGSTOP`;
+/// - [`Error::Os`] if the kernel refuses;
+/// - [`Error::Unsupported`] on Windows.
+///
+/// # Platform notes
+///
+/// Windows: `Error::Unsupported`.
+///
+/// # Examples
+///
+/// ```
+/// use procctl::{Error, Signal, signal};
+/// signal::ignore(Signal::HUP)?;
+/// signal::raise(Signal::HUP)?; // still alive
+/// assert!(matches!(signal::ignore(Signal::KILL), Err(Error::InvalidArgument { .. })));
+/// # Ok::<(), procctl::Error>(())
+/// ```
+#[doc(alias = "SIG_IGN")]
+pub fn ignore(sig: Signal) -> Result<()> {
+    refuse_uncatchable(sig)?;
+    sys::signal::ignore(sig.as_raw()).map_err(|e| os_error("sigaction", e))
+}
+
+/// `sigaction(sig, SIG_DFL)`: the default action for `sig` from now on.
+///
+/// procctl handlers registered for `sig` stop running, as for [`ignore`].
+///
+/// # Errors
+///
+/// - [`Error::InvalidArgument`], naming the signal, for `SIGKILL` and
+///   `SIGSTOP` (their action cannot be changed);
+/// - [`Error::Os`] if the kernel refuses;
+/// - [`Error::Unsupported`] on Windows.
+///
+/// # Platform notes
+///
+/// Windows: `Error::Unsupported`.
+///
+/// # Examples
+///
+/// ```
+/// use procctl::{Signal, signal::{self, Disposition}};
+/// signal::ignore(Signal::USR1)?;
+/// signal::default(Signal::USR1)?;
+/// assert_eq!(signal::disposition(Signal::USR1)?, Disposition::Default);
+/// # Ok::<(), procctl::Error>(())
+/// ```
+#[doc(alias = "SIG_DFL")]
+pub fn default(sig: Signal) -> Result<()> {
+    refuse_uncatchable(sig)?;
+    sys::signal::default(sig.as_raw()).map_err(|e| os_error("sigaction", e))
+}

@@ -1,0 +1,432 @@
+//! Signal sets and the calling thread's signal mask: [`SigSet`], [`block`]
+//! with its [`MaskGuard`], [`current_mask`], [`pending`] and [`wait_for`].
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use super::os_error;
+use crate::{Result, Signal, sys};
+
+/// A set of signals (`sigset_t`), cheap to copy and platform-independent.
+///
+/// Built with [`SigSet::empty`], [`SigSet::all`], [`add`](SigSet::add), or
+/// collected from an iterator of [`Signal`]s; iterating yields the members
+/// in numeric order. Used for the thread's mask ([`block`]), for
+/// [`wait_for`], and for a child's mask in `Command::signal_mask`.
+///
+/// # Examples
+///
+/// ```
+/// use procctl::Signal;
+/// use procctl::signal::SigSet;
+///
+/// let mut set: SigSet = [Signal::INT, Signal::TERM].into_iter().collect();
+/// set.add(Signal::USR1);
+/// set.remove(Signal::INT);
+/// assert!(set.contains(Signal::TERM) && !set.contains(Signal::INT));
+/// assert_eq!(set.iter().collect::<Vec<_>>(), [Signal::USR1, Signal::TERM]);
+/// assert_eq!(format!("{set:?}"), "{SIGUSR1, SIGTERM}");
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct SigSet {
+    /// Bit `n - 1` is signal `n`; signal numbers go up to 128 (FreeBSD).
+    bits: [u64; 2],
+}
+
+impl SigSet {
+    /// `sigemptyset`: the set with no signal.
+    ///
+    /// ```
+    /// assert!(procctl::signal::SigSet::empty().is_empty());
+    /// ```
+    #[doc(alias = "sigemptyset")]
+    pub const fn empty() -> SigSet {
+        SigSet { bits: [0; 2] }
+    }
+
+    /// `sigfillset`: every signal of this platform, real-time ones included
+    /// (not those the C library keeps for itself, such as glibc's 32 and
+    /// 33). Blocking it leaves `SIGKILL` and `SIGSTOP` unblocked: the kernel
+    /// ignores them in a mask.
+    ///
+    /// ```
+    /// use procctl::{Signal, signal::SigSet};
+    /// assert!(SigSet::all().contains(Signal::TERM));
+    /// ```
+    #[doc(alias = "sigfillset")]
+    pub fn all() -> SigSet {
+        Signal::all().collect()
+    }
+
+    fn bit(sig: Signal) -> (usize, u64) {
+        let n = (sig.as_raw() - 1) as usize;
+        (n / 64, 1 << (n % 64))
+    }
+
+    /// `sigaddset`: adds `sig`.
+    ///
+    /// ```
+    /// use procctl::{Signal, signal::SigSet};
+    /// let mut set = SigSet::empty();
+    /// set.add(Signal::HUP);
+    /// assert!(set.contains(Signal::HUP));
+    /// ```
+    #[doc(alias = "sigaddset")]
+    pub fn add(&mut self, sig: Signal) {
+        let (word, bit) = Self::bit(sig);
+        self.bits[word] |= bit;
+    }
+
+    /// The set with `sig` added, for building sets in one expression.
+    ///
+    /// ```
+    /// use procctl::{Signal, signal::SigSet};
+    /// let set = SigSet::empty().with(Signal::INT).with(Signal::TERM);
+    /// assert_eq!(set.len(), 2);
+    /// ```
+    #[must_use]
+    pub fn with(mut self, sig: Signal) -> SigSet {
+        self.add(sig);
+        self
+    }
+
+    /// `sigdelset`: removes `sig`.
+    ///
+    /// ```
+    /// use procctl::{Signal, signal::SigSet};
+    /// let mut set = SigSet::all();
+    /// set.remove(Signal::INT);
+    /// assert!(!set.contains(Signal::INT));
+    /// ```
+    #[doc(alias = "sigdelset")]
+    pub fn remove(&mut self, sig: Signal) {
+        let (word, bit) = Self::bit(sig);
+        self.bits[word] &= !bit;
+    }
+
+    /// `sigismember`: whether `sig` is in the set.
+    ///
+    /// ```
+    /// use procctl::{Signal, signal::SigSet};
+    /// assert!(!SigSet::empty().contains(Signal::INT));
+    /// ```
+    #[doc(alias = "sigismember")]
+    pub fn contains(&self, sig: Signal) -> bool {
+        let (word, bit) = Self::bit(sig);
+        self.bits[word] & bit != 0
+    }
+
+    /// Whether the set has no signal.
+    ///
+    /// ```
+    /// assert!(procctl::signal::SigSet::empty().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.bits == [0; 2]
+    }
+
+    /// How many signals the set has.
+    ///
+    /// ```
+    /// use procctl::{Signal, signal::SigSet};
+    /// assert_eq!(SigSet::empty().with(Signal::INT).len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.bits.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// The members, in numeric order.
+    ///
+    /// ```
+    /// use procctl::{Signal, signal::SigSet};
+    /// let set = SigSet::empty().with(Signal::TERM).with(Signal::HUP);
+    /// assert_eq!(set.iter().collect::<Vec<_>>(), [Signal::HUP, Signal::TERM]);
+    /// ```
+    pub fn iter(&self) -> Iter {
+        Iter {
+            bits: self.bits,
+            word: 0,
+        }
+    }
+}
+
+impl fmt::Debug for SigSet {
+    /// The members' names: `{SIGINT, SIGTERM}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set()
+            .entries(self.iter().map(DisplayAsDebug))
+            .finish()
+    }
+}
+
+struct DisplayAsDebug(Signal);
+
+impl fmt::Debug for DisplayAsDebug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl FromIterator<Signal> for SigSet {
+    fn from_iter<I: IntoIterator<Item = Signal>>(iter: I) -> SigSet {
+        let mut set = SigSet::empty();
+        set.extend(iter);
+        set
+    }
+}
+
+impl Extend<Signal> for SigSet {
+    fn extend<I: IntoIterator<Item = Signal>>(&mut self, iter: I) {
+        for sig in iter {
+            self.add(sig);
+        }
+    }
+}
+
+impl From<Signal> for SigSet {
+    fn from(sig: Signal) -> SigSet {
+        SigSet::empty().with(sig)
+    }
+}
+
+impl IntoIterator for SigSet {
+    type Item = Signal;
+    type IntoIter = Iter;
+    fn into_iter(self) -> Iter {
+        self.iter()
+    }
+}
+
+impl IntoIterator for &SigSet {
+    type Item = Signal;
+    type IntoIter = Iter;
+    fn into_iter(self) -> Iter {
+        self.iter()
+    }
+}
+
+/// The members of a [`SigSet`], in numeric order (see [`SigSet::iter`]).
+#[derive(Clone, Debug)]
+pub struct Iter {
+    bits: [u64; 2],
+    word: usize,
+}
+
+impl Iterator for Iter {
+    type Item = Signal;
+    fn next(&mut self) -> Option<Signal> {
+        while self.word < self.bits.len() {
+            let w = &mut self.bits[self.word];
+            if *w == 0 {
+                self.word += 1;
+                continue;
+            }
+            let bit = w.trailing_zeros();
+            *w &= *w - 1;
+            let raw = (self.word * 64) as i32 + bit as i32 + 1;
+            return Signal::from_raw(raw);
+        }
+        None
+    }
+}
+
+/// `pthread_sigmask(SIG_BLOCK, set)`: blocks `set` in the calling thread
+/// until the returned guard is dropped.
+///
+/// A blocked signal sent to the process or the thread stays pending; it is
+/// delivered when the guard restores the previous mask (the exact mask the
+/// thread had, bit for bit), or taken with [`wait_for`]. The guard belongs
+/// to the thread (it is not `Send`). Drop nested guards in reverse order:
+/// each one restores the mask it saw.
+///
+/// A signal sent to the *process* goes to any thread that does not block
+/// it. procctl's own dispatcher thread blocks every signal, so in a program
+/// whose other threads block a signal, it stays pending for the process.
+///
+/// # Errors
+///
+/// [`Error::Os`](crate::Error::Os) if `pthread_sigmask` fails (it does not
+/// for a valid set); [`Error::Unsupported`](crate::Error::Unsupported) on
+/// Windows.
+///
+/// # Platform notes
+///
+/// Windows has no signal masks.
+///
+/// # Examples
+///
+/// ```
+/// use procctl::{Signal, signal};
+///
+/// let set = signal::SigSet::empty().with(Signal::USR1);
+/// {
+///     let _guard = signal::block(&set)?;
+///     signal::raise(Signal::USR1)?; // pending, not delivered
+///     assert!(signal::pending()?.contains(Signal::USR1));
+///     // Take it instead of letting it kill us when the guard drops.
+///     let got = signal::wait_for(&set, Some(std::time::Duration::ZERO))?;
+///     assert_eq!(got, Some(Signal::USR1));
+/// }
+/// assert!(!signal::current_mask()?.contains(Signal::USR1));
+/// # Ok::<(), procctl::Error>(())
+/// ```
+#[doc(alias = "pthread_sigmask")]
+#[doc(alias = "sigprocmask")]
+pub fn block(set: &SigSet) -> Result<MaskGuard> {
+    let saved = sys::signal::block(set).map_err(|e| os_error("pthread_sigmask", e))?;
+    Ok(MaskGuard {
+        saved,
+        _thread: PhantomData,
+    })
+}
+
+/// Restores the calling thread's previous signal mask when dropped; made by
+/// [`block`]. Pending signals that the old mask lets through are delivered
+/// at that point.
+#[must_use = "dropping the guard unblocks the signals at once"]
+pub struct MaskGuard {
+    saved: sys::signal::SavedMask,
+    /// The mask belongs to one thread: not `Send`, not `Sync`.
+    _thread: PhantomData<*const ()>,
+}
+
+impl fmt::Debug for MaskGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MaskGuard").finish_non_exhaustive()
+    }
+}
+
+impl Drop for MaskGuard {
+    fn drop(&mut self) {
+        // Cannot fail for a mask the kernel gave us.
+        let _ = sys::signal::restore_mask(&self.saved);
+    }
+}
+
+/// `pthread_sigmask(SIG_BLOCK, NULL)`: the calling thread's signal mask.
+///
+/// # Errors
+///
+/// [`Error::Os`](crate::Error::Os) if the call fails;
+/// [`Error::Unsupported`](crate::Error::Unsupported) on Windows.
+///
+/// # Platform notes
+///
+/// Windows has no signal masks.
+///
+/// # Examples
+///
+/// ```
+/// use procctl::{Signal, signal};
+/// let _guard = signal::block(&Signal::USR2.into())?;
+/// assert!(signal::current_mask()?.contains(Signal::USR2));
+/// # Ok::<(), procctl::Error>(())
+/// ```
+pub fn current_mask() -> Result<SigSet> {
+    sys::signal::current_mask().map_err(|e| os_error("pthread_sigmask", e))
+}
+
+/// `sigpending()`: the blocked signals waiting for delivery, to this thread
+/// or to the process.
+///
+/// # Errors
+///
+/// [`Error::Os`](crate::Error::Os) if the call fails;
+/// [`Error::Unsupported`](crate::Error::Unsupported) on Windows.
+///
+/// # Platform notes
+///
+/// Windows has no pending signals.
+///
+/// # Examples
+///
+/// ```
+/// assert!(procctl::signal::pending()?.is_empty());
+/// # Ok::<(), procctl::Error>(())
+/// ```
+#[doc(alias = "sigpending")]
+pub fn pending() -> Result<SigSet> {
+    sys::signal::pending().map_err(|e| os_error("sigpending", e))
+}
+
+/// `sigtimedwait(set, timeout)`: takes one pending signal of `set`, waiting
+/// at most `timeout` (`None`: for ever). `Ok(None)` when the time ran out.
+///
+/// The signal is consumed: no handler runs for it. The signals of `set`
+/// must be blocked in the calling thread (see [`block`]), and for signals
+/// sent to the process, in every other thread too, or a thread that does
+/// not block them receives them instead. An interrupted wait is resumed.
+///
+/// # Errors
+///
+/// [`Error::Os`](crate::Error::Os) if the call fails;
+/// [`Error::Unsupported`](crate::Error::Unsupported) on Windows.
+///
+/// # Platform notes
+///
+/// macOS (and other systems without `sigtimedwait`) use a portable
+/// fallback: `sigpending` checked at growing intervals (1 ms up to 10 ms),
+/// then `sigwait` for the pending signal. Windows has no signal sets.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use procctl::{Signal, signal};
+///
+/// let set = signal::SigSet::empty().with(Signal::USR1);
+/// let _guard = signal::block(&set)?;
+/// assert_eq!(signal::wait_for(&set, Some(Duration::from_millis(10)))?, None);
+/// signal::kill(procctl::Pid::current(), Signal::USR1)?;
+/// assert_eq!(signal::wait_for(&set, Some(Duration::from_secs(5)))?, Some(Signal::USR1));
+/// # Ok::<(), procctl::Error>(())
+/// ```
+#[doc(alias = "sigtimedwait")]
+#[doc(alias = "sigwait")]
+pub fn wait_for(set: &SigSet, timeout: Option<Duration>) -> Result<Option<Signal>> {
+    let got = sys::signal::wait_for(set, timeout).map_err(|e| os_error("sigtimedwait", e))?;
+    Ok(got.and_then(Signal::from_raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_operations() {
+        let mut set = SigSet::empty();
+        assert!(set.is_empty());
+        for sig in Signal::all() {
+            assert!(!set.contains(sig));
+            set.add(sig);
+            assert!(set.contains(sig));
+        }
+        assert_eq!(set, SigSet::all());
+        assert_eq!(set.len(), Signal::all().count());
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            Signal::all().collect::<Vec<_>>()
+        );
+        for sig in Signal::all() {
+            set.remove(sig);
+        }
+        assert!(set.is_empty());
+        let copy = SigSet::from(Signal::INT);
+        assert_eq!(copy.into_iter().collect::<Vec<_>>(), [Signal::INT]);
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    #[test]
+    fn realtime_signals_fit() {
+        let last = Signal::rt(0).and_then(|min| {
+            Signal::all()
+                .filter(|s| s.is_realtime())
+                .last()
+                .filter(|l| *l > min)
+        });
+        let last = last.expect("real-time signals");
+        let set = SigSet::empty().with(last);
+        assert_eq!(set.iter().next(), Some(last));
+    }
+}

@@ -1,0 +1,837 @@
+//! Signal handlers, masks and sending. Dispositions are process-wide, so
+//! every test runs in its own forked child (see `forked_runner`).
+//! (Unix only; `tests/signal.rs` includes this file.)
+
+use crate::forked_runner;
+
+use std::ffi::c_int;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use procctl::signal::{self, Disposition, SaFlags, SigHandler, SigSet, Signals};
+use procctl::{Error, Pid, Signal, proc};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+pub fn main() {
+    forked_runner::run(&[
+        (
+            "handler_runs_on_kill_and_raise",
+            handler_runs_on_kill_and_raise,
+        ),
+        (
+            "two_handlers_on_one_signal_both_run",
+            two_handlers_on_one_signal_both_run,
+        ),
+        (
+            "unregistering_the_last_handler_restores_the_old_disposition",
+            unregistering_the_last_handler_restores_the_old_disposition,
+        ),
+        (
+            "chains_to_a_previously_installed_raw_handler",
+            chains_to_a_previously_installed_raw_handler,
+        ),
+        (
+            "chains_to_a_previous_siginfo_handler",
+            chains_to_a_previous_siginfo_handler,
+        ),
+        (
+            "refuses_kill_stop_and_fault_signals",
+            refuses_kill_stop_and_fault_signals,
+        ),
+        (
+            "blocked_signal_is_delivered_when_the_guard_drops",
+            blocked_signal_is_delivered_when_the_guard_drops,
+        ),
+        ("alarm_delivers_sigalrm", alarm_delivers_sigalrm),
+        (
+            "ignore_survives_exec_and_handlers_reset",
+            ignore_survives_exec_and_handlers_reset,
+        ),
+        (
+            "kill_of_a_nonexistent_pid_is_a_named_error",
+            kill_of_a_nonexistent_pid_is_a_named_error,
+        ),
+        (
+            "errno_is_unchanged_across_a_handled_signal",
+            errno_is_unchanged_across_a_handled_signal,
+        ),
+        ("burst_of_standard_signals", burst_of_standard_signals),
+        (
+            "burst_of_realtime_signals_is_counted_exactly",
+            burst_of_realtime_signals_is_counted_exactly,
+        ),
+        (
+            "register_flag_is_set_in_signal_context_without_a_thread",
+            register_flag_is_set_in_signal_context_without_a_thread,
+        ),
+        ("signals_iterator", signals_iterator),
+        (
+            "interrupt_watcher_reports_ctrl_c_once",
+            interrupt_watcher_reports_ctrl_c_once,
+        ),
+        (
+            "wait_for_takes_a_blocked_signal",
+            wait_for_takes_a_blocked_signal,
+        ),
+        (
+            "a_panicking_handler_does_not_stop_the_others",
+            a_panicking_handler_does_not_stop_the_others,
+        ),
+        ("registration_is_thread_safe", registration_is_thread_safe),
+        (
+            "ignore_and_default_replace_procctl_until_the_next_register",
+            ignore_and_default_replace_procctl_until_the_next_register,
+        ),
+        (
+            "a_later_handler_chaining_to_procctl_is_not_taken_over",
+            a_later_handler_chaining_to_procctl_is_not_taken_over,
+        ),
+    ]);
+}
+
+/// Returns once the dispatcher has handled every delivery counted before
+/// this call: it handles signals in numeric order within a wake-up, and a
+/// pass that sees the fence also sees every earlier, lower-numbered
+/// delivery. `fence` must be numerically above the signals being waited
+/// for.
+fn dispatch_fence(fence: Signal) {
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let id = signal::register(fence, move |_| {
+        let _ = tx.lock().unwrap().send(());
+    })
+    .unwrap();
+    signal::raise(fence).unwrap();
+    rx.recv_timeout(WAIT).expect("fence signal handled");
+    signal::unregister(id);
+}
+
+fn handler_runs_on_kill_and_raise() {
+    let (tx, rx) = mpsc::channel();
+    signal::register(Signal::USR1, move |sig| {
+        let thread = std::thread::current().name().map(str::to_owned);
+        tx.send((sig, thread)).unwrap();
+    })
+    .unwrap();
+    let on_dispatcher = (Signal::USR1, Some("procctl-signal".to_owned()));
+
+    signal::kill(Pid::current(), Signal::USR1).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), on_dispatcher);
+
+    signal::raise(Signal::USR1).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), on_dispatcher);
+    assert!(rx.try_recv().is_err(), "one run per signal");
+}
+
+fn two_handlers_on_one_signal_both_run() {
+    let (tx, rx) = mpsc::channel();
+    let tx2 = tx.clone();
+    signal::register(Signal::USR2, move |_| tx.send("first").unwrap()).unwrap();
+    signal::register(Signal::USR2, move |_| tx2.send("second").unwrap()).unwrap();
+    signal::raise(Signal::USR2).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "first");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "second");
+}
+
+fn unregistering_the_last_handler_restores_the_old_disposition() {
+    // From the default action.
+    assert_eq!(
+        signal::disposition(Signal::USR1).unwrap(),
+        Disposition::Default
+    );
+    let a = signal::register(Signal::USR1, |_| {}).unwrap();
+    let b = signal::register(Signal::USR1, |_| {}).unwrap();
+    assert_eq!(
+        signal::disposition(Signal::USR1).unwrap(),
+        Disposition::Procctl
+    );
+    assert!(signal::unregister(a));
+    assert!(!signal::unregister(a), "true only once");
+    assert_eq!(
+        signal::disposition(Signal::USR1).unwrap(),
+        Disposition::Procctl
+    );
+    assert!(signal::unregister(b));
+    assert_eq!(
+        signal::disposition(Signal::USR1).unwrap(),
+        Disposition::Default
+    );
+
+    // From "ignore": afterwards the signal is ignored again (we live).
+    signal::ignore(Signal::USR2).unwrap();
+    let c = signal::register_flag(Signal::USR2, Arc::new(AtomicBool::new(false))).unwrap();
+    assert_eq!(
+        signal::disposition(Signal::USR2).unwrap(),
+        Disposition::Procctl
+    );
+    assert!(signal::unregister(c));
+    assert_eq!(
+        signal::disposition(Signal::USR2).unwrap(),
+        Disposition::Ignore
+    );
+    signal::raise(Signal::USR2).unwrap();
+}
+
+static RAW_HITS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn raw_handler(_: c_int) {
+    RAW_HITS.fetch_add(1, SeqCst);
+}
+
+fn chains_to_a_previously_installed_raw_handler() {
+    // SAFETY: the handler only touches an atomic.
+    unsafe {
+        signal::sigaction(
+            Signal::USR1,
+            SigHandler::Handler(raw_handler),
+            SaFlags::RESTART,
+        )
+    }
+    .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let id = signal::register(Signal::USR1, move |_| tx.send(()).unwrap()).unwrap();
+
+    signal::raise(Signal::USR1).unwrap();
+    rx.recv_timeout(WAIT).expect("procctl handler ran");
+    assert_eq!(RAW_HITS.load(SeqCst), 1, "the raw handler ran too");
+
+    // The last unregister puts the raw handler back, exactly.
+    assert!(signal::unregister(id));
+    assert_eq!(
+        signal::disposition(Signal::USR1).unwrap(),
+        Disposition::Other
+    );
+    // SAFETY: re-installing the same handler; we only read the previous one.
+    let (current, flags) = unsafe {
+        signal::sigaction(
+            Signal::USR1,
+            SigHandler::Handler(raw_handler),
+            SaFlags::RESTART,
+        )
+    }
+    .unwrap();
+    assert_eq!(current.address(), raw_handler as *const () as usize);
+    assert_eq!(flags & SaFlags::RESTART, SaFlags::RESTART);
+    signal::raise(Signal::USR1).unwrap();
+    assert_eq!(RAW_HITS.load(SeqCst), 2);
+}
+
+static SIGINFO_SEEN: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn siginfo_handler(sig: c_int, info: *mut libc::siginfo_t, _ctx: *mut std::ffi::c_void) {
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler and
+    // procctl passes it on unchanged.
+    let signo = unsafe { (*info).si_signo };
+    if signo == sig {
+        SIGINFO_SEEN.fetch_add(1, SeqCst);
+    }
+}
+
+fn chains_to_a_previous_siginfo_handler() {
+    // SAFETY: the handler only reads its siginfo and touches an atomic.
+    unsafe {
+        signal::sigaction(
+            Signal::USR2,
+            SigHandler::SigAction(siginfo_handler),
+            SaFlags::empty(),
+        )
+    }
+    .unwrap();
+    let flag = Arc::new(AtomicBool::new(false));
+    signal::register_flag(Signal::USR2, Arc::clone(&flag)).unwrap();
+    signal::raise(Signal::USR2).unwrap();
+    assert!(flag.load(SeqCst));
+    assert_eq!(
+        SIGINFO_SEEN.load(SeqCst),
+        1,
+        "siginfo handler got its siginfo"
+    );
+}
+
+fn refuses_kill_stop_and_fault_signals() {
+    for sig in [
+        Signal::KILL,
+        Signal::STOP,
+        Signal::SEGV,
+        Signal::BUS,
+        Signal::ILL,
+        Signal::FPE,
+    ] {
+        let before = signal::disposition(sig).unwrap();
+        let err = signal::register(sig, |_| {}).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidArgument { .. }),
+            "{sig}: {err:?}"
+        );
+        assert!(
+            err.to_string().contains(&sig.to_string()),
+            "names the signal: {err}"
+        );
+        let flag = Arc::new(AtomicBool::new(false));
+        assert!(signal::register_flag(sig, flag).is_err(), "{sig}");
+        assert!(Signals::new([Signal::USR1, sig]).is_err(), "{sig}");
+        assert_eq!(signal::disposition(sig).unwrap(), before, "{sig} untouched");
+    }
+    // Signals::new registered nothing for USR1 when it refused.
+    assert_eq!(
+        signal::disposition(Signal::USR1).unwrap(),
+        Disposition::Default
+    );
+    assert_eq!(
+        signal::register(Signal::KILL, |_| {})
+            .unwrap_err()
+            .to_string(),
+        "invalid signal: SIGKILL cannot be caught, blocked or ignored"
+    );
+    for sig in [Signal::KILL, Signal::STOP] {
+        assert!(matches!(
+            signal::ignore(sig),
+            Err(Error::InvalidArgument { .. })
+        ));
+        assert!(matches!(
+            signal::default(sig),
+            Err(Error::InvalidArgument { .. })
+        ));
+    }
+}
+
+fn blocked_signal_is_delivered_when_the_guard_drops() {
+    let (tx, rx) = mpsc::channel();
+    signal::register(Signal::USR1, move |sig| tx.send(sig).unwrap()).unwrap();
+    let before = signal::current_mask().unwrap();
+    let guard = signal::block(&SigSet::from(Signal::USR1)).unwrap();
+    assert!(signal::current_mask().unwrap().contains(Signal::USR1));
+
+    // Sent to the process: the dispatcher thread blocks everything and this
+    // thread blocks USR1, so it stays pending.
+    signal::kill(Pid::current(), Signal::USR1).unwrap();
+    assert!(signal::pending().unwrap().contains(Signal::USR1));
+    assert!(
+        rx.recv_timeout(Duration::from_millis(200)).is_err(),
+        "delivered while blocked"
+    );
+
+    drop(guard);
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), Signal::USR1);
+    assert_eq!(
+        signal::current_mask().unwrap(),
+        before,
+        "exact previous mask"
+    );
+    assert!(!signal::pending().unwrap().contains(Signal::USR1));
+}
+
+fn alarm_delivers_sigalrm() {
+    let (tx, rx) = mpsc::channel();
+    signal::register(Signal::ALRM, move |sig| tx.send(sig).unwrap()).unwrap();
+    let start = Instant::now();
+    let left = signal::alarm(1);
+    assert!(
+        (1..=10).contains(&left),
+        "the runner's 10 s alarm was replaced: {left}"
+    );
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), Signal::ALRM);
+    assert!(
+        start.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(signal::alarm(0), 0, "the alarm fired");
+}
+
+fn ignore_survives_exec_and_handlers_reset() {
+    signal::ignore(Signal::INT).unwrap();
+    signal::register(Signal::USR1, |_| {}).unwrap();
+    assert_eq!(
+        signal::disposition(Signal::USR1).unwrap(),
+        Disposition::Procctl
+    );
+
+    // The kernel's view of the exec'd child (Linux).
+    if cfg!(target_os = "linux") {
+        let out = std::process::Command::new("sh")
+            .args(["-c", "grep -E '^Sig(Ign|Cgt):' /proc/self/status"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mask = |field: &str| {
+            let line = text.lines().find(|l| l.starts_with(field)).unwrap();
+            u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+        };
+        let bit = |sig: Signal| 1u64 << (sig.as_raw() - 1);
+        assert_ne!(
+            mask("SigIgn:") & bit(Signal::INT),
+            0,
+            "INT stays ignored: {text}"
+        );
+        assert_eq!(
+            mask("SigIgn:") & bit(Signal::USR1),
+            0,
+            "USR1 not ignored: {text}"
+        );
+        assert_eq!(
+            mask("SigCgt:") & bit(Signal::USR1),
+            0,
+            "USR1 reset to default: {text}"
+        );
+    }
+
+    // Behaviour, on every Unix: the child survives SIGINT, dies of SIGUSR1.
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "kill -INT $$; echo alive; kill -USR1 $$; echo unreachable",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "alive\n");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(Signal::USR1.as_raw()));
+}
+
+fn kill_of_a_nonexistent_pid_is_a_named_error() {
+    // A pid that existed a moment ago and was reaped.
+    let child = proc::fork(|| 0).unwrap();
+    let gone = child.pid();
+    child.wait().unwrap();
+    for pid in [gone, Pid::from_raw(i32::MAX).unwrap()] {
+        let err = signal::kill(pid, Signal::TERM).unwrap_err();
+        match &err {
+            Error::NoSuchProcess { pid: p, .. } => assert_eq!(*p, pid),
+            other => panic!("expected NoSuchProcess, got {other:?}"),
+        }
+        assert_eq!(err.to_string(), format!("no such process: {pid}"));
+        assert_eq!(err.raw_os_error(), Some(libc::ESRCH));
+        assert!(matches!(
+            signal::probe(pid),
+            Err(Error::NoSuchProcess { .. })
+        ));
+        assert!(matches!(
+            signal::killpg(pid, Signal::TERM),
+            Err(Error::NoSuchProcess { .. })
+        ));
+    }
+    signal::probe(Pid::current()).unwrap();
+}
+
+static CLOBBERS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn errno_clobbering_handler(_: c_int) {
+    CLOBBERS.fetch_add(1, SeqCst);
+    Errno::set_raw(libc::EIO);
+}
+
+fn errno_is_unchanged_across_a_handled_signal() {
+    // Control: a raw handler that clobbers errno does clobber it.
+    // SAFETY: the handler only touches an atomic and errno.
+    unsafe {
+        signal::sigaction(
+            Signal::USR1,
+            SigHandler::Handler(errno_clobbering_handler),
+            SaFlags::empty(),
+        )
+    }
+    .unwrap();
+    Errno::set_raw(libc::E2BIG);
+    // SAFETY: raise takes a plain signal number.
+    assert_eq!(unsafe { libc::raise(libc::SIGUSR1) }, 0);
+    assert_eq!(
+        Errno::last_raw(),
+        libc::EIO,
+        "control: the raw handler clobbers errno"
+    );
+
+    // procctl's handler, chaining to the clobbering one, restores errno.
+    let (tx, rx) = mpsc::channel();
+    signal::register(Signal::USR1, move |_| tx.send(()).unwrap()).unwrap();
+    for _ in 0..100 {
+        Errno::set_raw(libc::E2BIG);
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::raise(libc::SIGUSR1) }, 0);
+        assert_eq!(Errno::last_raw(), libc::E2BIG);
+        rx.recv_timeout(WAIT).unwrap();
+    }
+    assert_eq!(CLOBBERS.load(SeqCst), 101);
+}
+
+const BURST: usize = 10_000;
+
+fn counting(sig: Signal) -> Arc<AtomicUsize> {
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&count);
+    signal::register(sig, move |_| {
+        c.fetch_add(1, SeqCst);
+    })
+    .unwrap();
+    count
+}
+
+fn burst_of_standard_signals() {
+    // Unblocked: POSIX delivers a signal a thread sends to its own process
+    // before kill returns when no other thread can take it (the dispatcher
+    // blocks everything), so none merge here.
+    let count = counting(Signal::USR1);
+    for _ in 0..BURST {
+        signal::kill(Pid::current(), Signal::USR1).unwrap();
+    }
+    dispatch_fence(Signal::USR2);
+    assert_eq!(count.load(SeqCst), BURST);
+
+    // Blocked: pending standard signals merge into one.
+    let guard = signal::block(&SigSet::from(Signal::USR1)).unwrap();
+    for _ in 0..BURST {
+        signal::kill(Pid::current(), Signal::USR1).unwrap();
+    }
+    drop(guard);
+    dispatch_fence(Signal::USR2);
+    assert_eq!(count.load(SeqCst), BURST + 1);
+}
+
+fn burst_of_realtime_signals_is_counted_exactly() {
+    if Signal::rt(3).is_none() {
+        return; // no real-time signals here (macOS)
+    }
+    let (rt0, rt1, rt2) = (
+        Signal::rt(0).unwrap(),
+        Signal::rt(1).unwrap(),
+        Signal::rt(2).unwrap(),
+    );
+    let fence = Signal::rt(3).unwrap();
+
+    // Blocked while sent: every one is queued, then all are delivered when
+    // the mask drops. EAGAIN (queue limit) means "not sent".
+    let count = counting(rt0);
+    let guard = signal::block(&SigSet::from(rt0)).unwrap();
+    let mut sent = 0;
+    for _ in 0..BURST {
+        match signal::kill(Pid::current(), rt0) {
+            Ok(()) => sent += 1,
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(sent >= 1000, "the kernel queued only {sent}");
+    drop(guard);
+    dispatch_fence(fence);
+    assert_eq!(count.load(SeqCst), sent);
+
+    // Four threads sending at once, unblocked.
+    let count = counting(rt1);
+    let senders: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                for _ in 0..BURST / 4 {
+                    signal::kill(Pid::current(), rt1).unwrap();
+                }
+            })
+        })
+        .collect();
+    for s in senders {
+        s.join().unwrap();
+    }
+    dispatch_fence(fence);
+    assert_eq!(count.load(SeqCst), BURST);
+
+    // Through the iterator.
+    let mut signals = Signals::new([rt2]).unwrap();
+    let guard = signal::block(&SigSet::from(rt2)).unwrap();
+    for _ in 0..1000 {
+        signal::kill(Pid::current(), rt2).unwrap();
+    }
+    drop(guard);
+    let mut got = 0;
+    while got < 1000 {
+        assert_eq!(
+            signals.wait_timeout(WAIT).unwrap(),
+            Some(rt2),
+            "after {got}"
+        );
+        got += 1;
+    }
+    dispatch_fence(fence);
+    assert_eq!(signals.pending().count(), 0);
+}
+
+fn register_flag_is_set_in_signal_context_without_a_thread() {
+    let flag = Arc::new(AtomicBool::new(false));
+    let id = signal::register_flag(Signal::USR1, Arc::clone(&flag)).unwrap();
+    signal::raise(Signal::USR1).unwrap();
+    assert!(flag.swap(false, SeqCst), "set before raise returned");
+    signal::kill(Pid::current(), Signal::USR1).unwrap();
+    assert!(flag.load(SeqCst), "set before kill returned");
+    assert_eq!(proc::thread_count(), Some(1), "no dispatcher for flags");
+    assert!(signal::unregister(id));
+    assert_eq!(
+        signal::disposition(Signal::USR1).unwrap(),
+        Disposition::Default
+    );
+}
+
+fn signals_iterator() {
+    let mut signals = Signals::new([Signal::USR1, Signal::USR2, Signal::USR1]).unwrap();
+    assert_eq!(
+        signals.signals(),
+        SigSet::from_iter([Signal::USR1, Signal::USR2])
+    );
+    assert_eq!(
+        signals.wait_timeout(Duration::from_millis(20)).unwrap(),
+        None
+    );
+    assert_eq!(signals.pending().next(), None);
+
+    signal::raise(Signal::USR2).unwrap();
+    assert_eq!(signals.wait_timeout(WAIT).unwrap(), Some(Signal::USR2));
+    signal::raise(Signal::USR1).unwrap();
+    assert_eq!(signals.next(), Some(Signal::USR1));
+    assert_eq!(proc::thread_count(), Some(1), "Signals starts no thread");
+
+    // pending(): drained without waiting once delivered.
+    signal::raise(Signal::USR1).unwrap();
+    signal::raise(Signal::USR2).unwrap();
+    dispatch_fence(Signal::ALRM);
+    let mut got: Vec<_> = signals.pending().collect();
+    got.sort();
+    assert_eq!(got, [Signal::USR1, Signal::USR2]);
+
+    // A second iterator on the same signal sees it too.
+    let mut other = Signals::new([Signal::USR1]).unwrap();
+    signal::raise(Signal::USR1).unwrap();
+    assert_eq!(signals.wait_timeout(WAIT).unwrap(), Some(Signal::USR1));
+    assert_eq!(other.wait_timeout(WAIT).unwrap(), Some(Signal::USR1));
+
+    // Iterated on another thread, woken directly by the handler.
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for sig in other.by_ref().take(3) {
+            tx.send(sig).unwrap();
+        }
+        other
+    });
+    for _ in 0..3 {
+        signal::raise(Signal::USR1).unwrap();
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), Signal::USR1);
+    }
+    let other = reader.join().unwrap();
+
+    drop(signals);
+    drop(other);
+    assert_eq!(
+        signal::disposition(Signal::USR1).unwrap(),
+        Disposition::Default
+    );
+    assert_eq!(
+        signal::disposition(Signal::USR2).unwrap(),
+        Disposition::Default
+    );
+}
+
+fn interrupt_watcher_reports_ctrl_c_once() {
+    let ctrl_c = signal::watch_interrupt().unwrap();
+    assert!(ctrl_c.check().is_ok());
+    signal::kill(Pid::current(), Signal::INT).unwrap(); // we live
+    assert!(ctrl_c.is_interrupted());
+    assert!(matches!(
+        ctrl_c.check(),
+        Err(Error::Interrupted(Signal::INT))
+    ));
+    assert!(ctrl_c.check().is_ok(), "reported once");
+    drop(ctrl_c);
+    assert_eq!(
+        signal::disposition(Signal::INT).unwrap(),
+        Disposition::Default
+    );
+}
+
+fn wait_for_takes_a_blocked_signal() {
+    let set = SigSet::from(Signal::USR2);
+    let _guard = signal::block(&set).unwrap();
+    assert_eq!(
+        signal::wait_for(&set, Some(Duration::from_millis(10))).unwrap(),
+        None
+    );
+    signal::kill(Pid::current(), Signal::USR2).unwrap();
+    assert_eq!(
+        signal::wait_for(&set, Some(WAIT)).unwrap(),
+        Some(Signal::USR2)
+    );
+    assert!(
+        !signal::pending().unwrap().contains(Signal::USR2),
+        "consumed"
+    );
+    signal::raise(Signal::USR2).unwrap();
+    assert_eq!(signal::wait_for(&set, None).unwrap(), Some(Signal::USR2));
+}
+
+fn a_panicking_handler_does_not_stop_the_others() {
+    std::panic::set_hook(Box::new(|info| eprintln!("(expected) {info}")));
+    let (tx, rx) = mpsc::channel();
+    signal::register(Signal::USR1, |_| panic!("handler panic")).unwrap();
+    signal::register(Signal::USR1, move |_| tx.send(()).unwrap()).unwrap();
+    for _ in 0..2 {
+        signal::raise(Signal::USR1).unwrap();
+        rx.recv_timeout(WAIT).expect("second handler still runs");
+    }
+}
+
+fn registration_is_thread_safe() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    // Keep one registration so that the signals never hit the default action.
+    let keep: Vec<_> = [Signal::USR1, Signal::USR2]
+        .into_iter()
+        .map(|s| signal::register(s, |_| {}).unwrap())
+        .collect();
+    let sender = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(SeqCst) {
+                signal::kill(
+                    Pid::current(),
+                    if n % 2 == 0 {
+                        Signal::USR1
+                    } else {
+                        Signal::USR2
+                    },
+                )
+                .unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    let workers: Vec<_> = (0..6)
+        .map(|i| {
+            let hits = Arc::clone(&hits);
+            std::thread::spawn(move || {
+                let sig = if i % 2 == 0 {
+                    Signal::USR1
+                } else {
+                    Signal::USR2
+                };
+                for _ in 0..200 {
+                    let h = Arc::clone(&hits);
+                    let id = signal::register(sig, move |_| {
+                        h.fetch_add(1, SeqCst);
+                    })
+                    .unwrap();
+                    let flag =
+                        signal::register_flag(sig, Arc::new(AtomicBool::new(false))).unwrap();
+                    assert!(signal::unregister(flag));
+                    assert!(signal::unregister(id));
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    stop.store(true, SeqCst);
+    assert!(sender.join().unwrap() > 0);
+    for id in keep {
+        assert!(signal::unregister(id));
+    }
+    assert_eq!(
+        signal::disposition(Signal::USR1).unwrap(),
+        Disposition::Default
+    );
+    assert_eq!(
+        signal::disposition(Signal::USR2).unwrap(),
+        Disposition::Default
+    );
+}
+
+fn ignore_and_default_replace_procctl_until_the_next_register() {
+    let (tx, rx) = mpsc::channel();
+    let tx2 = tx.clone();
+    let first = signal::register(Signal::USR1, move |_| tx.send("first").unwrap()).unwrap();
+    signal::ignore(Signal::USR1).unwrap();
+    signal::raise(Signal::USR1).unwrap();
+    assert!(
+        rx.recv_timeout(Duration::from_millis(100)).is_err(),
+        "ignored"
+    );
+
+    // The next register hooks again: both handlers run.
+    let second = signal::register(Signal::USR1, move |_| tx2.send("second").unwrap()).unwrap();
+    signal::raise(Signal::USR1).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "first");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "second");
+    signal::unregister(first);
+    signal::unregister(second);
+    assert_eq!(
+        signal::disposition(Signal::USR1).unwrap(),
+        Disposition::Ignore
+    );
+
+    // default() while hooked: the last unregister leaves the default alone.
+    let id = signal::register(Signal::USR2, |_| {}).unwrap();
+    signal::default(Signal::USR2).unwrap();
+    assert!(signal::unregister(id));
+    assert_eq!(
+        signal::disposition(Signal::USR2).unwrap(),
+        Disposition::Default
+    );
+}
+
+/// The handler that `later_handler` chains to (procctl's), as an address.
+static CHAINED_TO: AtomicUsize = AtomicUsize::new(0);
+static LATER_HITS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn later_handler(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut std::ffi::c_void) {
+    LATER_HITS.fetch_add(1, SeqCst);
+    let prev = CHAINED_TO.load(SeqCst);
+    if prev != 0 {
+        // SAFETY: CHAINED_TO holds the SA_SIGINFO handler that sigaction
+        // returned as the previous one (procctl's).
+        let f: extern "C" fn(c_int, *mut libc::siginfo_t, *mut std::ffi::c_void) =
+            unsafe { std::mem::transmute(prev) };
+        f(sig, info, ctx);
+    }
+}
+
+fn a_later_handler_chaining_to_procctl_is_not_taken_over() {
+    // procctl first, then another library installs its handler on top and
+    // chains to procctl's (as signal-hook does).
+    let (tx, rx) = mpsc::channel();
+    let tx2 = tx.clone();
+    let first = signal::register(Signal::USR1, move |_| tx.send("first").unwrap()).unwrap();
+    // SAFETY: the handler only touches atomics and calls the previous
+    // handler, which is async-signal-safe.
+    let (prev, _) = unsafe {
+        signal::sigaction(
+            Signal::USR1,
+            SigHandler::SigAction(later_handler),
+            SaFlags::empty(),
+        )
+    }
+    .unwrap();
+    assert!(matches!(prev, SigHandler::SigAction(_)));
+    CHAINED_TO.store(prev.address(), SeqCst);
+
+    // Registering again must not install procctl's handler over the other
+    // one: it would chain to it, and it to procctl's, for ever.
+    let second = signal::register(Signal::USR1, move |_| tx2.send("second").unwrap()).unwrap();
+    assert_eq!(
+        signal::disposition(Signal::USR1).unwrap(),
+        Disposition::Other
+    );
+    signal::raise(Signal::USR1).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "first");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "second");
+    assert_eq!(LATER_HITS.load(SeqCst), 1);
+
+    // Unregistering leaves the other handler in place.
+    signal::unregister(first);
+    signal::unregister(second);
+    assert_eq!(
+        signal::disposition(Signal::USR1).unwrap(),
+        Disposition::Other
+    );
+    signal::raise(Signal::USR1).unwrap();
+    assert_eq!(LATER_HITS.load(SeqCst), 2);
+}
