@@ -114,6 +114,7 @@ pub trait PipeExt: sealed::Sealed {
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// use std::io::{ErrorKind, Read};
     /// use procctl::pipe::*;
     ///
@@ -121,6 +122,7 @@ pub trait PipeExt: sealed::Sealed {
     /// reader.set_nonblocking(true)?;
     /// let err = reader.read(&mut [0; 8]).unwrap_err();
     /// assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    /// # }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {

@@ -21,10 +21,12 @@ use crate::{Error, Result, Signal, sys};
 /// pass it to [`unregister`].
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use procctl::{Signal, signal};
 /// let id = signal::register(Signal::USR1, |_| {})?;
 /// assert_eq!(id.signal(), Signal::USR1);
 /// assert!(signal::unregister(id));
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -266,6 +268,7 @@ pub(crate) fn add(sig: Signal, kind: Kind) -> Result<SigId> {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use std::sync::mpsc;
 /// use std::time::Duration;
 /// use procctl::{Signal, signal};
@@ -278,6 +281,7 @@ pub(crate) fn add(sig: Signal, kind: Kind) -> Result<SigId> {
 /// signal::raise(Signal::USR1)?;
 /// assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(Signal::USR1));
 /// assert!(signal::unregister(id));
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 #[doc(alias = "signal")]
@@ -310,6 +314,7 @@ where
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicBool, Ordering};
 /// use procctl::{Signal, signal};
@@ -320,6 +325,7 @@ where
 /// assert!(term.load(Ordering::SeqCst)); // set before raise returned
 /// assert_eq!(procctl::proc::thread_count(), Some(1));
 /// signal::unregister(id);
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 pub fn register_flag(sig: Signal, flag: Arc<AtomicBool>) -> Result<SigId> {
@@ -340,12 +346,14 @@ pub fn register_flag(sig: Signal, flag: Arc<AtomicBool>) -> Result<SigId> {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use procctl::{Signal, signal};
 /// let before = signal::disposition(Signal::USR2)?;
 /// let id = signal::register(Signal::USR2, |_| {})?;
 /// assert!(signal::unregister(id));
 /// assert!(!signal::unregister(id));
 /// assert_eq!(signal::disposition(Signal::USR2)?, before);
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 pub fn unregister(id: SigId) -> bool {
@@ -398,10 +406,12 @@ pub enum Disposition {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use procctl::{Signal, signal::{self, Disposition}};
 /// assert_eq!(signal::disposition(Signal::TERM)?, Disposition::Default);
 /// // Rust's runtime ignores SIGPIPE before `main`.
 /// assert_eq!(signal::disposition(Signal::PIPE)?, Disposition::Ignore);
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 #[doc(alias = "getsignal")]
@@ -439,10 +449,12 @@ pub fn disposition(sig: Signal) -> Result<Disposition> {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use procctl::{Error, Signal, signal};
 /// signal::ignore(Signal::HUP)?;
 /// signal::raise(Signal::HUP)?; // still alive
 /// assert!(matches!(signal::ignore(Signal::KILL), Err(Error::InvalidArgument { .. })));
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 #[doc(alias = "SIG_IGN")]
@@ -469,10 +481,12 @@ pub fn ignore(sig: Signal) -> Result<()> {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use procctl::{Signal, signal::{self, Disposition}};
 /// signal::ignore(Signal::USR1)?;
 /// signal::default(Signal::USR1)?;
 /// assert_eq!(signal::disposition(Signal::USR1)?, Disposition::Default);
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 #[doc(alias = "SIG_DFL")]

@@ -24,6 +24,7 @@ use crate::{Error, Result, Signal};
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use procctl::{Error, Signal, signal::Interrupt};
 ///
 /// fn long_job(ctrl_c: &Interrupt) -> procctl::Result<u64> {
@@ -42,6 +43,7 @@ use crate::{Error, Result, Signal};
 /// let err = long_job(&ctrl_c).unwrap_err();
 /// assert!(matches!(err, Error::Interrupted(Signal::INT)));
 /// assert_eq!(err.to_string(), "interrupted by SIGINT");
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 #[derive(Debug)]
@@ -66,8 +68,10 @@ impl Interrupt {
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// let ctrl_c = procctl::signal::Interrupt::install()?;
     /// assert!(ctrl_c.check().is_ok());
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn install() -> Result<Interrupt> {
@@ -86,11 +90,13 @@ impl Interrupt {
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// use procctl::{Signal, signal::{self, Interrupt}};
     /// let ctrl_c = Interrupt::install()?;
     /// signal::raise(Signal::INT)?;
     /// assert!(ctrl_c.check().is_err());
     /// assert!(ctrl_c.check().is_ok()); // reported once
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn check(&self) -> Result<()> {
@@ -104,8 +110,10 @@ impl Interrupt {
     /// without consuming it.
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// let ctrl_c = procctl::signal::Interrupt::install()?;
     /// assert!(!ctrl_c.is_interrupted());
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn is_interrupted(&self) -> bool {
@@ -128,8 +136,10 @@ impl Drop for Interrupt {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// let ctrl_c = procctl::signal::watch_interrupt()?;
 /// ctrl_c.check()?;
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 pub fn watch_interrupt() -> Result<Interrupt> {

@@ -32,6 +32,7 @@ use crate::{Result, Signal, sys};
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use std::time::Duration;
 /// use procctl::{Signal, signal::{self, Signals}};
 ///
@@ -42,6 +43,7 @@ use crate::{Result, Signal, sys};
 /// signal::raise(Signal::USR1)?;
 /// assert_eq!(signals.next(), Some(Signal::USR1)); // blocks until one arrives
 /// assert_eq!(procctl::proc::thread_count(), Some(1)); // no thread started
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 pub struct Signals {
@@ -82,9 +84,11 @@ impl Signals {
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// use procctl::{Signal, signal::Signals};
     /// assert!(Signals::new([Signal::KILL]).is_err());
     /// assert_eq!(Signals::new([])?.next(), None);
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn new(signals: impl IntoIterator<Item = Signal>) -> Result<Signals> {
@@ -152,12 +156,14 @@ impl Signals {
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// use procctl::{Signal, signal::{self, Signals}};
     /// let mut signals = Signals::new([Signal::USR1])?;
     /// assert_eq!(signals.pending().count(), 0);
     /// signal::raise(Signal::USR1)?;
     /// signal::raise(Signal::USR1)?;
     /// assert_eq!(signals.pending().collect::<Vec<_>>(), [Signal::USR1, Signal::USR1]);
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn pending(&mut self) -> Pending<'_> {
@@ -175,10 +181,12 @@ impl Signals {
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// use std::time::Duration;
     /// use procctl::{Signal, signal::Signals};
     /// let mut signals = Signals::new([Signal::USR1])?;
     /// assert_eq!(signals.wait_timeout(Duration::from_millis(10))?, None);
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<Signal>> {
@@ -188,9 +196,11 @@ impl Signals {
     /// The signals this iterator watches.
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// use procctl::{Signal, signal::Signals};
     /// let signals = Signals::new([Signal::USR1, Signal::USR1])?;
     /// assert_eq!(signals.signals().len(), 1);
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn signals(&self) -> SigSet {

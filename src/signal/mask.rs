@@ -257,6 +257,7 @@ impl Iterator for Iter {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use procctl::{Signal, signal};
 ///
 /// let set = signal::SigSet::empty().with(Signal::USR1);
@@ -269,6 +270,7 @@ impl Iterator for Iter {
 ///     assert_eq!(got, Some(Signal::USR1));
 /// }
 /// assert!(!signal::current_mask()?.contains(Signal::USR1));
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 #[doc(alias = "pthread_sigmask")]
@@ -318,9 +320,11 @@ impl Drop for MaskGuard {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use procctl::{Signal, signal};
 /// let _guard = signal::block(&Signal::USR2.into())?;
 /// assert!(signal::current_mask()?.contains(Signal::USR2));
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 pub fn current_mask() -> Result<SigSet> {
@@ -342,7 +346,9 @@ pub fn current_mask() -> Result<SigSet> {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// assert!(procctl::signal::pending()?.is_empty());
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 #[doc(alias = "sigpending")]
@@ -372,6 +378,7 @@ pub fn pending() -> Result<SigSet> {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use std::time::Duration;
 /// use procctl::{Signal, signal};
 ///
@@ -380,6 +387,7 @@ pub fn pending() -> Result<SigSet> {
 /// assert_eq!(signal::wait_for(&set, Some(Duration::from_millis(10)))?, None);
 /// signal::kill(procctl::Pid::current(), Signal::USR1)?;
 /// assert_eq!(signal::wait_for(&set, Some(Duration::from_secs(5)))?, Some(Signal::USR1));
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 #[doc(alias = "sigtimedwait")]

@@ -51,6 +51,7 @@ fn is_esrch(_e: &io::Error) -> bool {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use procctl::{Error, Pid, Signal, signal};
 ///
 /// // SIGCHLD is ignored by default: safe to send to ourselves.
@@ -60,6 +61,7 @@ fn is_esrch(_e: &io::Error) -> bool {
 /// let err = signal::kill(nobody, Signal::TERM).unwrap_err();
 /// assert!(matches!(err, Error::NoSuchProcess { pid, .. } if pid == nobody));
 /// assert_eq!(err.to_string(), format!("no such process: {nobody}"));
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 pub fn kill(pid: Pid, sig: Signal) -> Result<()> {
@@ -85,9 +87,11 @@ pub fn kill(pid: Pid, sig: Signal) -> Result<()> {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use procctl::{Signal, signal};
 /// // Our own group; SIGCHLD is ignored by default.
 /// signal::killpg(procctl::proc::getpgrp(), Signal::CHLD)?;
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 pub fn killpg(pgrp: Pid, sig: Signal) -> Result<()> {
@@ -119,9 +123,11 @@ pub fn killpg(pgrp: Pid, sig: Signal) -> Result<()> {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use procctl::{Signal, signal};
 /// signal::ignore(Signal::USR1)?;
 /// signal::raise(Signal::USR1)?; // ignored: nothing happens
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 pub fn raise(sig: Signal) -> Result<()> {
@@ -147,10 +153,12 @@ pub fn raise(sig: Signal) -> Result<()> {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use procctl::{Error, Pid, signal};
 /// signal::probe(Pid::current())?;
 /// let nobody = Pid::from_raw(i32::MAX).unwrap();
 /// assert!(matches!(signal::probe(nobody), Err(Error::NoSuchProcess { .. })));
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 pub fn probe(pid: Pid) -> Result<()> {
