@@ -121,7 +121,25 @@ fn main() -> procctl::Result<()> {
         task.wait()?
     );
 
-    section("9. the safe fork refuses a multi-threaded process");
+    section("9. a pipe between parent and child");
+    let (r, w) = procctl::pipe::pipe()?;
+    // After fork both processes hold both ends: each closes the one it
+    // does not use.
+    let (mut r, mut w) = (Some(r), Some(w));
+    let reader = fork(|| {
+        drop(w.take());
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut r.take().expect("read end"), &mut text).expect("read");
+        println!("   child read {text:?}, then EOF");
+        0
+    })?;
+    drop(r.take());
+    let mut w = w.take().expect("write end");
+    procctl::pipe::write_all_nosigpipe(&mut w, b"hello through a pipe").expect("write");
+    drop(w); // EOF for the child
+    println!("   -> {}", reader.wait()?);
+
+    section("10. the safe fork refuses a multi-threaded process");
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let t = std::thread::spawn(move || rx.recv());
     match fork(|| 0) {
@@ -130,6 +148,18 @@ fn main() -> procctl::Result<()> {
     }
     drop(tx);
     let _ = t.join();
+
+    section("11. signal handlers: closures, outside signal context");
+    let (stx, srx) = std::sync::mpsc::channel();
+    let id = procctl::signal::register(Signal::USR1, move |sig| {
+        let _ = stx.send(sig);
+    })?;
+    procctl::signal::raise(Signal::USR1)?;
+    let got = srx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("handler ran");
+    println!("   raise(SIGUSR1) -> the handler ran on procctl's dispatcher with {got}");
+    procctl::signal::unregister(id);
 
     println!("\ntour done.");
     Ok(())
