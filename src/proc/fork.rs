@@ -40,7 +40,7 @@ use crate::{reap, sys};
 ///
 /// # Platform notes
 ///
-/// Unix only. On Windows use [`spawn_task`](super::spawn_task), which runs
+/// Unix only. On Windows use `spawn_task` (a later issue), which runs
 /// the closure on a thread.
 ///
 /// # Examples

@@ -10,17 +10,32 @@
 //! | `os.wait4`                  | [`Child::wait_with_rusage`]               |
 //! | `os._exit(n)`               | [`_exit`]                                 |
 //! | `os.setpgid`, `os.setsid`   | [`setpgid`], [`setsid`], [`getpgid`], [`getsid`] |
+//! | `subprocess.Popen`, `os.posix_spawn` | [`Command`]`::spawn` -> [`Child`] |
+//! | `subprocess.run(capture_output=True)`, `Popen.communicate` | [`Command::output`], [`Child::communicate`] |
+//! | `os.system(cmd)`            | [`system`]                                |
+//! | `os.popen(cmd, "r"/"w")`    | [`popen`] with [`PopenMode`]              |
+//! | `popen2.popen2(cmd)`        | [`popen2`], [`Popen::communicate`]        |
 
 pub(crate) mod child;
+#[cfg(unix)]
+mod command;
+#[cfg(unix)]
+mod communicate;
 #[cfg(unix)]
 mod exec;
 mod fork;
 #[cfg(unix)]
 mod group;
 #[cfg(unix)]
+mod shell;
+#[cfg(unix)]
 mod wait;
 
 pub use child::{Child, DropPolicy, ResourceUsage};
+#[cfg(unix)]
+pub use command::{Command, Stdio};
+#[cfg(unix)]
+pub use communicate::Output;
 #[cfg(unix)]
 pub use exec::{execv, execve, execvp, execvpe};
 pub use fork::{_exit, thread_count};
@@ -28,5 +43,7 @@ pub use fork::{_exit, thread_count};
 pub use fork::{fork, fork_unchecked};
 #[cfg(unix)]
 pub use group::{getpgid, getpgrp, getsid, setpgid, setsid};
+#[cfg(unix)]
+pub use shell::{Popen, PopenMode, popen, popen2, system};
 #[cfg(unix)]
 pub use wait::{WaitOptions, WaitTarget, wait, waitpid};

@@ -2,7 +2,10 @@
 
 pub(crate) mod exec;
 pub(crate) mod pidfd;
+pub(crate) mod poll;
 pub(crate) mod process;
+pub(crate) mod spawn;
+pub(crate) mod system;
 pub(crate) mod wait;
 
 pub(crate) use exec::ExecPlan;
