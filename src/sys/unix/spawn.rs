@@ -114,6 +114,7 @@ fn decode(report: u64) -> Option<Failure> {
 static CLOSE_RANGE: AtomicU8 = AtomicU8::new(UNKNOWN);
 const UNKNOWN: u8 = 0;
 const YES: u8 = 1;
+#[cfg_attr(not(any(target_os = "linux", target_os = "freebsd")), allow(dead_code))]
 const NO: u8 = 2;
 
 /// Everything the child reads, prepared before it exists.
@@ -234,8 +235,12 @@ fn empty_sigset() -> libc::sigset_t {
 fn full_sigset() -> libc::sigset_t {
     // Every bit set: on Linux this also blocks the C library's internal
     // signals, which `sigfillset` leaves out.
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: sigset_t is plain data; all-ones is a valid (full) set.
-    unsafe { std::mem::transmute([0xffu8; std::mem::size_of::<libc::sigset_t>()]) }
+    unsafe {
+        std::ptr::write_bytes(set.as_mut_ptr(), 0xff, 1);
+        set.assume_init()
+    }
 }
 
 /// Sets the calling thread's signal mask to `set`, storing the old one in
@@ -701,6 +706,18 @@ mod imp {
         Err(err)
     }
 
+    /// Forces the fallbacks (tests only).
+    #[cfg(test)]
+    pub(super) fn force(clone3: u8, clone_pidfd: u8) {
+        CLONE3.store(clone3, Ordering::Relaxed);
+        CLONE_PIDFD.store(clone_pidfd, Ordering::Relaxed);
+    }
+
+    #[cfg(test)]
+    pub(super) fn clone3_state() -> u8 {
+        CLONE3.load(Ordering::Relaxed)
+    }
+
     extern "C" fn child_main_clone(arg: *mut c_void) -> c_int {
         // SAFETY: called by clone with the Ctx pointer from clone_vfork.
         unsafe { child_main(arg) }
@@ -881,5 +898,111 @@ mod imp {
             }
         }
         Ok(Spawned { pid, pidfd: None })
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::proc::{Command, Stdio};
+
+    extern "C" fn handler(_: c_int) {}
+
+    #[test]
+    fn reset_handlers_defaults_handled_signals_and_keeps_ignored_ones() {
+        // Dispositions are process-wide: check in a forked child, which
+        // only makes sigaction calls (async-signal-safe).
+        let check = || {
+            // SAFETY: zeroed sigactions are valid; the handler does nothing.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = handler as extern "C" fn(c_int) as libc::sighandler_t;
+                libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
+                sa.sa_sigaction = libc::SIG_IGN;
+                libc::sigaction(libc::SIGUSR2, &sa, std::ptr::null_mut());
+                reset_handlers();
+                let mut old: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(libc::SIGUSR1, std::ptr::null(), &mut old);
+                if old.sa_sigaction != libc::SIG_DFL {
+                    return 1;
+                }
+                libc::sigaction(libc::SIGUSR2, std::ptr::null(), &mut old);
+                if old.sa_sigaction != libc::SIG_IGN {
+                    return 2;
+                }
+                0
+            }
+        };
+        // SAFETY: the closure only calls sigaction.
+        let child = unsafe { crate::proc::fork_unchecked(check) }.unwrap();
+        let status = child.wait_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(status.and_then(|s| s.code()), Some(0));
+    }
+
+    #[test]
+    fn clone_fallbacks_spawn_and_report_failures() {
+        for (clone3, clone_pidfd) in [(NO, UNKNOWN), (NO, NO)] {
+            imp::force(clone3, clone_pidfd);
+            let child = Command::new("sh")
+                .args(["-c", "echo $$; exit 7"])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let out = child
+                .communicate_timeout(b"", Duration::from_secs(10))
+                .unwrap();
+            assert_eq!(out.status.code(), Some(7));
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                child.pid().to_string()
+            );
+            let err = Command::new("true")
+                .current_dir("/no/such/dir")
+                .spawn()
+                .unwrap_err();
+            assert_eq!(err.spawn_step(), Some(SpawnStep::Chdir));
+            // The clone3 path was not taken (it would have set YES).
+            assert_eq!(imp::clone3_state(), NO);
+        }
+        imp::force(UNKNOWN, UNKNOWN);
+    }
+
+    #[test]
+    fn moves_that_sit_on_targets_are_relocated() {
+        let mut plan = ExecPlan::new("true".as_ref(), &["true"], None, true, None).expect("plan");
+        let mut req = Request {
+            exec: &mut plan,
+            moves: vec![
+                FdMove { src: 4, dst: 3 },
+                FdMove { src: 3, dst: 4 },
+                FdMove { src: 9, dst: 9 },
+                FdMove { src: 10, dst: 1 },
+            ],
+            keep: vec![12],
+            close_others: true,
+            chdir: None,
+            setsid: false,
+            pgroup: None,
+            mask: None,
+            ignore: vec![],
+            default: vec![],
+        };
+        let ctx = Ctx::new(&mut req);
+        assert_eq!(ctx.relocate, [true, true, false, false]);
+        assert_eq!(ctx.reloc_min, 10);
+        assert_eq!(ctx.allowed, [3, 4, 9, 12]);
+    }
+
+    #[test]
+    fn reports_round_trip() {
+        for step in STEPS {
+            let report = (step_code(step) << 32) | libc::ENOENT as u64;
+            let (got, err) = decode(report).unwrap();
+            assert_eq!(got, step);
+            assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+        }
+        assert!(decode(0).is_none());
     }
 }
