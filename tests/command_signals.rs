@@ -258,3 +258,39 @@ fn writes_survive_sigpipe_at_its_default() {
     assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
     assert!(p.close().unwrap().success());
 }
+
+#[test]
+fn out_of_descriptors_is_a_resource_limit() {
+    // RLIMIT_NOFILE is process-wide too: this binary's lock keeps the
+    // other tests out while it is low.
+    let _g = lock();
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a writable rlimit.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut old) }, 0);
+    // The lowest free descriptor: with the limit just above it, exactly
+    // one descriptor can still be opened, and a pipe needs two.
+    let lowest_free = {
+        use std::os::fd::AsRawFd;
+        std::fs::File::open("/dev/null").unwrap().as_raw_fd() as u64
+    };
+    let low = libc::rlimit {
+        rlim_cur: lowest_free + 1,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: lowering our own soft limit.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) }, 0);
+    let err = Command::new("true")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap_err();
+    // SAFETY: restoring the limit read above.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) }, 0);
+    assert!(
+        matches!(err, Error::ResourceLimit { call: "pipe", .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.raw_os_error(), Some(libc::EMFILE));
+}

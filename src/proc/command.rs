@@ -686,9 +686,11 @@ impl Command {
     /// `PATH`), [`Error::PermissionDenied`] (exec `EACCES`: not executable,
     /// a directory), else [`Error::Spawn`] with the [`SpawnStep`] (`chdir`,
     /// `dup2`, `setsid`, `setpgid`, signal set-up, close fds, exec) and the
-    /// errno. [`Error::Spawn`] with [`SpawnStep::Pipe`], [`SpawnStep::Open`]
-    /// or [`SpawnStep::Fork`] when the parent could not make a pipe, open
-    /// `/dev/null`, or create the process (`EAGAIN`: process limit).
+    /// errno. In the parent: [`Error::ResourceLimit`] when the process,
+    /// descriptor or memory limit stops it from creating the process, a
+    /// pipe or opening `/dev/null` (`EAGAIN`, `EMFILE`, `ENFILE`,
+    /// `ENOMEM`), else [`Error::Spawn`] with [`SpawnStep::Fork`],
+    /// [`SpawnStep::Pipe`] or [`SpawnStep::Open`].
     /// [`Error::spawn_step`] and [`Error::raw_os_error`] give both without
     /// parsing text.
     ///
@@ -842,7 +844,20 @@ impl Command {
 
         // Stdio: the parent's pipe ends go to the Child; the child's ends
         // and /dev/null are closed here once the child has its copies.
-        let spawn_err = |step, e| Error::spawn(program, step, e);
+        let spawn_err = |step, e: std::io::Error| {
+            // Out of processes, descriptors or memory in the parent: the
+            // limit error of DESIGN's contract, naming the call.
+            let limit = matches!(
+                e.raw_os_error(),
+                Some(libc::EAGAIN | libc::EMFILE | libc::ENFILE | libc::ENOMEM)
+            );
+            match step {
+                SpawnStep::Fork if limit => Error::os("clone", e),
+                SpawnStep::Pipe if limit => Error::os("pipe", e),
+                SpawnStep::Open if limit => Error::os("open /dev/null", e),
+                _ => Error::spawn(program, step, e),
+            }
+        };
         let mut child_ends: Vec<OwnedFd> = Vec::new();
         let mut null: Option<OwnedFd> = None;
         let mut moves: Vec<FdMove> = Vec::new();
