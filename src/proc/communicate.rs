@@ -1,7 +1,7 @@
 //! [`Child::communicate`]: feed a child's stdin while draining its stdout
 //! and stderr, with `poll`, so no amount of data either way can deadlock.
 
-use std::io::{self, PipeReader, PipeWriter, Read, Write};
+use std::io::{self, PipeReader, PipeWriter, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
@@ -178,22 +178,40 @@ pub(crate) fn pump(
         }
         None => None,
     };
-    let mut open = outs;
-    for r in open.iter().flatten() {
-        poll::set_nonblocking(r.as_fd(), true).map_err(os("fcntl"))?;
-    }
-    let [out_buf, err_buf] = bufs;
-    let mut bufs = [out_buf, err_buf];
-    let mut written = 0;
     let mut broken = false;
-    let result = loop {
+    let result = outs
+        .iter()
+        .flatten()
+        .try_for_each(|r| poll::set_nonblocking(r.as_fd(), true))
+        .map_err(os("fcntl"))
+        .and_then(|()| pump_loop(&mut stdin, input, outs, bufs, deadline, &mut broken));
+    drop(stdin);
+    if let Some(block) = sigpipe {
+        block.finish(broken);
+    }
+    for r in outs.iter().flatten() {
+        let _ = poll::set_nonblocking(r.as_fd(), false);
+    }
+    result
+}
+
+fn pump_loop(
+    stdin: &mut Option<PipeWriter>,
+    input: &[u8],
+    mut open: [Option<&PipeReader>; 2],
+    mut bufs: [&mut Vec<u8>; 2],
+    deadline: Option<Instant>,
+    broken: &mut bool,
+) -> Result<bool> {
+    let mut written = 0;
+    loop {
         let mut watches = [Watch {
             fd: -1,
             write: false,
             ready: false,
         }; 3];
         let mut n = 0;
-        if let Some(w) = &stdin {
+        if let Some(w) = stdin {
             watches[n] = Watch {
                 fd: w.as_raw_fd(),
                 write: true,
@@ -210,64 +228,56 @@ pub(crate) fn pump(
             n += 1;
         }
         if n == 0 {
-            break Ok(true);
+            return Ok(true);
         }
-        match poll::poll(&mut watches[..n], deadline) {
-            Ok(true) => {}
-            Ok(false) => break Ok(false),
-            Err(e) => break Err(Error::os("poll", e)),
+        if !poll::poll(&mut watches[..n], deadline).map_err(|e| Error::os("poll", e))? {
+            return Ok(false);
         }
         let mut ready = watches[..n].iter().map(|w| w.ready);
-        if stdin.is_some() && ready.next() == Some(true) {
-            let w = stdin.as_ref().expect("checked");
-            match (&*w).write(&input[written..]) {
-                Ok(k) => written += k,
-                Err(e) if retry(&e) => {}
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                    // The child stopped reading: not an error.
-                    broken = true;
-                    written = input.len();
+        if let Some(w) = stdin.as_ref().filter(|_| ready.next() == Some(true)) {
+            // Write until the pipe is full (EAGAIN) or the input is done.
+            while written < input.len() {
+                match (&*w).write(&input[written..]) {
+                    Ok(k) => written += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                        // The child stopped reading: not an error.
+                        *broken = true;
+                        written = input.len();
+                    }
+                    Err(e) => return Err(Error::os("write", e)),
                 }
-                Err(e) => break Err(Error::os("write", e)),
             }
             if written == input.len() {
-                stdin = None;
+                *stdin = None;
             }
         }
-        let mut failed = None;
         for (slot, buf) in open.iter_mut().zip(bufs.iter_mut()) {
             let Some(r) = *slot else { continue };
             if ready.next() != Some(true) {
                 continue;
             }
-            match (&*r).read_to_end(buf) {
-                Ok(_) => *slot = None, // end of file
-                Err(e) if retry(&e) => {}
-                Err(e) => failed = Some(Error::os("read", e)),
+            // Read until the pipe is empty (EAGAIN) or closed (EOF).
+            loop {
+                match poll::read_append(r.as_fd(), buf, READ_CHUNK) {
+                    Ok(0) => {
+                        *slot = None;
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(Error::os("read", e)),
+                }
             }
         }
-        if let Some(e) = failed {
-            break Err(e);
-        }
-    };
-    drop(stdin);
-    if let Some(block) = sigpipe {
-        block.finish(broken);
     }
-    for r in outs.iter().flatten() {
-        let _ = poll::set_nonblocking(r.as_fd(), false);
-    }
-    result
 }
 
 /// Inputs above this size get a bigger pipe buffer: fewer trips through
 /// `poll` for large transfers.
 const PIPE_GROW_AT: usize = 64 << 10;
 const PIPE_BIG: usize = 1 << 20;
-
-fn retry(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
-}
+/// Room made in an output buffer before each read.
+const READ_CHUNK: usize = 64 << 10;

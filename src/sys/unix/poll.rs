@@ -143,6 +143,28 @@ fn sigpipe_pending() -> bool {
     unsafe { libc::sigpending(&mut set) == 0 && libc::sigismember(&set, libc::SIGPIPE) == 1 }
 }
 
+/// `read(fd)` into the spare capacity of `buf` (first making room for at
+/// least `chunk` more bytes), appending what was read. Returns the count;
+/// 0 is end-of-file.
+pub(crate) fn read_append(
+    fd: BorrowedFd<'_>,
+    buf: &mut Vec<u8>,
+    chunk: usize,
+) -> io::Result<usize> {
+    buf.reserve(chunk);
+    let spare = buf.spare_capacity_mut();
+    // SAFETY: the kernel writes at most spare.len() bytes into memory that
+    // buf owns and does not use.
+    let n = unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    // SAFETY: the first n spare bytes were just initialised by read.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
 /// Asks the kernel for a larger pipe buffer (Linux `F_SETPIPE_SZ`); a
 /// refusal (over `/proc/sys/fs/pipe-max-size`) is ignored.
 pub(crate) fn grow_pipe(fd: BorrowedFd<'_>, bytes: usize) {
