@@ -298,9 +298,10 @@ fn map_fd_handles_sources_sitting_on_targets() {
     let fa: OwnedFd = fs::File::open(&a).unwrap().into();
     let fb: OwnedFd = fs::File::open(&b).unwrap().into();
     let (na, nb) = (fa.as_raw_fd(), fb.as_raw_fd());
-    // Swap: a goes where b is and b where a is.
+    // Swap: a goes where b is and b where a is. (Read through /dev/fd:
+    // dash cannot redirect from a descriptor above 9.)
     let out = stdout_of(
-        sh(&format!("cat <&{na}; cat <&{nb}"))
+        sh(&format!("cat /dev/fd/{na} /dev/fd/{nb}"))
             .map_fd(fa, nb)
             .map_fd(fb, na),
     );
