@@ -127,14 +127,7 @@ impl Drop for SigpipeBlock {
 }
 
 fn sigpipe_set() -> libc::sigset_t {
-    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::zeroed();
-    // SAFETY: set is writable; sigemptyset initialises it, sigaddset adds
-    // a valid signal.
-    unsafe {
-        libc::sigemptyset(set.as_mut_ptr());
-        libc::sigaddset(set.as_mut_ptr(), libc::SIGPIPE);
-        set.assume_init()
-    }
+    super::sigset(&[libc::SIGPIPE])
 }
 
 fn sigpipe_pending() -> bool {

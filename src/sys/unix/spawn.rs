@@ -33,7 +33,8 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use libc::{c_int, c_void};
 
-use super::ExecPlan;
+use super::exec::errno;
+use super::{ExecPlan, SIG_MAX, sigset};
 use crate::error::SpawnStep;
 
 /// `dup2(src, dst)` in the child.
@@ -185,7 +186,7 @@ impl<'r, 'a> Ctx<'r, 'a> {
             reloc_min,
             allowed,
             fd_limit,
-            mask: empty_sigset(),
+            mask: sigset(&[]),
             reset_handlers: true,
             report: AtomicU64::new(0),
             report_fd: -1,
@@ -196,15 +197,7 @@ impl<'r, 'a> Ctx<'r, 'a> {
     fn set_mask(&mut self, current: &libc::sigset_t) {
         match &self.req.mask {
             None => self.mask = *current,
-            Some(signals) => {
-                let mut set = empty_sigset();
-                for &sig in signals {
-                    // SAFETY: set is an initialised sigset_t; an invalid
-                    // number is refused with EINVAL and ignored here.
-                    unsafe { libc::sigaddset(&mut set, sig) };
-                }
-                self.mask = set;
-            }
+            Some(signals) => self.mask = sigset(signals),
         }
     }
 }
@@ -221,15 +214,6 @@ fn fd_limit() -> RawFd {
         return 1 << 16;
     }
     rl.rlim_cur.min(1 << 20) as RawFd
-}
-
-fn empty_sigset() -> libc::sigset_t {
-    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::zeroed();
-    // SAFETY: set is writable; sigemptyset initialises it.
-    unsafe {
-        libc::sigemptyset(set.as_mut_ptr());
-        set.assume_init()
-    }
 }
 
 fn full_sigset() -> libc::sigset_t {
@@ -278,12 +262,6 @@ fn set_sigmask(set: &libc::sigset_t, old: Option<&mut libc::sigset_t>) -> c_int 
         // SAFETY: set and old (or NULL) are valid sigset_t pointers.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, set, old) }
     }
-}
-
-fn errno() -> c_int {
-    io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EIO)
 }
 
 /// Starts the program described by `req`.
@@ -457,14 +435,6 @@ fn set_disposition(sig: c_int, handler: libc::sighandler_t) -> c_int {
     }
 }
 
-/// The highest signal number to look at when resetting handlers.
-#[cfg(target_os = "linux")]
-const SIG_MAX: c_int = 64;
-#[cfg(target_os = "freebsd")]
-const SIG_MAX: c_int = 128;
-#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
-const SIG_MAX: c_int = 31;
-
 /// Puts every signal that has a handler back to `SIG_DFL`; ignored ones
 /// stay ignored (as `execve` and `CLONE_CLEAR_SIGHAND` do).
 fn reset_handlers() {
@@ -614,7 +584,7 @@ mod imp {
     pub(super) fn spawn(ctx: &mut Ctx<'_, '_>) -> Result<Spawned, Failure> {
         let fork_err = |e| (SpawnStep::Fork, e);
         let (pid, pidfd) = with_stack(|stack| {
-            let mut old = empty_sigset();
+            let mut old = sigset(&[]);
             // Block everything so no handler runs on the child, which
             // shares our memory until it execs.
             let err = set_sigmask(&full_sigset(), Some(&mut old));
@@ -862,7 +832,7 @@ mod imp {
         ctx.allowed.sort_unstable();
         ctx.reset_handlers = true;
 
-        let mut old = empty_sigset();
+        let mut old = sigset(&[]);
         let err = set_sigmask(&full_sigset(), Some(&mut old));
         if err != 0 {
             return Err((SpawnStep::Fork, io::Error::from_raw_os_error(err)));

@@ -5,6 +5,8 @@
 use std::io;
 use std::sync::Mutex;
 
+use super::{SIG_MAX, sigset};
+
 /// The process-wide part, shared by concurrent `system` calls: the first
 /// one in saves and changes the dispositions, the last one out restores
 /// them (as glibc does), so overlapping calls never restore "ignored".
@@ -107,19 +109,15 @@ pub(crate) fn enter() -> io::Result<(Guard, Original)> {
     let chld_ignored = state.chld.as_ref().is_some_and(ignored);
     drop(saved);
 
-    let mut block = empty_set();
-    let mut old_mask = empty_set();
-    // SAFETY: valid sigset_t pointers; SIGCHLD is a valid signal; only this
-    // thread's mask changes.
-    let err = unsafe {
-        libc::sigaddset(&mut block, libc::SIGCHLD);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old_mask)
-    };
+    let block = sigset(&[libc::SIGCHLD]);
+    let mut old_mask = sigset(&[]);
+    // SAFETY: valid sigset_t pointers; only this thread's mask changes.
+    let err = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old_mask) };
     let guard = Guard { old_mask };
     if err != 0 {
         return Err(io::Error::from_raw_os_error(err));
     }
-    let mask = (1..=max_signal())
+    let mask = (1..=SIG_MAX)
         // SAFETY: old_mask is an initialised sigset_t.
         .filter(|&sig| unsafe { libc::sigismember(&guard.old_mask, sig) } == 1)
         .collect();
@@ -154,24 +152,5 @@ impl Drop for Guard {
                 let _ = install(libc::SIGCHLD, &chld);
             }
         }
-    }
-}
-
-fn empty_set() -> libc::sigset_t {
-    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::zeroed();
-    // SAFETY: sigemptyset initialises the writable set.
-    unsafe {
-        libc::sigemptyset(set.as_mut_ptr());
-        set.assume_init()
-    }
-}
-
-fn max_signal() -> i32 {
-    if cfg!(target_os = "linux") {
-        64
-    } else if cfg!(target_os = "freebsd") {
-        128
-    } else {
-        31
     }
 }
