@@ -161,7 +161,7 @@ impl<'r, 'a> Ctx<'r, 'a> {
         let reloc_min = req
             .moves
             .iter()
-            .map(|m| m.dst + 1)
+            .map(|m| m.dst.saturating_add(1))
             .max()
             .unwrap_or(3)
             .max(3);
