@@ -3,6 +3,7 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 use crate::{Pid, Signal};
 
@@ -194,6 +195,16 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+
+    /// An operation with a deadline did not finish in time (for example
+    /// `Child::communicate_timeout`, which kills the child first).
+    #[error("{what} timed out after {after:?}")]
+    Timeout {
+        /// What timed out: `"communicate"`, ...
+        what: &'static str,
+        /// The time it was given.
+        after: Duration,
+    },
 }
 
 fn multi_threaded_message(threads: Option<usize>) -> String {
@@ -266,6 +277,7 @@ impl Error {
             Error::MultiThreaded { .. } => io::ErrorKind::Other,
             Error::NoChildren | Error::NotChild { .. } => io::ErrorKind::Other,
             Error::NoSuchProcess { .. } => io::ErrorKind::NotFound,
+            Error::Timeout { .. } => io::ErrorKind::TimedOut,
             Error::ResourceLimit { source, .. }
             | Error::Spawn { source, .. }
             | Error::Os { source, .. } => source.kind(),

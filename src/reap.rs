@@ -291,7 +291,9 @@ mod registry {
     use std::io;
     use std::os::fd::{AsFd, OwnedFd};
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+    use std::sync::{
+        Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak,
+    };
     use std::time::Duration;
 
     use super::ReapMode;
@@ -322,6 +324,28 @@ mod registry {
     static ORPHANS: AtomicUsize = AtomicUsize::new(0);
     /// Orphans parked without a pidfd.
     static NO_PIDFD: AtomicUsize = AtomicUsize::new(0);
+
+    /// Held shared by every spawn from just before its process exists until
+    /// it is registered, and exclusively by every reap of "any child" (or a
+    /// group). A spawn does not hold the reap lock while the new program is
+    /// being loaded (that would serialise concurrent spawns), so without
+    /// this gate a `wait()` on another thread could reap a new child before
+    /// its `Child` handle is registered, and the handle would lose the
+    /// status.
+    static SPAWN_GATE: RwLock<()> = RwLock::new(());
+
+    /// Taken by a spawn before it creates the process; dropped after
+    /// [`Locked::register`].
+    pub(crate) fn spawn_in_flight() -> RwLockReadGuard<'static, ()> {
+        SPAWN_GATE.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Taken around a reap of a pid found by a "look at any child" call:
+    /// waits until no spawn is between creating a process and registering
+    /// it, so a child procctl started is always known before it is reaped.
+    pub(crate) fn no_spawn_in_flight() -> RwLockWriteGuard<'static, ()> {
+        SPAWN_GATE.write().unwrap_or_else(|p| p.into_inner())
+    }
 
     /// The reap lock. Every reap procctl does happens while it is held, and
     /// it is only ever held for non-blocking calls.

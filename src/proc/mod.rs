@@ -10,15 +10,26 @@
 //! | `os.wait4`                  | [`Child::wait_with_rusage`]               |
 //! | `os._exit(n)`               | [`_exit`]                                 |
 //! | `os.setpgid`, `os.setsid`   | [`setpgid`], [`setsid`], [`getpgid`], [`getsid`] |
+//! | `subprocess.Popen`, `os.posix_spawn` | [`Command`]`::spawn` -> [`Child`] |
+//! | `subprocess.run(capture_output=True)`, `Popen.communicate` | [`Command::output`], [`Child::communicate`] |
+//! | `os.system(cmd)`            | [`system`]                                |
+//! | `os.popen(cmd, "r"/"w")`    | [`popen`] with [`PopenMode`]              |
+//! | `popen2.popen2(cmd)`        | [`popen2`], [`Popen::communicate`]        |
 //! | `multiprocessing.Process` / `threading.Thread` | [`spawn_task`] (a process on Unix, a thread on Windows), [`spawn_thread_task`] |
 
 #[cfg(unix)]
 pub(crate) mod child;
 #[cfg(unix)]
+mod command;
+#[cfg(unix)]
+mod communicate;
+#[cfg(unix)]
 mod exec;
 mod fork;
 #[cfg(unix)]
 mod group;
+#[cfg(unix)]
+mod shell;
 mod task;
 #[cfg(unix)]
 mod wait;
@@ -26,12 +37,18 @@ mod wait;
 #[cfg(unix)]
 pub use child::{Child, DropPolicy, ResourceUsage};
 #[cfg(unix)]
+pub use command::{Command, Stdio};
+#[cfg(unix)]
+pub use communicate::Output;
+#[cfg(unix)]
 pub use exec::{execv, execve, execvp, execvpe};
 pub use fork::{_exit, thread_count};
 #[cfg(unix)]
 pub use fork::{fork, fork_unchecked};
 #[cfg(unix)]
 pub use group::{getpgid, getpgrp, getsid, setpgid, setsid};
+#[cfg(unix)]
+pub use shell::{Popen, PopenMode, popen, popen2, system};
 pub use task::{Task, TaskId, spawn_task, spawn_thread_task};
 #[cfg(unix)]
 pub use wait::{WaitOptions, WaitTarget, wait, waitpid};

@@ -168,6 +168,9 @@ pub fn waitpid(
         let Some(pid) = wait::peek(id, flags).map_err(echild)? else {
             return Ok(None);
         };
+        // A child found by looking at "any child" may be one that a spawn on
+        // another thread has just created: let it register first.
+        let _gate = (!matches!(target, WaitTarget::Pid(_))).then(reap::no_spawn_in_flight);
         match reap::lock().reap(pid, flags) {
             Ok(Some((pid, status, _))) => {
                 let pid = Pid::from_raw(pid).expect("waitpid returned a positive pid");

@@ -210,7 +210,8 @@ fn search_path(program: &OsStr, path: Option<&OsStr>) -> Vec<CString> {
         .collect()
 }
 
-fn errno() -> i32 {
+/// The calling thread's `errno` (`EIO` if it cannot be read).
+pub(crate) fn errno() -> i32 {
     io::Error::last_os_error()
         .raw_os_error()
         .unwrap_or(libc::EIO)

@@ -3,9 +3,12 @@
 pub(crate) mod exec;
 pub(crate) mod pidfd;
 pub(crate) mod pipe;
+pub(crate) mod poll;
 pub(crate) mod process;
 pub(crate) mod reaper;
 pub(crate) mod signal;
+pub(crate) mod spawn;
+pub(crate) mod system;
 pub(crate) mod wait;
 
 pub(crate) use exec::ExecPlan;
@@ -31,6 +34,31 @@ pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
         Ok(ret)
     }
 }
+
+/// A signal set holding `signals`; a number the C library refuses (out of
+/// range, or one of its internal signals) is left out.
+pub(crate) fn sigset(signals: &[i32]) -> libc::sigset_t {
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::zeroed();
+    // SAFETY: sigemptyset initialises the writable set; sigaddset only
+    // sets bits in it (or fails with EINVAL, ignored).
+    unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        for &sig in signals {
+            libc::sigaddset(set.as_mut_ptr(), sig);
+        }
+        set.assume_init()
+    }
+}
+
+/// The highest signal number to look at in a loop over every signal.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) const SIG_MAX: i32 = 64;
+/// The highest signal number to look at in a loop over every signal.
+#[cfg(target_os = "freebsd")]
+pub(crate) const SIG_MAX: i32 = 128;
+/// The highest signal number to look at in a loop over every signal.
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+pub(crate) const SIG_MAX: i32 = 31;
 
 /// `kill(pid, sig)`, where `pid` may be negative (a process group) or 0.
 pub(crate) fn kill(pid: i32, sig: i32) -> io::Result<()> {

@@ -1,0 +1,171 @@
+//! What `communicate` needs from the kernel: non-blocking descriptors,
+//! `poll`, and writing to a pipe without being killed by `SIGPIPE`.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::time::Instant;
+
+use super::cvt;
+
+/// Sets or clears `O_NONBLOCK` on `fd` (on its open file description).
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    let fd = fd.as_raw_fd();
+    // SAFETY: F_GETFL/F_SETFL on a valid, borrowed fd.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    let new = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    if new != flags {
+        // SAFETY: as above.
+        cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, new) })?;
+    }
+    Ok(())
+}
+
+/// One descriptor to watch.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Watch {
+    /// The descriptor (borrowed by the caller for the call).
+    pub(crate) fd: i32,
+    /// Watch for writability instead of readability.
+    pub(crate) write: bool,
+    /// Set by [`poll`]: readable, writable, hung up or in error.
+    pub(crate) ready: bool,
+}
+
+/// `poll(fds, timeout)`: waits until one of `fds` is ready or `deadline`
+/// passes (`None`: no deadline). Sets `ready` on each; returns whether any
+/// is. `EINTR` is retried with the time that is left.
+pub(crate) fn poll(fds: &mut [Watch], deadline: Option<Instant>) -> io::Result<bool> {
+    const MAX: usize = 3;
+    let mut pfds = [libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    }; MAX];
+    assert!(fds.len() <= MAX, "poll: at most {MAX} descriptors");
+    for (p, w) in pfds.iter_mut().zip(fds.iter()) {
+        p.fd = w.fd;
+        p.events = if w.write { libc::POLLOUT } else { libc::POLLIN };
+    }
+    loop {
+        let ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                // Round up so that a sub-millisecond rest does not spin.
+                left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
+            }
+        };
+        // SAFETY: pfds holds fds.len() initialised pollfd entries.
+        let ret = unsafe { libc::poll(pfds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        match cvt(ret) {
+            Ok(0) if ms == 0 => {
+                fds.iter_mut().for_each(|w| w.ready = false);
+                return Ok(false);
+            }
+            Ok(0) => continue,
+            Ok(_) => {
+                for (w, p) in fds.iter_mut().zip(pfds.iter()) {
+                    w.ready = p.revents != 0;
+                }
+                return Ok(true);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// While alive, `SIGPIPE` is blocked in the calling thread, so a write to
+/// a pipe whose reader is gone fails with `EPIPE` instead of killing the
+/// process (the kernel sends `SIGPIPE` to the writing thread).
+/// [`SigpipeBlock::finish`] takes back a `SIGPIPE` that our own writes
+/// raised, then restores the mask.
+pub(crate) struct SigpipeBlock {
+    old: libc::sigset_t,
+    was_pending: bool,
+}
+
+impl SigpipeBlock {
+    pub(crate) fn new() -> io::Result<SigpipeBlock> {
+        let pipe = sigpipe_set();
+        let mut old = pipe;
+        // SAFETY: valid sigset_t pointers; only this thread's mask changes.
+        let err = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut old) };
+        if err != 0 {
+            return Err(io::Error::from_raw_os_error(err));
+        }
+        Ok(SigpipeBlock {
+            old,
+            was_pending: sigpipe_pending(),
+        })
+    }
+
+    /// Restores the mask. If `raised` (a write failed with `EPIPE`) and no
+    /// `SIGPIPE` was pending before, the one our write raised is accepted
+    /// with `sigwait` (it is pending, so this does not block) so that it is
+    /// not delivered when the mask is restored.
+    pub(crate) fn finish(self, raised: bool) {
+        if raised && !self.was_pending && sigpipe_pending() {
+            let set = sigpipe_set();
+            let mut sig = 0;
+            // SAFETY: set holds SIGPIPE, which is pending: returns at once.
+            unsafe { libc::sigwait(&set, &mut sig) };
+        }
+        // Drop restores the mask.
+    }
+}
+
+impl Drop for SigpipeBlock {
+    fn drop(&mut self) {
+        // SAFETY: restoring the mask saved in `new`.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+}
+
+fn sigpipe_set() -> libc::sigset_t {
+    super::sigset(&[libc::SIGPIPE])
+}
+
+fn sigpipe_pending() -> bool {
+    let mut set = sigpipe_set();
+    // SAFETY: set is a writable sigset_t; sigismember reads it.
+    unsafe { libc::sigpending(&mut set) == 0 && libc::sigismember(&set, libc::SIGPIPE) == 1 }
+}
+
+/// `read(fd)` into the spare capacity of `buf` (first making room for at
+/// least `chunk` more bytes), appending what was read. Returns the count;
+/// 0 is end-of-file.
+pub(crate) fn read_append(
+    fd: BorrowedFd<'_>,
+    buf: &mut Vec<u8>,
+    chunk: usize,
+) -> io::Result<usize> {
+    buf.reserve(chunk);
+    let spare = buf.spare_capacity_mut();
+    // SAFETY: the kernel writes at most spare.len() bytes into memory that
+    // buf owns and does not use.
+    let n = unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    // SAFETY: the first n spare bytes were just initialised by read.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
+/// Asks the kernel for a larger pipe buffer (Linux `F_SETPIPE_SZ`); a
+/// refusal (over `/proc/sys/fs/pipe-max-size`) is ignored.
+pub(crate) fn grow_pipe(fd: BorrowedFd<'_>, bytes: usize) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: F_SETPIPE_SZ on a valid pipe fd; failure changes nothing.
+    unsafe {
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, bytes as libc::c_int);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (fd, bytes);
+}

@@ -1,0 +1,978 @@
+//! The raw spawn: create a process, set it up from plain data, exec.
+//!
+//! Everything the child needs is prepared here, before the process exists:
+//! the [`ExecPlan`] (candidates, argv, envp), the descriptor moves, the
+//! ranges of descriptors to close, the signal mask. The child then runs
+//! [`child_main`], which only makes async-signal-safe system calls, never
+//! allocates, never takes a lock, and ends in `execve` or `_exit(127)`.
+//!
+//! - **Linux**: `clone3(CLONE_VM | CLONE_VFORK | CLONE_PIDFD |
+//!   CLONE_CLEAR_SIGHAND)` on a small stack that each thread keeps for its
+//!   next spawn. The child shares our memory until it execs: no page tables
+//!   are copied, so the cost does not grow with the parent's size, and the
+//!   kernel hands us a pidfd for the child. Without `clone3` (kernel < 5.3,
+//!   or a seccomp filter that refuses it) or without `CLONE_CLEAR_SIGHAND`
+//!   (< 5.5) it falls back to `clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)`
+//!   and resets the signal handlers by hand in the child; without
+//!   `CLONE_PIDFD` (< 5.2) it opens the pidfd after the fact.
+//!   A failure in the child is written into memory that the parent reads
+//!   once `CLONE_VFORK` lets it run again (after the child's `execve` or
+//!   `_exit`), the way glibc's `posix_spawn` reports it: no pipe needed.
+//! - **Other Unix**: `fork`, the same child code, and a close-on-exec pipe
+//!   that carries a failure back.
+//!
+//! In both cases every signal is blocked in the calling thread around the
+//! process creation, so no handler of ours can run in the child (which, on
+//! Linux, shares our memory); the child restores the mask it should have
+//! just before `execve`, after every handler was put back to the default.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+use libc::{c_int, c_void};
+
+use super::exec::errno;
+use super::{ExecPlan, SIG_MAX, sigset};
+use crate::error::SpawnStep;
+
+/// `dup2(src, dst)` in the child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FdMove {
+    /// The descriptor in the parent.
+    pub(crate) src: RawFd,
+    /// Its number in the child.
+    pub(crate) dst: RawFd,
+}
+
+/// What the child should look like, as plain data.
+pub(crate) struct Request<'a> {
+    /// The program, argv and envp.
+    pub(crate) exec: &'a mut ExecPlan,
+    /// Descriptors to put in place; each `dst` appears once.
+    pub(crate) moves: Vec<FdMove>,
+    /// Descriptors that reach the child at the same number (close-on-exec
+    /// is cleared in the child only).
+    pub(crate) keep: Vec<RawFd>,
+    /// Close every descriptor that is not 0-2, kept, or a move's `dst`.
+    pub(crate) close_others: bool,
+    /// `chdir` to this directory.
+    pub(crate) chdir: Option<&'a CStr>,
+    /// Call `setsid`.
+    pub(crate) setsid: bool,
+    /// `setpgid(0, pgid)`.
+    pub(crate) pgroup: Option<i32>,
+    /// The child's signal mask; `None`: the calling thread's mask.
+    pub(crate) mask: Option<Vec<i32>>,
+    /// Signals set to `SIG_IGN` in the child.
+    pub(crate) ignore: Vec<i32>,
+    /// Signals set to `SIG_DFL` in the child (SIGPIPE always is).
+    pub(crate) default: Vec<i32>,
+}
+
+/// A started child.
+#[derive(Debug)]
+pub(crate) struct Spawned {
+    /// Its pid.
+    pub(crate) pid: i32,
+    /// Its pidfd, where the platform has them.
+    pub(crate) pidfd: Option<OwnedFd>,
+}
+
+/// Why a spawn failed: the step, and the errno.
+pub(crate) type Failure = (SpawnStep, io::Error);
+
+/// The steps the child reports, by index (0 means "no failure").
+const STEPS: [SpawnStep; 8] = [
+    SpawnStep::Fork,
+    SpawnStep::Chdir,
+    SpawnStep::Dup2,
+    SpawnStep::CloseFds,
+    SpawnStep::Setsid,
+    SpawnStep::Setpgid,
+    SpawnStep::Signals,
+    SpawnStep::Exec,
+];
+
+fn step_code(step: SpawnStep) -> u64 {
+    STEPS.iter().position(|s| *s == step).unwrap_or(0) as u64 + 1
+}
+
+fn decode(report: u64) -> Option<Failure> {
+    if report == 0 {
+        return None;
+    }
+    let step = STEPS
+        .get(((report >> 32) as usize).wrapping_sub(1))
+        .copied()
+        .unwrap_or(SpawnStep::Exec);
+    let errno = (report & 0xffff_ffff) as i32;
+    Some((step, io::Error::from_raw_os_error(errno)))
+}
+
+/// Whether `close_range` works here: unknown, yes, no.
+static CLOSE_RANGE: AtomicU8 = AtomicU8::new(UNKNOWN);
+const UNKNOWN: u8 = 0;
+const YES: u8 = 1;
+#[cfg_attr(not(any(target_os = "linux", target_os = "freebsd")), allow(dead_code))]
+const NO: u8 = 2;
+
+/// Everything the child reads, prepared before it exists.
+struct Ctx<'r, 'a> {
+    req: &'r mut Request<'a>,
+    /// The current source of each move (rewritten by the child when it
+    /// moves a source out of another move's way).
+    srcs: Vec<RawFd>,
+    /// Whether each move's source must first be moved out of the way.
+    relocate: Vec<bool>,
+    /// The lowest number a relocated source may take: above every `dst`.
+    reloc_min: RawFd,
+    /// Sorted descriptors >= 3 that survive closing (and, on the fork path,
+    /// the report pipe).
+    allowed: Vec<RawFd>,
+    /// Upper bound for closing one by one where `close_range` is missing.
+    fd_limit: RawFd,
+    /// The child's signal mask.
+    mask: libc::sigset_t,
+    /// Reset every handled signal by hand (no `CLONE_CLEAR_SIGHAND`).
+    reset_handlers: bool,
+    /// Where the child reports a failure when it shares our memory.
+    report: AtomicU64,
+    /// Where the child reports a failure when it does not (fork): the write
+    /// end of a close-on-exec pipe, or -1.
+    report_fd: RawFd,
+}
+
+impl<'r, 'a> Ctx<'r, 'a> {
+    fn new(req: &'r mut Request<'a>) -> Ctx<'r, 'a> {
+        let srcs: Vec<RawFd> = req.moves.iter().map(|m| m.src).collect();
+        let relocate = req
+            .moves
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                req.moves
+                    .iter()
+                    .enumerate()
+                    .any(|(j, o)| j != i && o.dst == m.src)
+            })
+            .collect();
+        let reloc_min = req
+            .moves
+            .iter()
+            .map(|m| m.dst.saturating_add(1))
+            .max()
+            .unwrap_or(3)
+            .max(3);
+        let mut allowed: Vec<RawFd> = req
+            .keep
+            .iter()
+            .copied()
+            .chain(req.moves.iter().map(|m| m.dst))
+            .filter(|&fd| fd >= 3)
+            .collect();
+        allowed.sort_unstable();
+        allowed.dedup();
+        let fd_limit = if req.close_others && CLOSE_RANGE.load(Ordering::Relaxed) != YES {
+            fd_limit()
+        } else {
+            0
+        };
+        Ctx {
+            req,
+            srcs,
+            relocate,
+            reloc_min,
+            allowed,
+            fd_limit,
+            mask: sigset(&[]),
+            reset_handlers: true,
+            report: AtomicU64::new(0),
+            report_fd: -1,
+        }
+    }
+
+    /// Builds the child's mask: the requested one, or `current`.
+    fn set_mask(&mut self, current: &libc::sigset_t) {
+        match &self.req.mask {
+            None => self.mask = *current,
+            Some(signals) => self.mask = sigset(signals),
+        }
+    }
+}
+
+/// The highest descriptor number to close one by one when `close_range`
+/// is missing: the soft `RLIMIT_NOFILE`, at most 2^20.
+fn fd_limit() -> RawFd {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: rl is a writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+        return 1 << 16;
+    }
+    rl.rlim_cur.min(1 << 20) as RawFd
+}
+
+fn full_sigset() -> libc::sigset_t {
+    // Every bit set: on Linux this also blocks the C library's internal
+    // signals, which `sigfillset` leaves out.
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigset_t is plain data; all-ones is a valid (full) set.
+    unsafe {
+        std::ptr::write_bytes(set.as_mut_ptr(), 0xff, 1);
+        set.assume_init()
+    }
+}
+
+/// Sets the calling thread's signal mask to `set`, storing the old one in
+/// `old`. Returns 0 or an errno. Async-signal-safe.
+///
+/// On Linux this is the raw `rt_sigprocmask` system call, so the C
+/// library's internal signals are blocked too; elsewhere
+/// `pthread_sigmask` (`sigprocmask` in a single-threaded child is the same).
+fn set_sigmask(set: &libc::sigset_t, old: Option<&mut libc::sigset_t>) -> c_int {
+    let old = old.map_or(std::ptr::null_mut(), |o| o as *mut libc::sigset_t);
+    #[cfg(target_os = "linux")]
+    {
+        // The kernel's sigset is _NSIG / 8 bytes and a prefix of glibc's
+        // and musl's sigset_t.
+        const KSIGSET_BYTES: usize = if cfg!(any(target_arch = "mips", target_arch = "mips64")) {
+            16
+        } else {
+            8
+        };
+        // SAFETY: set and old (or NULL) point to sigset_t values at least
+        // KSIGSET_BYTES long.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK,
+                set as *const libc::sigset_t,
+                old,
+                KSIGSET_BYTES,
+            )
+        };
+        if ret < 0 { errno() } else { 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        // SAFETY: set and old (or NULL) are valid sigset_t pointers.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, set, old) }
+    }
+}
+
+/// Starts the program described by `req`.
+///
+/// On success the child has exec'd (Linux) or is about to (elsewhere: the
+/// report pipe told us exec succeeded). On a failure in the child, the
+/// child has been reaped and its pidfd closed before this returns.
+///
+/// The caller holds `reap::spawn_in_flight()`, so nobody else can reap the
+/// new process before it is registered (or, on failure, reaped here).
+pub(crate) fn spawn(req: &mut Request<'_>) -> Result<Spawned, Failure> {
+    let mut ctx = Ctx::new(req);
+    imp::spawn(&mut ctx)
+}
+
+/// Reaps a child that failed before exec (it has exited or is exiting).
+fn reap_failed(pid: i32) {
+    // Errors are ignored: ECHILD means code outside procctl reaped it.
+    let _ = super::wait::wait4(pid, 0);
+}
+
+/// The child: set up, exec, or report and `_exit(127)`.
+///
+/// # Safety
+///
+/// `arg` is a `*mut Ctx` that stays valid until the child execs or exits
+/// (the parent is suspended or the memory is the child's own copy). Runs
+/// in a child process: only async-signal-safe calls, no allocation.
+unsafe extern "C" fn child_main(arg: *mut c_void) -> c_int {
+    // SAFETY: see the function's contract.
+    let ctx = unsafe { &mut *arg.cast::<Ctx<'_, '_>>() };
+    let (step, err) = child_setup_and_exec(ctx);
+    let report = (step_code(step) << 32) | (err as u32 as u64);
+    if ctx.report_fd >= 0 {
+        let bytes = report.to_ne_bytes();
+        // SAFETY: writing 8 bytes from a local buffer to our pipe. A short
+        // or failed write leaves the parent with "no report", and it still
+        // sees the exit status 127.
+        unsafe { libc::write(ctx.report_fd, bytes.as_ptr().cast(), bytes.len()) };
+    } else {
+        ctx.report.store(report, Ordering::Release);
+    }
+    // SAFETY: _exit is async-signal-safe and never returns.
+    unsafe { libc::_exit(127) }
+}
+
+/// Runs every set-up step in the child; returns only on failure.
+fn child_setup_and_exec(ctx: &mut Ctx<'_, '_>) -> (SpawnStep, c_int) {
+    let fail = |step| (step, errno());
+
+    // 1. Signal dispositions. Handlers were cleared by the kernel
+    //    (CLONE_CLEAR_SIGHAND) or are reset here; SIGPIPE goes back to the
+    //    default (Rust ignores it); then the explicit lists.
+    if ctx.reset_handlers {
+        reset_handlers();
+    }
+    if set_disposition(libc::SIGPIPE, libc::SIG_DFL) != 0 {
+        return fail(SpawnStep::Signals);
+    }
+    for &sig in &ctx.req.default {
+        if set_disposition(sig, libc::SIG_DFL) != 0 {
+            return fail(SpawnStep::Signals);
+        }
+    }
+    for &sig in &ctx.req.ignore {
+        if set_disposition(sig, libc::SIG_IGN) != 0 {
+            return fail(SpawnStep::Signals);
+        }
+    }
+
+    // 2. Session and process group.
+    // SAFETY: plain system calls on the calling process.
+    if ctx.req.setsid && unsafe { libc::setsid() } < 0 {
+        return fail(SpawnStep::Setsid);
+    }
+    if let Some(pgid) = ctx.req.pgroup {
+        // SAFETY: as above.
+        if unsafe { libc::setpgid(0, pgid) } < 0 {
+            return fail(SpawnStep::Setpgid);
+        }
+    }
+
+    // 3. Descriptors: move the sources that sit on another move's target
+    //    out of the way, then put each in place, then clear close-on-exec
+    //    on the kept ones, then close everything else.
+    for (src, relocate) in ctx.srcs.iter_mut().zip(&ctx.relocate) {
+        if *relocate {
+            // SAFETY: duplicating an fd we own; the copy is close-on-exec.
+            let fd = unsafe { libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, ctx.reloc_min) };
+            if fd < 0 {
+                return fail(SpawnStep::Dup2);
+            }
+            *src = fd;
+        }
+    }
+    for (&src, m) in ctx.srcs.iter().zip(&ctx.req.moves) {
+        let ok = if src == m.dst {
+            // dup2 onto itself keeps close-on-exec: clear it instead.
+            // SAFETY: F_SETFD on an fd of ours.
+            unsafe { libc::fcntl(src, libc::F_SETFD, 0) >= 0 }
+        } else {
+            dup2_retry(src, m.dst)
+        };
+        if !ok {
+            return fail(SpawnStep::Dup2);
+        }
+    }
+    for &fd in &ctx.req.keep {
+        // SAFETY: F_SETFD on an fd the caller named; EBADF is reported.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } < 0 {
+            return fail(SpawnStep::Dup2);
+        }
+    }
+    if ctx.req.close_others {
+        let mut lo: RawFd = 3;
+        for &fd in &ctx.allowed {
+            if fd > lo && close_fds(lo, fd - 1, ctx.fd_limit) != 0 {
+                return fail(SpawnStep::CloseFds);
+            }
+            if fd >= lo {
+                lo = fd.saturating_add(1);
+            }
+        }
+        if close_fds(lo, RawFd::MAX, ctx.fd_limit) != 0 {
+            return fail(SpawnStep::CloseFds);
+        }
+    }
+
+    // 4. Working directory.
+    if let Some(dir) = ctx.req.chdir {
+        // SAFETY: dir is a NUL-terminated string prepared by the parent.
+        if unsafe { libc::chdir(dir.as_ptr()) } < 0 {
+            return fail(SpawnStep::Chdir);
+        }
+    }
+
+    // 5. The mask the program starts with. From here on a pending signal
+    //    is delivered with its default action: no handler is left.
+    let err = set_sigmask(&ctx.mask, None);
+    if err != 0 {
+        return (SpawnStep::Signals, err);
+    }
+
+    // 6. Exec.
+    (SpawnStep::Exec, ctx.req.exec.exec())
+}
+
+fn dup2_retry(src: RawFd, dst: RawFd) -> bool {
+    loop {
+        // SAFETY: dup2 between fds of ours.
+        if unsafe { libc::dup2(src, dst) } >= 0 {
+            return true;
+        }
+        let e = errno();
+        if e != libc::EINTR && e != libc::EBUSY {
+            return false;
+        }
+    }
+}
+
+/// Sets `sig` to `SIG_DFL` or `SIG_IGN`. Returns 0 or an errno.
+fn set_disposition(sig: c_int, handler: libc::sighandler_t) -> c_int {
+    // SAFETY: a zeroed sigaction is valid (empty mask, no flags).
+    let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+    sa.sa_sigaction = handler;
+    // SAFETY: sa is valid; the old action is not asked for.
+    if unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } < 0 {
+        errno()
+    } else {
+        0
+    }
+}
+
+/// Puts every signal that has a handler back to `SIG_DFL`; ignored ones
+/// stay ignored (as `execve` and `CLONE_CLEAR_SIGHAND` do).
+fn reset_handlers() {
+    for sig in 1..=SIG_MAX {
+        // SAFETY: a zeroed sigaction is a valid out-parameter.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: querying; an invalid or reserved signal gives EINVAL.
+        if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } < 0 {
+            continue;
+        }
+        if old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN {
+            set_disposition(sig, libc::SIG_DFL);
+        }
+    }
+}
+
+/// Closes descriptors `lo..=hi`. Returns 0 or an errno.
+fn close_fds(lo: RawFd, hi: RawFd, fd_limit: RawFd) -> c_int {
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    if CLOSE_RANGE.load(Ordering::Relaxed) != NO {
+        #[cfg(target_os = "linux")]
+        // SAFETY: close_range takes two numbers and flags; closing fds in
+        // the child affects only the child's descriptor table.
+        let ret = unsafe { libc::syscall(libc::SYS_close_range, lo as u32, hi as u32, 0) };
+        #[cfg(target_os = "freebsd")]
+        // SAFETY: as above.
+        let ret = unsafe { libc::close_range(lo as u32, hi as u32, 0) } as libc::c_long;
+        if ret == 0 {
+            CLOSE_RANGE.store(YES, Ordering::Relaxed);
+            return 0;
+        }
+        let e = errno();
+        if e != libc::ENOSYS {
+            return e;
+        }
+        // The store reaches the parent's memory on the CLONE_VM path: later
+        // spawns prepare `fd_limit` up front.
+        CLOSE_RANGE.store(NO, Ordering::Relaxed);
+    }
+    let hi = if fd_limit > 0 {
+        hi.min(fd_limit - 1)
+    } else {
+        hi.min(1 << 16)
+    };
+    let mut fd = lo;
+    while fd <= hi {
+        // SAFETY: closing an fd number in the child; EBADF is expected for
+        // numbers that are not open.
+        unsafe { libc::close(fd) };
+        fd += 1;
+    }
+    0
+}
+
+#[cfg(target_os = "linux")]
+mod imp {
+    //! `clone3`/`clone` with `CLONE_VM | CLONE_VFORK` on a per-thread stack.
+
+    use std::cell::Cell;
+
+    use super::*;
+
+    const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+
+    /// Whether `clone3` with `CLONE_CLEAR_SIGHAND` works; `clone` with
+    /// `CLONE_PIDFD` works.
+    static CLONE3: AtomicU8 = AtomicU8::new(UNKNOWN);
+    static CLONE_PIDFD: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+    /// The child's stack: mmap'd once per thread and reused, with a guard
+    /// page at the bottom. The child only runs `child_main`, which needs a
+    /// few KiB; the rest is never touched, so never backed by memory.
+    struct Stack {
+        base: *mut c_void,
+        len: usize,
+    }
+
+    const STACK_LEN: usize = 256 << 10;
+
+    impl Stack {
+        fn new() -> io::Result<Stack> {
+            // SAFETY: a fresh private anonymous mapping; no existing memory
+            // is affected.
+            let base = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    STACK_LEN,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                    -1,
+                    0,
+                )
+            };
+            if base == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            let stack = Stack {
+                base,
+                len: STACK_LEN,
+            };
+            // SAFETY: the first page of our own mapping becomes the guard.
+            if unsafe { libc::mprotect(base, page_size(), libc::PROT_NONE) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(stack)
+        }
+
+        /// The initial stack pointer (stacks grow down): page aligned, so
+        /// 16-byte aligned as both ABIs require.
+        fn top(&self) -> *mut c_void {
+            // SAFETY: one past the end of our mapping.
+            unsafe { self.base.cast::<u8>().add(self.len).cast() }
+        }
+    }
+
+    impl Drop for Stack {
+        fn drop(&mut self) {
+            // SAFETY: our own mapping, no child runs on it any more
+            // (CLONE_VFORK returns after the child exec'd or exited).
+            unsafe { libc::munmap(self.base, self.len) };
+        }
+    }
+
+    fn page_size() -> usize {
+        // SAFETY: sysconf has no preconditions.
+        let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if n > 0 { n as usize } else { 4096 }
+    }
+
+    thread_local! {
+        static STACK: Cell<Option<Stack>> = const { Cell::new(None) };
+    }
+
+    /// Runs `f` with this thread's spawn stack (made on first use). A
+    /// nested or late (thread teardown) call gets a fresh one.
+    fn with_stack<R>(f: impl FnOnce(&Stack) -> R) -> io::Result<R> {
+        let stack = match STACK.try_with(Cell::take).ok().flatten() {
+            Some(s) => s,
+            None => Stack::new()?,
+        };
+        let r = f(&stack);
+        // If the thread-local is gone the stack is dropped (unmapped).
+        let _ = STACK.try_with(move |s| s.set(Some(stack)));
+        Ok(r)
+    }
+
+    pub(super) fn spawn(ctx: &mut Ctx<'_, '_>) -> Result<Spawned, Failure> {
+        let fork_err = |e| (SpawnStep::Fork, e);
+        let (pid, pidfd) = with_stack(|stack| {
+            let mut old = sigset(&[]);
+            // Block everything so no handler runs on the child, which
+            // shares our memory until it execs.
+            let err = set_sigmask(&full_sigset(), Some(&mut old));
+            if err != 0 {
+                return Err(io::Error::from_raw_os_error(err));
+            }
+            ctx.set_mask(&old);
+            let r = clone_vfork(ctx, stack);
+            set_sigmask(&old, None);
+            r
+        })
+        .map_err(fork_err)?
+        .map_err(fork_err)?;
+        // CLONE_VFORK: the child has exec'd or exited by now, and the
+        // kernel's wake-up orders its store before this load.
+        let pidfd = match pidfd {
+            Some(fd) => Some(fd),
+            None => super::super::pidfd::open(pid).ok().flatten(),
+        };
+        if let Some(failure) = decode(ctx.report.load(Ordering::Acquire)) {
+            reap_failed(pid);
+            return Err(failure);
+        }
+        Ok(Spawned { pid, pidfd })
+    }
+
+    /// Creates the child running `child_main(ctx)`: `Ok((pid, pidfd))`.
+    fn clone_vfork(ctx: &mut Ctx<'_, '_>, stack: &Stack) -> io::Result<(i32, Option<OwnedFd>)> {
+        let arg = (ctx as *mut Ctx<'_, '_>).cast::<c_void>();
+        let mut pidfd: c_int = -1;
+
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        if CLONE3.load(Ordering::Relaxed) != NO {
+            ctx.reset_handlers = false;
+            let args = CloneArgs {
+                flags: (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD) as u64
+                    | CLONE_CLEAR_SIGHAND,
+                pidfd: (&mut pidfd as *mut c_int) as u64,
+                child_tid: 0,
+                parent_tid: 0,
+                exit_signal: libc::SIGCHLD as u64,
+                stack: stack.base as u64,
+                stack_size: stack.len as u64,
+                tls: 0,
+            };
+            // SAFETY: args describes a fresh stack of ours; the child runs
+            // child_main(arg) on it and never returns into our frames; arg
+            // stays valid while we are suspended (CLONE_VFORK).
+            let ret = unsafe { clone3(&args, child_main, arg) };
+            if ret > 0 {
+                CLONE3.store(YES, Ordering::Relaxed);
+                return Ok((ret as i32, owned(pidfd)));
+            }
+            let err = io::Error::from_raw_os_error(-ret as i32);
+            match -ret as c_int {
+                // No clone3 (or filtered), no CLONE_CLEAR_SIGHAND, or an
+                // old seccomp profile: use clone.
+                libc::ENOSYS | libc::EINVAL | libc::EPERM => CLONE3.store(NO, Ordering::Relaxed),
+                _ => return Err(err),
+            }
+        }
+
+        ctx.reset_handlers = true;
+        let with_pidfd = CLONE_PIDFD.load(Ordering::Relaxed) != NO;
+        let mut flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+        if with_pidfd {
+            flags |= libc::CLONE_PIDFD;
+        }
+        // SAFETY: as for clone3: a stack of ours, a child that only runs
+        // child_main; with CLONE_PIDFD the kernel writes the pidfd through
+        // the parent_tid pointer.
+        let ret = unsafe {
+            libc::clone(
+                child_main_clone,
+                stack.top(),
+                flags,
+                arg,
+                &mut pidfd as *mut c_int,
+            )
+        };
+        if ret > 0 {
+            return Ok((ret, if with_pidfd { owned(pidfd) } else { None }));
+        }
+        let err = io::Error::last_os_error();
+        if with_pidfd && err.raw_os_error() == Some(libc::EINVAL) {
+            CLONE_PIDFD.store(NO, Ordering::Relaxed);
+            return clone_vfork(ctx, stack);
+        }
+        Err(err)
+    }
+
+    /// Forces the fallbacks (tests only).
+    #[cfg(test)]
+    pub(super) fn force(clone3: u8, clone_pidfd: u8) {
+        CLONE3.store(clone3, Ordering::Relaxed);
+        CLONE_PIDFD.store(clone_pidfd, Ordering::Relaxed);
+    }
+
+    #[cfg(test)]
+    pub(super) fn clone3_state() -> u8 {
+        CLONE3.load(Ordering::Relaxed)
+    }
+
+    extern "C" fn child_main_clone(arg: *mut c_void) -> c_int {
+        // SAFETY: called by clone with the Ctx pointer from clone_vfork.
+        unsafe { child_main(arg) }
+    }
+
+    fn owned(fd: c_int) -> Option<OwnedFd> {
+        // SAFETY: the kernel just created this fd for us.
+        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// `struct clone_args`, version 0 (64 bytes).
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    #[repr(C)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+    }
+
+    /// `clone3(args)`: in the parent returns the pid or `-errno`; the
+    /// child calls `f(arg)` on the new stack and `_exit`s with its result.
+    ///
+    /// glibc has no `clone3` wrapper, and a raw `syscall()` cannot be used:
+    /// the child would return into the parent's frames on a stack that
+    /// holds none of them.
+    ///
+    /// # Safety
+    ///
+    /// - `args` describes a valid stack for the child;
+    /// - `f` never returns into Rust code of the parent (it `_exit`s or
+    ///   execs; the `exit` after the call is a backstop).
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn clone3(
+        args: &CloneArgs,
+        f: unsafe extern "C" fn(*mut c_void) -> c_int,
+        arg: *mut c_void,
+    ) -> i64 {
+        let ret: i64;
+        // SAFETY: see the function's contract. The parent path only
+        // clobbers rax, rcx and r11 (the syscall instruction); the child
+        // path never comes back.
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                "test rax, rax",
+                "jnz 2f",
+                // Child: fresh stack, no frame to return to.
+                "xor ebp, ebp",
+                "mov rdi, r12",
+                "call r13",
+                "mov edi, eax",
+                "mov eax, {exit}",
+                "syscall",
+                "ud2",
+                "2:",
+                exit = const libc::SYS_exit,
+                inlateout("rax") libc::SYS_clone3 => ret,
+                in("rdi") args as *const CloneArgs,
+                in("rsi") std::mem::size_of::<CloneArgs>(),
+                in("r12") arg,
+                in("r13") f,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        ret
+    }
+
+    /// `clone3(args)` for aarch64; see the x86_64 version.
+    ///
+    /// # Safety
+    ///
+    /// As the x86_64 version.
+    #[cfg(target_arch = "aarch64")]
+    unsafe fn clone3(
+        args: &CloneArgs,
+        f: unsafe extern "C" fn(*mut c_void) -> c_int,
+        arg: *mut c_void,
+    ) -> i64 {
+        let ret: i64;
+        // SAFETY: see the function's contract. The parent path only
+        // changes x0; the child path never comes back.
+        unsafe {
+            std::arch::asm!(
+                "svc #0",
+                "cbnz x0, 2f",
+                "mov x29, xzr",
+                "mov x30, xzr",
+                "mov x0, x20",
+                "blr x21",
+                "mov x8, {exit}",
+                "svc #0",
+                "brk #1",
+                "2:",
+                exit = const libc::SYS_exit,
+                inlateout("x0") args as *const CloneArgs => ret,
+                in("x1") std::mem::size_of::<CloneArgs>(),
+                in("x8") libc::SYS_clone3,
+                in("x20") arg,
+                in("x21") f,
+                options(nostack),
+            );
+        }
+        ret
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod imp {
+    //! `fork`, with a close-on-exec pipe for the child's report.
+
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+
+    pub(super) fn spawn(ctx: &mut Ctx<'_, '_>) -> Result<Spawned, Failure> {
+        let (mut reader, writer) = std::io::pipe().map_err(|e| (SpawnStep::Pipe, e))?;
+        // Keep the report pipe above every target so no dup2 lands on it.
+        let writer: OwnedFd = writer.into();
+        let writer = if writer.as_raw_fd() < ctx.reloc_min {
+            // SAFETY: duplicating an fd we own; the copy is ours too.
+            let fd =
+                unsafe { libc::fcntl(writer.as_raw_fd(), libc::F_DUPFD_CLOEXEC, ctx.reloc_min) };
+            if fd < 0 {
+                return Err((SpawnStep::Pipe, io::Error::last_os_error()));
+            }
+            // SAFETY: fcntl just created it.
+            unsafe { OwnedFd::from_raw_fd(fd) }
+        } else {
+            writer
+        };
+        ctx.report_fd = writer.as_raw_fd();
+        // The report pipe must survive the closing of descriptors.
+        ctx.allowed.push(ctx.report_fd);
+        ctx.allowed.sort_unstable();
+        ctx.reset_handlers = true;
+
+        let mut old = sigset(&[]);
+        let err = set_sigmask(&full_sigset(), Some(&mut old));
+        if err != 0 {
+            return Err((SpawnStep::Fork, io::Error::from_raw_os_error(err)));
+        }
+        ctx.set_mask(&old);
+        // SAFETY: the child only runs child_main (async-signal-safe calls)
+        // and ends in execve or _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: ctx is this process's own copy, valid until exec.
+            unsafe { child_main((ctx as *mut Ctx<'_, '_>).cast()) };
+        }
+        let fork_errno = io::Error::last_os_error();
+        set_sigmask(&old, None);
+        drop(writer);
+        if pid < 0 {
+            return Err((SpawnStep::Fork, fork_errno));
+        }
+        let mut buf = [0u8; 8];
+        let mut got = 0;
+        while got < buf.len() {
+            match reader.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        if got == buf.len() {
+            if let Some(failure) = decode(u64::from_ne_bytes(buf)) {
+                reap_failed(pid);
+                return Err(failure);
+            }
+        }
+        Ok(Spawned { pid, pidfd: None })
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::proc::{Command, Stdio};
+
+    extern "C" fn handler(_: c_int) {}
+
+    #[test]
+    fn reset_handlers_defaults_handled_signals_and_keeps_ignored_ones() {
+        // Dispositions are process-wide: check in a forked child, which
+        // only makes sigaction calls (async-signal-safe).
+        let check = || {
+            // SAFETY: zeroed sigactions are valid; the handler does nothing.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = handler as extern "C" fn(c_int) as libc::sighandler_t;
+                libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
+                sa.sa_sigaction = libc::SIG_IGN;
+                libc::sigaction(libc::SIGUSR2, &sa, std::ptr::null_mut());
+                reset_handlers();
+                let mut old: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(libc::SIGUSR1, std::ptr::null(), &mut old);
+                if old.sa_sigaction != libc::SIG_DFL {
+                    return 1;
+                }
+                libc::sigaction(libc::SIGUSR2, std::ptr::null(), &mut old);
+                if old.sa_sigaction != libc::SIG_IGN {
+                    return 2;
+                }
+                0
+            }
+        };
+        // SAFETY: the closure only calls sigaction.
+        let child = unsafe { crate::proc::fork_unchecked(check) }.unwrap();
+        let status = child.wait_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(status.and_then(|s| s.code()), Some(0));
+    }
+
+    #[test]
+    fn clone_fallbacks_spawn_and_report_failures() {
+        for (clone3, clone_pidfd) in [(NO, UNKNOWN), (NO, NO)] {
+            imp::force(clone3, clone_pidfd);
+            let child = Command::new("sh")
+                .args(["-c", "echo $$; exit 7"])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let out = child
+                .communicate_timeout(b"", Duration::from_secs(10))
+                .unwrap();
+            assert_eq!(out.status.code(), Some(7));
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                child.pid().to_string()
+            );
+            let err = Command::new("true")
+                .current_dir("/no/such/dir")
+                .spawn()
+                .unwrap_err();
+            assert_eq!(err.spawn_step(), Some(SpawnStep::Chdir));
+            // The clone3 path was not taken (it would have set YES).
+            assert_eq!(imp::clone3_state(), NO);
+        }
+        imp::force(UNKNOWN, UNKNOWN);
+    }
+
+    #[test]
+    fn moves_that_sit_on_targets_are_relocated() {
+        let mut plan = ExecPlan::new("true".as_ref(), &["true"], None, true, None).expect("plan");
+        let mut req = Request {
+            exec: &mut plan,
+            moves: vec![
+                FdMove { src: 4, dst: 3 },
+                FdMove { src: 3, dst: 4 },
+                FdMove { src: 9, dst: 9 },
+                FdMove { src: 10, dst: 1 },
+            ],
+            keep: vec![12],
+            close_others: true,
+            chdir: None,
+            setsid: false,
+            pgroup: None,
+            mask: None,
+            ignore: vec![],
+            default: vec![],
+        };
+        let ctx = Ctx::new(&mut req);
+        assert_eq!(ctx.relocate, [true, true, false, false]);
+        assert_eq!(ctx.reloc_min, 10);
+        assert_eq!(ctx.allowed, [3, 4, 9, 12]);
+    }
+
+    #[test]
+    fn reports_round_trip() {
+        for step in STEPS {
+            let report = (step_code(step) << 32) | libc::ENOENT as u64;
+            let (got, err) = decode(report).unwrap();
+            assert_eq!(got, step);
+            assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+        }
+        assert!(decode(0).is_none());
+    }
+}
