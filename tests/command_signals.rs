@@ -120,7 +120,8 @@ fn signal_mask_default_and_explicit() {
     );
     assert_eq!(blocked, bit(Signal::USR1) | bit(Signal::TERM));
 
-    // By default the child gets the calling thread's mask.
+    // By default the child's mask is empty, whatever the spawning thread
+    // blocks (as with std).
     let blocked = std::thread::spawn(|| {
         // SAFETY: a valid set; only this thread's mask changes.
         unsafe {
@@ -133,7 +134,16 @@ fn signal_mask_default_and_explicit() {
     })
     .join()
     .unwrap();
-    assert_eq!(blocked, bit(Signal::USR2));
+    assert_eq!(
+        blocked, 0,
+        "the spawning thread's SIGUSR2 block leaked into the child"
+    );
+    // An explicit empty SigSet is the same.
+    let blocked = child_sigs(
+        Command::new("cat").signal_mask(procctl::signal::SigSet::empty()),
+        "SigBlk",
+    );
+    assert_eq!(blocked, 0);
 }
 
 #[test]

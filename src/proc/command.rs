@@ -154,7 +154,9 @@ impl From<PipeWriter> for Stdio {
 /// - **Signals**: every signal with a handler in the parent is at its
 ///   default (as `execve` does), `SIGPIPE` too (Rust programs ignore it;
 ///   the programs they start should not); other ignored signals stay
-///   ignored (POSIX inheritance); the mask is the calling thread's.
+///   ignored (POSIX inheritance); the signal mask is empty, as with std
+///   (a signal blocked by the spawning thread must not stay blocked in the
+///   program: set one with [`signal_mask`](Command::signal_mask)).
 /// - **Program lookup**: a name without a slash is searched in `PATH` like
 ///   `execvp` (the child's `PATH` if [`env`](Command::env) sets it, else
 ///   ours), and a file without a `#!` line that the kernel refuses
@@ -584,9 +586,10 @@ impl Command {
     }
 
     /// The child's signal mask: exactly these signals are blocked when the
-    /// program starts (default: the calling thread's mask).
+    /// program starts (default: none, whatever the calling thread blocks).
     ///
-    /// Takes any collection of signals (a `SigSet` converts into one).
+    /// Takes a [`SigSet`](crate::signal::SigSet) or any other collection of
+    /// signals.
     ///
     /// ```
     /// use procctl::{Signal, proc::Command};

@@ -63,7 +63,7 @@ pub(crate) struct Request<'a> {
     pub(crate) setsid: bool,
     /// `setpgid(0, pgid)`.
     pub(crate) pgroup: Option<i32>,
-    /// The child's signal mask; `None`: the calling thread's mask.
+    /// The child's signal mask; `None`: empty (nothing blocked), as std does.
     pub(crate) mask: Option<Vec<i32>>,
     /// Signals set to `SIG_IGN` in the child.
     pub(crate) ignore: Vec<i32>,
@@ -193,12 +193,14 @@ impl<'r, 'a> Ctx<'r, 'a> {
         }
     }
 
-    /// Builds the child's mask: the requested one, or `current`.
-    fn set_mask(&mut self, current: &libc::sigset_t) {
-        match &self.req.mask {
-            None => self.mask = *current,
-            Some(signals) => self.mask = sigset(signals),
-        }
+    /// Builds the child's mask: the requested one, or an empty one (a
+    /// signal blocked in the spawning thread must not silently stay blocked
+    /// in the program, as std also decides).
+    fn set_mask(&mut self, _current: &libc::sigset_t) {
+        self.mask = match &self.req.mask {
+            None => sigset(&[]),
+            Some(signals) => sigset(signals),
+        };
     }
 }
 
