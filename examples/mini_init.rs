@@ -9,7 +9,7 @@
 #[cfg(unix)]
 fn main() {
     use procctl::ExitStatus;
-    use procctl::proc::{execvp, fork};
+    use procctl::proc::Command;
     use procctl::reap::Init;
 
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,17 +28,14 @@ fn main() {
 
     let status = Init::new()
         .on_reap(|pid, status| eprintln!("[mini_init] reaped orphan {pid}: {status}"))
-        .run(|| {
-            fork(|| {
-                Init::prepare_child();
-                let err = execvp(&args[0], &args);
-                eprintln!("[mini_init] {err}");
-                127
-            })
-        });
+        .run(|| Command::new(&args[0]).args(&args[1..]).spawn());
     let code = match status {
         Ok(ExitStatus::Exited(code)) => code,
         Ok(ExitStatus::Signaled { signal, .. }) => 128 + signal.as_raw(),
+        Err(e @ (procctl::Error::NotFound { .. } | procctl::Error::PermissionDenied { .. })) => {
+            eprintln!("[mini_init] {e}");
+            127
+        }
         Err(e) => {
             eprintln!("[mini_init] error: {e}");
             1

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::proc::{Child, WaitOptions, WaitTarget, waitpid};
-use crate::sys::reaper as raw;
+use crate::signal::{self, Disposition, SigSet};
 use crate::{ExitStatus, Pid, Signal, WaitStatus};
 
 /// A tini-like supervisor: runs one main child, forwards signals to it,
@@ -32,19 +32,10 @@ use crate::{ExitStatus, Pid, Signal, WaitStatus};
 ///
 /// ```
 /// use procctl::reap::Init;
-/// use procctl::proc::{execvp, fork};
+/// use procctl::proc::Command;
 ///
-/// # if procctl::proc::thread_count() == Some(1) {
-/// let status = Init::new().run(|| {
-///     fork(|| {
-///         procctl::reap::Init::prepare_child();
-///         let err = execvp("sh", &["sh", "-c", "sleep 0.1 & exit 3"]);
-///         eprintln!("{err}");
-///         127
-///     })
-/// })?;
+/// let status = Init::new().run(|| Command::new("sh").args(["-c", "sleep 0.1 & exit 3"]).spawn())?;
 /// assert_eq!(status.code(), Some(3));
-/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 pub struct Init {
@@ -179,7 +170,8 @@ impl Init {
 
     /// For a main child started with [`fork`](crate::proc::fork): unblocks
     /// every signal in the child, which inherits the supervisor's blocked
-    /// mask. procctl's `Command` resets the mask itself.
+    /// mask. A child started with [`Command`](crate::proc::Command) needs
+    /// nothing: its mask starts empty.
     ///
     /// ```
     /// # if procctl::proc::thread_count() == Some(1) {
@@ -192,7 +184,7 @@ impl Init {
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn prepare_child() {
-        raw::unblock_all();
+        crate::sys::reaper::unblock_all();
     }
 
     /// Runs the supervisor (see [`Init`]) with the main child started by
@@ -209,32 +201,34 @@ impl Init {
     /// See [`Init`].
     pub fn run(&mut self, spawn: impl FnOnce() -> Result<Child>) -> Result<ExitStatus> {
         let was_subreaper = super::is_child_subreaper().unwrap_or(false);
-        if self.subreaper && !was_subreaper {
+        let set_subreaper = self.subreaper && !was_subreaper;
+        if set_subreaper {
             let _ = super::set_child_subreaper(true);
         }
-        let mut waited: Vec<i32> = self.forward.iter().map(|s| s.as_raw()).collect();
-        waited.push(libc::SIGCHLD);
-        let old_mask = raw::block_signals(&waited).map_err(|e| Error::os("pthread_sigmask", e))?;
-        let chld_was_ignored = raw::set_default_disposition(libc::SIGCHLD).unwrap_or(false);
-        let set_subreaper = self.subreaper && !was_subreaper;
-        let restore = || {
-            if set_subreaper {
-                let _ = super::set_child_subreaper(false);
-            }
-            if chld_was_ignored {
-                raw::set_ignored(libc::SIGCHLD);
-            }
-            raw::restore_mask(&old_mask);
-        };
+        let mut waited: SigSet = self.forward.iter().copied().collect();
+        waited.add(Signal::CHLD);
+        let mask = signal::block(&waited)?;
+        // An ignored SIGCHLD would make the kernel reap children itself
+        // and never queue the signal: use the default while we supervise.
+        let chld_was_ignored = signal::disposition(Signal::CHLD)? == Disposition::Ignore;
+        if chld_was_ignored {
+            signal::default(Signal::CHLD)?;
+        }
         let result = match spawn() {
             Ok(child) => self.supervise(&child, &waited),
             Err(e) => Err(e),
         };
-        restore();
+        if chld_was_ignored {
+            let _ = signal::ignore(Signal::CHLD);
+        }
+        drop(mask); // the exact previous mask
+        if set_subreaper {
+            let _ = super::set_child_subreaper(false);
+        }
         result
     }
 
-    fn supervise(&mut self, child: &Child, waited: &[i32]) -> Result<ExitStatus> {
+    fn supervise(&mut self, child: &Child, waited: &SigSet) -> Result<ExitStatus> {
         let main = child.pid();
         loop {
             // Reap everything that has exited; the main child's status also
@@ -255,20 +249,21 @@ impl Init {
             }
             if let Some(status) = child.try_wait()? {
                 if self.kill_group_on_exit {
-                    let _ = crate::sys::kill(-main.as_raw(), libc::SIGKILL);
+                    let _ = signal::killpg(main, Signal::KILL);
                     let _ = super::reap_zombies();
                 }
                 return Ok(status);
             }
-            let sig = raw::sigwait(waited).map_err(|e| Error::os("sigwait", e))?;
-            if sig != libc::SIGCHLD {
-                let target = if self.to_group {
-                    -main.as_raw()
-                } else {
-                    main.as_raw()
-                };
+            let Some(sig) = signal::wait_for(waited, None)? else {
+                continue;
+            };
+            if sig != Signal::CHLD {
                 // The child may be gone already: nothing to forward to.
-                let _ = crate::sys::kill(target, sig);
+                let _ = if self.to_group {
+                    signal::killpg(main, sig)
+                } else {
+                    signal::kill(main, sig)
+                };
             }
         }
     }

@@ -7,22 +7,7 @@ use std::time::Instant;
 
 use super::cvt;
 
-/// Sets or clears `O_NONBLOCK` on `fd` (on its open file description).
-pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
-    let fd = fd.as_raw_fd();
-    // SAFETY: F_GETFL/F_SETFL on a valid, borrowed fd.
-    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
-    let new = if on {
-        flags | libc::O_NONBLOCK
-    } else {
-        flags & !libc::O_NONBLOCK
-    };
-    if new != flags {
-        // SAFETY: as above.
-        cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, new) })?;
-    }
-    Ok(())
-}
+pub(crate) use super::pipe::set_nonblocking;
 
 /// One descriptor to watch.
 #[derive(Clone, Copy, Debug)]

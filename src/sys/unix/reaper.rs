@@ -138,73 +138,9 @@ pub(crate) fn zombie_children() -> io::Result<Vec<i32>> {
     Ok(out)
 }
 
-/// Builds a `sigset_t` holding `signals`.
-fn sigset(signals: &[i32]) -> libc::sigset_t {
-    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigemptyset initialises the set; sigaddset only reads valid
-    // signal numbers (the callers pass `Signal::as_raw` values).
-    unsafe {
-        libc::sigemptyset(set.as_mut_ptr());
-        for &s in signals {
-            libc::sigaddset(set.as_mut_ptr(), s);
-        }
-        set.assume_init()
-    }
-}
-
-/// Blocks `signals` in the calling thread; returns the previous mask.
-pub(crate) fn block_signals(signals: &[i32]) -> io::Result<libc::sigset_t> {
-    let set = sigset(signals);
-    let mut old = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: valid set pointers; pthread_sigmask fills `old`.
-    let ret = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, old.as_mut_ptr()) };
-    if ret != 0 {
-        return Err(io::Error::from_raw_os_error(ret));
-    }
-    // SAFETY: filled by pthread_sigmask on success.
-    Ok(unsafe { old.assume_init() })
-}
-
-/// Restores a mask returned by [`block_signals`].
-pub(crate) fn restore_mask(old: &libc::sigset_t) {
-    // SAFETY: `old` is a valid, initialised sigset_t.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
-}
-
-/// Sets every signal's mask bit to unblocked in the calling thread.
+/// Unblocks every signal in the calling thread.
 pub(crate) fn unblock_all() {
-    let set = sigset(&[]);
+    let set = super::sigset(&[]);
     // SAFETY: a valid empty set.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) };
-}
-
-/// `sigwait`: waits for one of `signals` (which must be blocked) and
-/// returns its number.
-pub(crate) fn sigwait(signals: &[i32]) -> io::Result<i32> {
-    let set = sigset(signals);
-    let mut sig = 0;
-    loop {
-        // SAFETY: a valid set and a writable int.
-        match unsafe { libc::sigwait(&set, &mut sig) } {
-            0 => return Ok(sig),
-            libc::EINTR => continue,
-            e => return Err(io::Error::from_raw_os_error(e)),
-        }
-    }
-}
-
-/// Sets `sig`'s disposition to `SIG_DFL`; returns whether it was `SIG_IGN`.
-pub(crate) fn set_default_disposition(sig: i32) -> io::Result<bool> {
-    // SAFETY: SIG_DFL is always a valid disposition; `old` is writable.
-    let old = unsafe { libc::signal(sig, libc::SIG_DFL) };
-    if old == libc::SIG_ERR {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(old == libc::SIG_IGN)
-}
-
-/// Sets `sig`'s disposition back to `SIG_IGN`.
-pub(crate) fn set_ignored(sig: i32) {
-    // SAFETY: SIG_IGN is a valid disposition for the signals we pass.
-    unsafe { libc::signal(sig, libc::SIG_IGN) };
 }
