@@ -36,6 +36,22 @@ fn main() -> procctl::Result<()> {
         execvp("no-such-program", &["no-such-program"])
     })?;
 
+    // Most programs want fork + exec + wait in one step: Command does it
+    // without forking (clone3/vfork on Linux), with the same PATH rules.
+    println!("--- the same with Command: no fork by hand, output captured");
+    let out = procctl::proc::Command::new("sh")
+        .args(["-c", "echo hello from $0 via Command"])
+        .output()?;
+    print!("    {}", String::from_utf8_lossy(&out.stdout));
+    println!("    -> {}", out.status);
+    let err = procctl::proc::Command::new("no-such-program")
+        .status()
+        .unwrap_err();
+    println!(
+        "    missing program -> {err} (step: {:?})",
+        err.spawn_step()
+    );
+
     // Errors come back before anything is forked when the input is bad.
     let err = execv("/bin/echo", &["echo", "nul\0byte"]);
     println!("--- bad input, caught in this process: {err}");

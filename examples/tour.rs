@@ -3,7 +3,7 @@
 //! Run: `cargo run --example tour`
 
 #[cfg(unix)]
-fn main() -> procctl::Result<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     use procctl::proc::{WaitOptions, execvp, fork, wait, waitpid};
     use procctl::{Error, Pid, Signal};
     use std::time::Duration;
@@ -67,6 +67,39 @@ fn main() -> procctl::Result<()> {
         127
     })?;
     println!("   -> {}", child.wait()?);
+
+    section("4b. Command: spawn without forking, capture output, talk over pipes");
+    use procctl::proc::{Command, PopenMode, Stdio, popen, popen2, system};
+    let out = Command::new("sh")
+        .args(["-c", "echo out; echo err >&2; exit 2"])
+        .output()?;
+    println!(
+        "   output(): {} stdout={:?} stderr={:?}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let child = Command::new("tr")
+        .args(["a-z", "A-Z"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let out = child.communicate(b"piped through tr")?;
+    println!(
+        "   communicate(): {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    println!("   system(\"exit 3\") -> {}", system("exit 3")?);
+    let mut ls = popen("echo one; echo two", PopenMode::Read)?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut ls, &mut text)?;
+    println!("   popen(read) -> {:?}, {}", text, ls.close()?);
+    let mut sort = popen2("sort")?;
+    let sorted = sort.communicate(b"b\na\nc\n")?;
+    println!(
+        "   popen2(\"sort\").communicate -> {:?}",
+        String::from_utf8_lossy(&sorted)
+    );
 
     section("5. exit statuses, typed");
     let crash = fork(|| panic!("boom (a panicking child exits with 101)"))?;
