@@ -1,6 +1,7 @@
 //! Raw parts of the background reaper: an epoll set of pidfds (Linux), the
 //! child-subreaper bit, and the process-table scan for zombies.
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use std::io;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
