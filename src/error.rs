@@ -8,6 +8,14 @@ use std::time::Duration;
 use crate::{Pid, Signal};
 
 /// `std::result::Result` with procctl's [`Error`].
+///
+/// ```
+/// fn status() -> procctl::Result<procctl::ExitStatus> {
+///     Ok(procctl::ExitStatus::Exited(0))
+/// }
+/// assert!(status()?.success());
+/// # Ok::<(), procctl::Error>(())
+/// ```
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// The step of starting a program that failed, carried by [`Error::Spawn`].

@@ -95,6 +95,15 @@ pub(crate) mod sealed {
 /// child ([`ChildStdin`](std::process::ChildStdin),
 /// [`ChildStdout`](std::process::ChildStdout),
 /// [`ChildStderr`](std::process::ChildStderr)). Sealed.
+///
+/// ```
+/// use procctl::pipe::*;
+/// let (r, w) = pipe()?;
+/// r.set_nonblocking(true)?;
+/// # #[cfg(target_os = "linux")]
+/// assert!(w.capacity()? >= 4096);
+/// # Ok::<(), procctl::Error>(())
+/// ```
 pub trait PipeExt: sealed::Sealed {
     /// `fcntl(F_SETFL, O_NONBLOCK)`: in non-blocking mode a read with no
     /// data and a write to a full pipe fail with
@@ -313,16 +322,33 @@ pub struct NoSigPipe<W> {
 
 impl<W> NoSigPipe<W> {
     /// Wraps `inner`.
+    ///
+    /// ```
+    /// let (_r, w) = procctl::pipe::pipe()?;
+    /// let w = procctl::pipe::NoSigPipe::new(w);
+    /// let _w: std::io::PipeWriter = w.into_inner();
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
     pub fn new(inner: W) -> NoSigPipe<W> {
         NoSigPipe { inner }
     }
 
     /// The wrapped writer.
+    ///
+    /// ```
+    /// let w = procctl::pipe::NoSigPipe::new(Vec::<u8>::new());
+    /// assert!(w.get_ref().is_empty());
+    /// ```
     pub fn get_ref(&self) -> &W {
         &self.inner
     }
 
     /// Unwraps the writer.
+    ///
+    /// ```
+    /// let w = procctl::pipe::NoSigPipe::new(vec![1u8]);
+    /// assert_eq!(w.into_inner(), vec![1]);
+    /// ```
     pub fn into_inner(self) -> W {
         self.inner
     }

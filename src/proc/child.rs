@@ -238,18 +238,55 @@ impl Child {
 
     /// Takes the parent's end of the child's stdin pipe, if it was piped and
     /// not taken yet. Dropping it closes the pipe (the child reads EOF).
+    ///
+    /// ```
+    /// use procctl::proc::{Command, Stdio};
+    /// use std::io::{Read, Write};
+    /// let child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+    /// let mut stdin = child.take_stdin().unwrap();
+    /// stdin.write_all(b"hi").unwrap();
+    /// drop(stdin); // EOF for cat
+    /// let mut out = String::new();
+    /// child.take_stdout().unwrap().read_to_string(&mut out).unwrap();
+    /// assert_eq!(out, "hi");
+    /// assert!(child.wait()?.success());
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
     pub fn take_stdin(&self) -> Option<PipeWriter> {
         self.stdin.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// Takes the parent's end of the child's stdout pipe, if it was piped
     /// and not taken yet.
+    ///
+    /// ```
+    /// use procctl::proc::{Command, Stdio};
+    /// use std::io::Read;
+    /// let child = Command::new("echo").arg("out").stdout(Stdio::piped()).spawn()?;
+    /// let mut out = String::new();
+    /// child.take_stdout().unwrap().read_to_string(&mut out).unwrap();
+    /// assert_eq!(out, "out\n");
+    /// assert!(child.take_stdout().is_none()); // taken once
+    /// child.wait()?;
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
     pub fn take_stdout(&self) -> Option<PipeReader> {
         self.stdout.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// Takes the parent's end of the child's stderr pipe, if it was piped
     /// and not taken yet.
+    ///
+    /// ```
+    /// use procctl::proc::{Command, Stdio};
+    /// use std::io::Read;
+    /// let child = Command::new("sh").args(["-c", "echo err >&2"]).stderr(Stdio::piped()).spawn()?;
+    /// let mut err = String::new();
+    /// child.take_stderr().unwrap().read_to_string(&mut err).unwrap();
+    /// assert_eq!(err, "err\n");
+    /// child.wait()?;
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
     pub fn take_stderr(&self) -> Option<PipeReader> {
         self.stderr.lock().unwrap_or_else(|p| p.into_inner()).take()
     }

@@ -198,7 +198,12 @@ impl Init {
     ///
     /// # Examples
     ///
-    /// See [`Init`].
+    /// ```
+    /// use procctl::proc::Command;
+    /// let status = procctl::reap::Init::new().run(|| Command::new("true").spawn())?;
+    /// assert!(status.success());
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
     pub fn run(&mut self, spawn: impl FnOnce() -> Result<Child>) -> Result<ExitStatus> {
         let was_subreaper = super::is_child_subreaper().unwrap_or(false);
         let set_subreaper = self.subreaper && !was_subreaper;

@@ -37,6 +37,16 @@ pub struct SigId {
 
 impl SigId {
     /// The signal this registration is for.
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use procctl::{Signal, signal};
+    /// let id = signal::register(Signal::USR2, |_| {})?;
+    /// assert_eq!(id.signal(), Signal::USR2);
+    /// signal::unregister(id);
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
     pub fn signal(&self) -> Signal {
         self.sig
     }
@@ -376,6 +386,16 @@ pub fn unregister(id: SigId) -> bool {
 }
 
 /// What the kernel does with a signal now, as told by [`disposition`].
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use procctl::{Signal, signal::{self, Disposition}};
+/// signal::ignore(Signal::USR2)?;
+/// assert_eq!(signal::disposition(Signal::USR2)?, Disposition::Ignore);
+/// signal::default(Signal::USR2)?;
+/// # }
+/// # Ok::<(), procctl::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Disposition {

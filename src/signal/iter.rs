@@ -228,6 +228,17 @@ impl Drop for Signals {
 
 /// The signals already delivered to a [`Signals`], without waiting (see
 /// [`Signals::pending`]).
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use procctl::{Signal, signal::Signals};
+/// let mut signals = Signals::new([Signal::USR2])?;
+/// procctl::signal::raise(Signal::USR2)?;
+/// let got: Vec<Signal> = signals.pending().collect();
+/// assert_eq!(got, [Signal::USR2]);
+/// # }
+/// # Ok::<(), procctl::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Pending<'a> {
     signals: &'a mut Signals,

@@ -207,6 +207,13 @@ impl IntoIterator for &SigSet {
 }
 
 /// The members of a [`SigSet`], in numeric order (see [`SigSet::iter`]).
+///
+/// ```
+/// use procctl::{Signal, signal::SigSet};
+/// let set: SigSet = [Signal::TERM, Signal::INT].into_iter().collect();
+/// let mut it = set.iter();
+/// assert_eq!(it.next(), Some(Signal::INT));
+/// ```
 #[derive(Clone, Debug)]
 pub struct Iter {
     bits: [u64; 2],
@@ -286,6 +293,17 @@ pub fn block(set: &SigSet) -> Result<MaskGuard> {
 /// Restores the calling thread's previous signal mask when dropped; made by
 /// [`block`]. Pending signals that the old mask lets through are delivered
 /// at that point.
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use procctl::{Signal, signal::{self, SigSet}};
+/// let guard = signal::block(&SigSet::from(Signal::USR1))?;
+/// assert!(signal::current_mask()?.contains(Signal::USR1));
+/// drop(guard);
+/// assert!(!signal::current_mask()?.contains(Signal::USR1));
+/// # }
+/// # Ok::<(), procctl::Error>(())
+/// ```
 #[must_use = "dropping the guard unblocks the signals at once"]
 pub struct MaskGuard {
     saved: sys::signal::SavedMask,

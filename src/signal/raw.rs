@@ -10,6 +10,12 @@ use super::{os_error, refuse_uncatchable};
 use crate::{Result, Signal, sys};
 
 /// What [`sigaction`] installs: a disposition or a C function.
+///
+/// ```
+/// use procctl::signal::SigHandler;
+/// let h = SigHandler::Default;
+/// assert!(matches!(h, SigHandler::Default));
+/// ```
 #[derive(Clone, Copy)]
 pub enum SigHandler {
     /// `SIG_DFL`: the default action.
@@ -55,6 +61,12 @@ impl fmt::Debug for SigHandler {
 bitflags::bitflags! {
     /// `sa_flags` for [`sigaction`]. `SA_SIGINFO` is implied by
     /// [`SigHandler::SigAction`] and not listed.
+    ///
+    /// ```
+    /// use procctl::signal::SaFlags;
+    /// let f = SaFlags::RESTART | SaFlags::NOCLDSTOP;
+    /// assert!(f.contains(SaFlags::RESTART));
+    /// ```
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
     pub struct SaFlags: c_int {
         /// `SA_ONSTACK`: run the handler on the alternate signal stack.
