@@ -97,11 +97,13 @@ pub(crate) mod sealed {
 /// [`ChildStderr`](std::process::ChildStderr)). Sealed.
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// use procctl::pipe::*;
 /// let (r, w) = pipe()?;
 /// r.set_nonblocking(true)?;
 /// # #[cfg(target_os = "linux")]
 /// assert!(w.capacity()? >= 4096);
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 pub trait PipeExt: sealed::Sealed {
