@@ -94,28 +94,9 @@ fn tmp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// Our children that are zombies right now (scans /proc for ppid == us).
-fn zombies() -> Vec<i32> {
-    let me = std::process::id() as i32;
-    let mut out = Vec::new();
-    for entry in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-            continue;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let ppid: i32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        if ppid == me && state == Some("Z") {
-            out.push(pid);
-        }
-    }
-    out
+/// Our children that are zombies right now (`reap::zombie_children`).
+fn zombies() -> Vec<procctl::Pid> {
+    procctl::reap::zombie_children().expect("read /proc")
 }
 
 fn fd_count() -> usize {
@@ -237,7 +218,7 @@ fn failed_spawns_leave_no_zombie_and_no_fd() {
         .unwrap_err();
         assert!(err.raw_os_error().is_some(), "{err:?}");
     }
-    assert_eq!(zombies(), Vec::<i32>::new());
+    assert_eq!(zombies(), vec![]);
     assert_eq!(fd_count(), fds);
 }
 
@@ -442,7 +423,7 @@ fn four_threads_250_spawns_each() {
     for t in threads {
         t.join().expect("thread");
     }
-    assert_eq!(zombies(), Vec::<i32>::new());
+    assert_eq!(zombies(), vec![]);
 }
 
 #[test]

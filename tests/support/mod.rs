@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 #[cfg(unix)]
 use procctl::ExitStatus;
-use procctl::Pid;
 #[cfg(unix)]
 use procctl::proc::Child;
 
@@ -82,28 +81,12 @@ pub fn arm_alarm() {
     unsafe { libc::alarm(10) };
 }
 
-/// Our children that are zombies right now (Linux, from /proc).
-pub fn zombies() -> Vec<Pid> {
-    let me = Pid::current().as_raw();
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-            continue;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let ppid: i32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        if ppid == me && state == Some("Z") {
-            out.push(Pid::from_raw(pid).unwrap());
-        }
-    }
-    out
+/// Our children that are zombies right now (Linux, from /proc; the
+/// scan is `reap::zombie_children`, itself checked against forked zombies
+/// in `tests/reap.rs`).
+#[cfg(target_os = "linux")]
+pub fn zombies() -> Vec<procctl::Pid> {
+    procctl::reap::zombie_children().expect("read /proc")
 }
 
 /// How many descriptors this process has open.
