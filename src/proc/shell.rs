@@ -5,6 +5,7 @@ use std::io::{self, PipeReader, PipeWriter, Read, Write};
 
 use super::child::Child;
 use super::command::{Command, Stdio};
+pub(crate) use super::common::PopenMode;
 use super::communicate::pump;
 use crate::error::{Error, Result};
 use crate::sys::poll::SigpipeBlock;
@@ -84,20 +85,6 @@ pub fn system(cmd: &str) -> Result<ExitStatus> {
         .signal_mask(original.mask.iter().filter_map(|&s| Signal::from_raw(s)))
         .inherit_fds(true);
     command.status()
-}
-
-/// Which end of the command [`popen`] connects to us.
-///
-/// ```
-/// use procctl::proc::PopenMode;
-/// assert_ne!(PopenMode::Read, PopenMode::Write);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PopenMode {
-    /// We read the command's stdout (`"r"`).
-    Read,
-    /// We write the command's stdin (`"w"`).
-    Write,
 }
 
 /// A command started by [`popen`] or [`popen2`]: read its stdout, write
