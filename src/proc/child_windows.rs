@@ -81,9 +81,9 @@ impl ResourceUsage {
 ///
 /// ```
 /// use std::time::Duration;
-/// use procctl::proc::Command;
+/// use procctl::proc::{Command, Stdio};
 ///
-/// let child = Command::new("cmd.exe").args(["/C", "ping -n 30 127.0.0.1 > NUL"]).spawn()?;
+/// let child = Command::new("ping").args(["-n", "30", "127.0.0.1"]).stdout(Stdio::null()).spawn()?;
 /// assert_eq!(child.try_wait()?, None);
 /// child.kill()?;
 /// let status = child.wait_timeout(Duration::from_secs(10))?.expect("killed");
@@ -246,8 +246,9 @@ impl Child {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let child = procctl::proc::Command::new("cmd.exe")
-    ///     .args(["/C", "ping -n 30 127.0.0.1 > NUL"])
+    /// let child = procctl::proc::Command::new("ping")
+    ///     .args(["-n", "30", "127.0.0.1"])
+    ///     .stdout(procctl::proc::Stdio::null())
     ///     .spawn()?;
     /// assert_eq!(child.wait_timeout(Duration::from_millis(50))?, None);
     /// child.kill()?;
@@ -311,8 +312,9 @@ impl Child {
     ///
     /// ```
     /// use procctl::Signal;
-    /// let child = procctl::proc::Command::new("cmd.exe")
-    ///     .args(["/C", "ping -n 30 127.0.0.1 > NUL"])
+    /// let child = procctl::proc::Command::new("ping")
+    ///     .args(["-n", "30", "127.0.0.1"])
+    ///     .stdout(procctl::proc::Stdio::null())
     ///     .spawn()?;
     /// assert!(child.signal(Signal::USR1).is_err());
     /// child.signal(Signal::TERM)?;
@@ -346,8 +348,9 @@ impl Child {
     /// As [`Child::signal`].
     ///
     /// ```
-    /// let child = procctl::proc::Command::new("cmd.exe")
-    ///     .args(["/C", "ping -n 30 127.0.0.1 > NUL"])
+    /// let child = procctl::proc::Command::new("ping")
+    ///     .args(["-n", "30", "127.0.0.1"])
+    ///     .stdout(procctl::proc::Stdio::null())
     ///     .spawn()?;
     /// child.kill()?;
     /// assert!(!child.wait()?.success());
@@ -362,8 +365,9 @@ impl Child {
     ///
     /// ```
     /// use procctl::proc::DropPolicy;
-    /// let child = procctl::proc::Command::new("cmd.exe")
-    ///     .args(["/C", "ping -n 30 127.0.0.1 > NUL"])
+    /// let child = procctl::proc::Command::new("ping")
+    ///     .args(["-n", "30", "127.0.0.1"])
+    ///     .stdout(procctl::proc::Stdio::null())
     ///     .spawn()?;
     /// child.set_drop_policy(DropPolicy::KillAndReap);
     /// drop(child); // terminated and waited for here

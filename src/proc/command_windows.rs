@@ -399,8 +399,9 @@ impl Command {
     ///
     /// ```
     /// use procctl::proc::{Command, DropPolicy};
-    /// let child = Command::new("cmd.exe")
-    ///     .args(["/C", "ping -n 30 127.0.0.1 > NUL"])
+    /// let child = Command::new("ping")
+    ///     .args(["-n", "30", "127.0.0.1"])
+    ///     .stdout(procctl::proc::Stdio::null())
     ///     .drop_policy(DropPolicy::KillAndReap)
     ///     .spawn()?;
     /// assert_eq!(child.drop_policy(), DropPolicy::KillAndReap);

@@ -64,8 +64,8 @@ impl Child {
     /// use std::time::Duration;
     /// use procctl::proc::{Command, Stdio};
     ///
-    /// let child = Command::new("cmd.exe")
-    ///     .args(["/C", "ping -n 30 127.0.0.1"])
+    /// let child = Command::new("ping")
+    ///     .args(["-n", "30", "127.0.0.1"])
     ///     .stdout(Stdio::piped())
     ///     .spawn()?;
     /// let err = child.communicate_timeout(b"", Duration::from_millis(100)).unwrap_err();
