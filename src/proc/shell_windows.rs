@@ -35,7 +35,7 @@ fn shell(cmd: &str) -> Result<Command> {
 ///
 /// [`Error::NulByte`] if `cmd` holds a NUL byte; otherwise as
 /// [`Command::spawn`] and [`Child::wait`]. A command `cmd.exe` cannot find
-/// is not an error: it is exit code 9009 (1 under Wine).
+/// is not an error: it is exit code 9009.
 ///
 /// # Examples
 ///
