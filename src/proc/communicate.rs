@@ -36,7 +36,8 @@ impl Child {
     ///
     /// # Platform notes
     ///
-    /// Unix only for now.
+    /// On Windows pipes cannot be polled: a writer thread and one reader
+    /// thread per output pipe do the same job.
     ///
     /// # Examples
     ///

@@ -55,7 +55,8 @@ fn shell(cmd: &str) -> Result<Command> {
 ///
 /// # Platform notes
 ///
-/// Unix only for now.
+/// On Windows the command runs with `%COMSPEC% /S /C "cmd"` (`cmd.exe`);
+/// there are no signal dispositions to juggle.
 ///
 /// # Examples
 ///
@@ -141,7 +142,8 @@ impl fmt::Debug for Popen {
 ///
 /// # Platform notes
 ///
-/// Unix only for now.
+/// On Windows the command runs with `%COMSPEC% /S /C "cmd"` (`cmd.exe`);
+/// there are no signal dispositions to juggle.
 ///
 /// # Examples
 ///
@@ -173,7 +175,8 @@ pub fn popen(cmd: &str, mode: PopenMode) -> Result<Popen> {
 ///
 /// # Platform notes
 ///
-/// Unix only for now.
+/// On Windows the command runs with `%COMSPEC% /S /C "cmd"` (`cmd.exe`);
+/// there are no signal dispositions to juggle.
 ///
 /// # Examples
 ///
