@@ -71,6 +71,12 @@ fn main() {
             "spawn_task_when_multithreaded",
             spawn_task_when_multithreaded,
         ),
+        // Last: `register` starts procctl's dispatcher thread for good, and
+        // the spawn_task tests above need a single-threaded process on Unix.
+        ("sigint_flag_and_watcher", sigint_flag_and_watcher),
+        ("sigint_iterator", sigint_iterator),
+        ("sigint_ignore_and_default", sigint_ignore_and_default),
+        ("sigint_closure_handler", sigint_closure_handler),
     ]);
 }
 
@@ -717,4 +723,96 @@ fn popen2_communicate() {
     let out = p.communicate(b"both ways\n").unwrap();
     assert_eq!(text(&out), "both ways");
     assert!(p.close().unwrap().success());
+}
+
+/// `raise(INT)` reaches procctl's flag and the `KeyboardInterrupt`-style
+/// watcher (on Windows through the same path a Ctrl+C takes).
+fn sigint_flag_and_watcher() {
+    use std::sync::atomic::AtomicBool;
+
+    use procctl::signal;
+
+    let flag = Arc::new(AtomicBool::new(false));
+    let id = signal::register_flag(Signal::INT, Arc::clone(&flag)).unwrap();
+    signal::raise(Signal::INT).unwrap();
+    eventually("the flag is set", || flag.load(Ordering::SeqCst));
+    assert!(signal::unregister(id));
+
+    let ctrl_c = signal::watch_interrupt().unwrap();
+    ctrl_c.check().unwrap();
+    signal::raise(Signal::INT).unwrap();
+    eventually("the watcher saw it", || ctrl_c.is_interrupted());
+    let err = ctrl_c.check().unwrap_err();
+    assert!(matches!(err, Error::Interrupted(Signal::INT)), "{err:?}");
+    drop(ctrl_c);
+
+    if cfg!(windows) {
+        // Nothing else can be caught on Windows.
+        let err = signal::register_flag(Signal::USR1, flag).unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+    }
+}
+
+fn sigint_iterator() {
+    use procctl::signal::{self, Signals};
+
+    // Ctrl+Break on Windows; any other catchable signal on Unix.
+    let other = if cfg!(windows) {
+        "BREAK".parse::<Signal>().unwrap()
+    } else {
+        Signal::USR1
+    };
+    let mut signals = Signals::new([Signal::INT, other]).unwrap();
+    assert_eq!(signals.pending().count(), 0);
+    assert_eq!(
+        signals.wait_timeout(Duration::from_millis(20)).unwrap(),
+        None
+    );
+    signal::raise(Signal::INT).unwrap();
+    signal::raise(other).unwrap();
+    signal::raise(Signal::INT).unwrap();
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        match signals.wait_timeout(Duration::from_secs(10)).unwrap() {
+            Some(sig) => got.push(sig),
+            None => panic!("only {got:?} arrived within 10 s"),
+        }
+    }
+    got.sort_by_key(|s| s.as_raw());
+    let mut want = vec![Signal::INT, Signal::INT, other];
+    want.sort_by_key(|s| s.as_raw());
+    assert_eq!(got, want);
+}
+
+fn sigint_ignore_and_default() {
+    use procctl::signal::{self, Disposition};
+
+    signal::ignore(Signal::INT).unwrap();
+    assert_eq!(
+        signal::disposition(Signal::INT).unwrap(),
+        Disposition::Ignore
+    );
+    signal::raise(Signal::INT).unwrap(); // ignored: we live on
+    signal::default(Signal::INT).unwrap();
+    assert_eq!(
+        signal::disposition(Signal::INT).unwrap(),
+        Disposition::Default
+    );
+}
+
+fn sigint_closure_handler() {
+    use procctl::signal;
+
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let id = signal::register(Signal::INT, move |sig| {
+        let _ = tx.lock().unwrap().send(sig);
+    })
+    .unwrap();
+    signal::raise(Signal::INT).unwrap();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        Signal::INT
+    );
+    assert!(signal::unregister(id));
 }
