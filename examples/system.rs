@@ -35,7 +35,27 @@ fn main() -> procctl::Result<()> {
     Ok(())
 }
 
+/// Windows: the same calls, through `cmd.exe /C`. There are no signals, so
+/// a status is always an exit code.
 #[cfg(not(unix))]
-fn main() {
-    println!("the Windows backend of Command, system and popen is not there yet");
+fn main() -> procctl::Result<()> {
+    use procctl::proc::{Command, system};
+
+    println!("system(cmd) runs `cmd.exe /C cmd` and waits, like Python's os.system.\n");
+    for cmd in [
+        "echo hello from the shell",
+        "exit 3",
+        "no-such-command-anywhere 2>NUL",
+    ] {
+        let status = system(cmd)?;
+        println!(
+            "  system({cmd:?})\n    -> {status} (exit_code() = {})",
+            status.exit_code()
+        );
+    }
+
+    println!("\nWhen no shell is needed, run the program directly with Command:");
+    let status = Command::new("cmd.exe").args(["/C", "exit 1"]).status()?;
+    println!("  Command::new(\"cmd.exe\").args([\"/C\", \"exit 1\"]).status() -> {status}");
+    Ok(())
 }

@@ -67,8 +67,11 @@
 //! |-------------------------------------------|------------------|---------------------------|--------------------|
 //! | typed core (`Pid`, statuses, `Signal`)    | yes              | yes                       | yes                |
 //! | `fork`, `exec*`, `waitpid`, groups        | yes              | yes                       | no (`cfg(unix)`)   |
-//! | `Child` never signals a recycled pid      | pidfd            | reap lock                 | n/a                |
-//! | `Child::wait_timeout`                     | pidfd + `poll`   | `WNOHANG` at intervals    | n/a                |
+//! | `Command`, `Child`, `system`, `popen`     | yes              | yes                       | portable subset, through `std::process` and `cmd.exe /C` |
+//! | `Child` never signals a recycled pid      | pidfd            | reap lock                 | process handle     |
+//! | `Child::wait_timeout`                     | pidfd + `poll`   | `WNOHANG` at intervals    | `WaitForSingleObject` |
+//! | `Child::signal`                           | any signal       | any signal                | `KILL`/`TERM`: `TerminateProcess`; others unsupported |
+//! | `signal::register`, `Signals`, `watch_interrupt` | any catchable signal | any catchable signal | `INT`, `BREAK` (console control handler) |
 //! | safe `fork`'s thread check                | `/proc/self/stat`| `proc_pidinfo` / `sysctl` | n/a                |
 //! | [`proc::spawn_task`]                      | forked process   | forked process            | thread             |
 //! | [`reap::reap_zombies`]                    | `waitpid` loop   | `waitpid` loop            | `Ok(vec![])`       |

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use procctl::proc::{Task, TaskId, spawn_task, spawn_thread_task};
+use procctl::proc::{self, PopenMode, Task, TaskId, spawn_task, spawn_thread_task};
 use procctl::{Error, ExitStatus, Pid, Signal};
 use support::eventually;
 
@@ -53,10 +53,30 @@ fn main() {
         ("spawn_task_dropped_is_reaped", spawn_task_dropped_is_reaped),
         ("spawn_thread_task_everywhere", spawn_thread_task_everywhere),
         ("thread_task_waiters_agree", thread_task_waiters_agree),
+        ("command_exit_codes", command_exit_codes),
+        ("command_output_capture", command_output_capture),
+        ("command_env_and_dir", command_env_and_dir),
+        ("communicate_pipes_stdin", communicate_pipes_stdin),
+        ("communicate_large_both_ways", communicate_large_both_ways),
+        ("kill_long_running_child", kill_long_running_child),
+        ("terminate_with_signal", terminate_with_signal),
+        ("communicate_timeout_kills", communicate_timeout_kills),
+        ("missing_program_is_not_found", missing_program_is_not_found),
+        ("adopt_std_child", adopt_std_child),
+        ("drop_policy_kill", drop_policy_kill),
+        ("system_exit_codes", system_exit_codes),
+        ("popen_read_and_write", popen_read_and_write),
+        ("popen2_communicate", popen2_communicate),
         (
             "spawn_task_when_multithreaded",
             spawn_task_when_multithreaded,
         ),
+        // Last: `register` starts procctl's dispatcher thread for good, and
+        // the spawn_task tests above need a single-threaded process on Unix.
+        ("sigint_flag_and_watcher", sigint_flag_and_watcher),
+        ("sigint_iterator", sigint_iterator),
+        ("sigint_ignore_and_default", sigint_ignore_and_default),
+        ("sigint_closure_handler", sigint_closure_handler),
     ]);
 }
 
@@ -73,6 +93,19 @@ fn child_main(mode: &str) -> ! {
             // Buffered by std's line-buffered stdout: `_exit` must drop it.
             print!("this text is never flushed");
             procctl::proc::_exit(arg.parse().unwrap())
+        }
+        "sleep" => {
+            std::thread::sleep(Duration::from_secs(arg.parse().unwrap()));
+            std::process::exit(0)
+        }
+        "cat" => {
+            // Copies stdin to stdout, then `arg` bytes of its own to stderr.
+            let mut all = Vec::new();
+            std::io::stdin().read_to_end(&mut all).unwrap();
+            std::io::stdout().write_all(&all).unwrap();
+            let n: usize = arg.parse().unwrap_or(0);
+            std::io::stderr().write_all(&vec![b'e'; n]).unwrap();
+            std::process::exit(0)
         }
         _ => panic!("unknown child mode {mode:?}"),
     }
@@ -439,4 +472,347 @@ fn task_is_send_sync() {
     fn check<T: Send + Sync>() {}
     check::<Task>();
     check::<TaskId>();
+}
+
+/// A command run by the platform's shell: `sh -c` on Unix, `cmd.exe /C`
+/// on Windows.
+fn shell(unix: &str, windows: &str) -> proc::Command {
+    if cfg!(windows) {
+        let mut c = proc::Command::new("cmd.exe");
+        c.args(["/C", windows]);
+        c
+    } else {
+        let mut c = proc::Command::new("sh");
+        c.args(["-c", unix]);
+        c
+    }
+}
+
+/// This test binary, re-run as a child in `mode`.
+fn this_binary(mode: &str) -> proc::Command {
+    let mut c = proc::Command::new(std::env::current_exe().unwrap());
+    c.env(CHILD_ENV, mode);
+    c
+}
+
+/// Waits for `child` at most 10 s; kills it and fails the test otherwise.
+fn child_wait10(child: &proc::Child) -> ExitStatus {
+    match child.wait_timeout(Duration::from_secs(10)).unwrap() {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait_timeout(Duration::from_secs(10));
+            panic!("child {} did not finish within 10 s", child.pid());
+        }
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).trim_end().to_owned()
+}
+
+fn command_exit_codes() {
+    for code in [0, 1, 7, 42] {
+        let child = shell(&format!("exit {code}"), &format!("exit {code}"))
+            .spawn()
+            .unwrap();
+        assert_eq!(child_wait10(&child), ExitStatus::Exited(code));
+        // Idempotent.
+        assert_eq!(child.wait().unwrap(), ExitStatus::Exited(code));
+        assert_eq!(child.try_wait().unwrap(), Some(ExitStatus::Exited(code)));
+    }
+    let status = this_binary("exit:3").status().unwrap();
+    assert_eq!(status.code(), Some(3));
+}
+
+fn command_output_capture() {
+    let out = shell(
+        "echo out; echo err >&2; exit 2",
+        "echo out& echo err 1>&2& exit 2",
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stdout), "out");
+    assert_eq!(text(&out.stderr), "err");
+}
+
+fn command_env_and_dir() {
+    let dir = std::env::temp_dir().canonicalize().unwrap();
+    let out = shell("echo $PROCCTL_X", "echo %PROCCTL_X%")
+        .env("PROCCTL_X", "forty-two")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "forty-two");
+    let err = shell("exit 0", "exit 0")
+        .current_dir(dir.join("procctl-no-such-dir"))
+        .spawn()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Spawn {
+                step: procctl::error::SpawnStep::Chdir,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+fn communicate_pipes_stdin() {
+    let child = this_binary("cat")
+        .stdin(proc::Stdio::piped())
+        .stdout(proc::Stdio::piped())
+        .stderr(proc::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.communicate(b"through the pipe").unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout, b"through the pipe");
+    assert!(out.stderr.is_empty());
+}
+
+/// More than any pipe buffer, both ways at once: no deadlock.
+fn communicate_large_both_ways() {
+    let input: Vec<u8> = (0..4 << 20).map(|i| (i % 251) as u8).collect();
+    let child = this_binary("cat:1000000")
+        .stdin(proc::Stdio::piped())
+        .stdout(proc::Stdio::piped())
+        .stderr(proc::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child
+        .communicate_timeout(&input, Duration::from_secs(60))
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout == input, "stdout differs from the input");
+    assert_eq!(out.stderr.len(), 1_000_000);
+}
+
+fn kill_long_running_child() {
+    let child = this_binary("sleep:60").spawn().unwrap();
+    assert_eq!(child.try_wait().unwrap(), None);
+    assert_eq!(child.wait_timeout(Duration::from_millis(50)).unwrap(), None);
+    child.kill().unwrap();
+    let status = child_wait10(&child);
+    assert!(!status.success());
+    if cfg!(unix) {
+        assert_eq!(status.signal(), Some(Signal::KILL));
+    }
+    // Ended already: nothing to do, and waiting still gives the status.
+    child.kill().unwrap();
+    assert_eq!(child.wait().unwrap(), status);
+}
+
+fn terminate_with_signal() {
+    let child = this_binary("sleep:60").spawn().unwrap();
+    if cfg!(windows) {
+        let err = child.signal(Signal::USR1).unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+    }
+    child.signal(Signal::TERM).unwrap();
+    let status = child_wait10(&child);
+    assert!(!status.success());
+    if cfg!(unix) {
+        assert_eq!(status.signal(), Some(Signal::TERM));
+    }
+}
+
+fn communicate_timeout_kills() {
+    let child = this_binary("sleep:60")
+        .stdout(proc::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let err = child
+        .communicate_timeout(b"", Duration::from_millis(200))
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let status = child
+        .wait_timeout(Duration::from_secs(10))
+        .unwrap()
+        .expect("killed at the deadline");
+    assert!(!status.success());
+}
+
+fn missing_program_is_not_found() {
+    let err = proc::Command::new("procctl-no-such-program")
+        .spawn()
+        .unwrap_err();
+    match &err {
+        Error::NotFound { program, .. } => assert_eq!(program, "procctl-no-such-program"),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert!(err.to_string().contains("procctl-no-such-program"), "{err}");
+    let err = proc::Command::new("procctl-no-such-program")
+        .output()
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+}
+
+fn adopt_std_child() {
+    let std_child = Command::new(std::env::current_exe().unwrap())
+        .env(CHILD_ENV, "cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let child = proc::Child::from(std_child);
+    let out = child.communicate(b"adopted").unwrap();
+    assert_eq!(out.stdout, b"adopted");
+    assert!(out.status.success());
+}
+
+fn drop_policy_kill() {
+    // The child's stdout is a pipe we keep: it reads EOF only once the
+    // child is gone, so the read proves the kill.
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let child = this_binary("sleep:60")
+        .stdout(writer)
+        .drop_policy(proc::DropPolicy::KillAndReap)
+        .spawn()
+        .unwrap();
+    assert_eq!(child.drop_policy(), proc::DropPolicy::KillAndReap);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = reader.read_to_end(&mut buf);
+        let _ = tx.send(());
+    });
+    drop(child);
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("the dropped child was killed");
+    support_until_single_threaded();
+}
+
+fn system_exit_codes() {
+    assert_eq!(proc::system("exit 0").unwrap(), ExitStatus::Exited(0));
+    assert_eq!(proc::system("exit 3").unwrap(), ExitStatus::Exited(3));
+    assert!(!proc::system("procctl-no-such-command").unwrap().success());
+}
+
+fn popen_read_and_write() {
+    let mut p = proc::popen("echo hello", PopenMode::Read).unwrap();
+    let mut got = String::new();
+    p.read_to_string(&mut got).unwrap();
+    assert_eq!(got.trim_end(), "hello");
+    assert!(p.write(b"x").is_err());
+    assert!(p.close().unwrap().success());
+
+    let sink = if cfg!(windows) {
+        "more > NUL"
+    } else {
+        "cat > /dev/null"
+    };
+    let mut p = proc::popen(sink, PopenMode::Write).unwrap();
+    assert_ne!(p.pid(), Pid::current());
+    p.write_all(b"into the void\n").unwrap();
+    assert!(p.close().unwrap().success());
+
+    let p = proc::popen("exit 5", PopenMode::Read).unwrap();
+    assert_eq!(p.close().unwrap().code(), Some(5));
+}
+
+fn popen2_communicate() {
+    let copy = if cfg!(windows) { "more" } else { "cat" };
+    let mut p = proc::popen2(copy).unwrap();
+    let out = p.communicate(b"both ways\n").unwrap();
+    assert_eq!(text(&out), "both ways");
+    assert!(p.close().unwrap().success());
+}
+
+/// `raise(INT)` reaches procctl's flag and the `KeyboardInterrupt`-style
+/// watcher (on Windows through the same path a Ctrl+C takes).
+fn sigint_flag_and_watcher() {
+    use std::sync::atomic::AtomicBool;
+
+    use procctl::signal;
+
+    let flag = Arc::new(AtomicBool::new(false));
+    let id = signal::register_flag(Signal::INT, Arc::clone(&flag)).unwrap();
+    signal::raise(Signal::INT).unwrap();
+    eventually("the flag is set", || flag.load(Ordering::SeqCst));
+    assert!(signal::unregister(id));
+
+    let ctrl_c = signal::watch_interrupt().unwrap();
+    ctrl_c.check().unwrap();
+    signal::raise(Signal::INT).unwrap();
+    eventually("the watcher saw it", || ctrl_c.is_interrupted());
+    let err = ctrl_c.check().unwrap_err();
+    assert!(matches!(err, Error::Interrupted(Signal::INT)), "{err:?}");
+    drop(ctrl_c);
+
+    if cfg!(windows) {
+        // Nothing else can be caught on Windows.
+        let err = signal::register_flag(Signal::USR1, flag).unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+    }
+}
+
+fn sigint_iterator() {
+    use procctl::signal::{self, Signals};
+
+    // Ctrl+Break on Windows; any other catchable signal on Unix.
+    let other = if cfg!(windows) {
+        "BREAK".parse::<Signal>().unwrap()
+    } else {
+        Signal::USR1
+    };
+    let mut signals = Signals::new([Signal::INT, other]).unwrap();
+    assert_eq!(signals.pending().count(), 0);
+    assert_eq!(
+        signals.wait_timeout(Duration::from_millis(20)).unwrap(),
+        None
+    );
+    signal::raise(Signal::INT).unwrap();
+    signal::raise(other).unwrap();
+    signal::raise(Signal::INT).unwrap();
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        match signals.wait_timeout(Duration::from_secs(10)).unwrap() {
+            Some(sig) => got.push(sig),
+            None => panic!("only {got:?} arrived within 10 s"),
+        }
+    }
+    got.sort_by_key(|s| s.as_raw());
+    let mut want = vec![Signal::INT, Signal::INT, other];
+    want.sort_by_key(|s| s.as_raw());
+    assert_eq!(got, want);
+}
+
+fn sigint_ignore_and_default() {
+    use procctl::signal::{self, Disposition};
+
+    signal::ignore(Signal::INT).unwrap();
+    assert_eq!(
+        signal::disposition(Signal::INT).unwrap(),
+        Disposition::Ignore
+    );
+    signal::raise(Signal::INT).unwrap(); // ignored: we live on
+    signal::default(Signal::INT).unwrap();
+    assert_eq!(
+        signal::disposition(Signal::INT).unwrap(),
+        Disposition::Default
+    );
+}
+
+fn sigint_closure_handler() {
+    use procctl::signal;
+
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let id = signal::register(Signal::INT, move |sig| {
+        let _ = tx.lock().unwrap().send(sig);
+    })
+    .unwrap();
+    signal::raise(Signal::INT).unwrap();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        Signal::INT
+    );
+    assert!(signal::unregister(id));
 }

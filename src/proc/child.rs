@@ -11,50 +11,7 @@ use crate::sys::wait::{self, Rusage};
 use crate::sys::{self, pidfd};
 use crate::{ExitStatus, Pid, Signal, reap};
 
-/// What dropping an unwaited [`Child`] does to its process.
-///
-/// ```
-/// use procctl::proc::DropPolicy;
-/// assert_eq!(DropPolicy::default(), DropPolicy::Reap);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum DropPolicy {
-    /// Leave it running; procctl reaps it after it exits (at its next fork,
-    /// spawn or wait, or in [`reap_zombies`](crate::reap::reap_zombies)).
-    /// Never blocks. The default.
-    #[default]
-    Reap,
-    /// Send `SIGKILL`, then reap it like [`DropPolicy::Reap`]. Never blocks.
-    Kill,
-    /// Send `SIGKILL` and wait for it in `drop`. Blocks only as long as the
-    /// kernel takes to end a killed process.
-    KillAndReap,
-    /// Forget it: it keeps running and procctl will not reap it. When it
-    /// exits it stays a zombie until someone waits for it (or this process
-    /// exits).
-    Detach,
-}
-
-impl DropPolicy {
-    fn to_u8(self) -> u8 {
-        match self {
-            DropPolicy::Reap => 0,
-            DropPolicy::Kill => 1,
-            DropPolicy::KillAndReap => 2,
-            DropPolicy::Detach => 3,
-        }
-    }
-
-    fn from_u8(v: u8) -> DropPolicy {
-        match v {
-            1 => DropPolicy::Kill,
-            2 => DropPolicy::KillAndReap,
-            3 => DropPolicy::Detach,
-            _ => DropPolicy::Reap,
-        }
-    }
-}
+pub(crate) use super::common::DropPolicy;
 
 /// What a child used, as `wait4` reports it.
 ///

@@ -178,7 +178,11 @@ impl From<PipeWriter> for Stdio {
 ///
 /// # Platform notes
 ///
-/// Unix only for now. On Linux older than 5.5 (or where seccomp refuses
+/// On Windows, `Command` is built on `std::process::Command`
+/// (`CreateProcessW`) and offers the portable methods only: `arg0`,
+/// `process_group`, `setsid`, `keep_fd`, `map_fd`, `inherit_fds`,
+/// `signal_mask`, `ignore_signal` and `default_signal` are `cfg(unix)`.
+/// On Linux older than 5.5 (or where seccomp refuses
 /// `clone3`) it falls back to `clone(CLONE_VM | CLONE_VFORK)`, resetting
 /// handlers by hand; on macOS and the BSDs it uses `fork` + `execve`.
 ///

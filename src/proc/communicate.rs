@@ -6,32 +6,10 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use super::child::Child;
+pub(crate) use super::common::Output;
+use crate::Signal;
 use crate::error::{Error, Result};
 use crate::sys::poll::{self, SigpipeBlock, Watch};
-use crate::{ExitStatus, Signal};
-
-/// What a finished child left: its status and everything it wrote to its
-/// piped stdout and stderr (empty for a stream that was not piped).
-///
-/// Returned by [`Child::communicate`] and
-/// [`Command::output`](super::Command::output).
-///
-/// ```
-/// let out = procctl::proc::Command::new("echo").arg("hi").output()?;
-/// assert_eq!(out.stdout, b"hi\n");
-/// assert!(out.stderr.is_empty());
-/// assert!(out.status.success());
-/// # Ok::<(), procctl::Error>(())
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Output {
-    /// How the child ended.
-    pub status: ExitStatus,
-    /// What it wrote to stdout.
-    pub stdout: Vec<u8>,
-    /// What it wrote to stderr.
-    pub stderr: Vec<u8>,
-}
 
 impl Child {
     /// Writes `input` to the child's stdin, closes it, reads its stdout and
@@ -58,7 +36,8 @@ impl Child {
     ///
     /// # Platform notes
     ///
-    /// Unix only for now.
+    /// On Windows pipes cannot be polled: a writer thread and one reader
+    /// thread per output pipe do the same job.
     ///
     /// # Examples
     ///

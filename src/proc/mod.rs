@@ -21,6 +21,7 @@
 pub(crate) mod child;
 #[cfg(unix)]
 mod command;
+mod common;
 #[cfg(unix)]
 mod communicate;
 #[cfg(unix)]
@@ -31,15 +32,27 @@ mod group;
 #[cfg(unix)]
 mod shell;
 mod task;
+
+#[cfg(windows)]
+#[path = "child_windows.rs"]
+pub(crate) mod child;
+#[cfg(windows)]
+#[path = "command_windows.rs"]
+mod command;
+#[cfg(windows)]
+#[path = "communicate_windows.rs"]
+mod communicate;
+#[cfg(windows)]
+#[path = "shell_windows.rs"]
+mod shell;
 #[cfg(unix)]
 mod wait;
 
-#[cfg(unix)]
-pub use child::{Child, DropPolicy, ResourceUsage};
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
+pub use child::{Child, ResourceUsage};
+#[cfg(any(unix, windows))]
 pub use command::{Command, Stdio};
-#[cfg(unix)]
-pub use communicate::Output;
+pub use common::{DropPolicy, Output, PopenMode};
 #[cfg(unix)]
 pub use exec::{execv, execve, execvp, execvpe};
 pub use fork::{_exit, thread_count};
@@ -47,8 +60,8 @@ pub use fork::{_exit, thread_count};
 pub use fork::{fork, fork_unchecked};
 #[cfg(unix)]
 pub use group::{getpgid, getpgrp, getsid, setpgid, setsid};
-#[cfg(unix)]
-pub use shell::{Popen, PopenMode, popen, popen2, system};
+#[cfg(any(unix, windows))]
+pub use shell::{Popen, popen, popen2, system};
 pub use task::{Task, TaskId, spawn_task, spawn_thread_task};
 #[cfg(unix)]
 pub use wait::{WaitOptions, WaitTarget, wait, waitpid};

@@ -5,6 +5,7 @@ use std::io::{self, PipeReader, PipeWriter, Read, Write};
 
 use super::child::Child;
 use super::command::{Command, Stdio};
+pub(crate) use super::common::PopenMode;
 use super::communicate::pump;
 use crate::error::{Error, Result};
 use crate::sys::poll::SigpipeBlock;
@@ -54,7 +55,8 @@ fn shell(cmd: &str) -> Result<Command> {
 ///
 /// # Platform notes
 ///
-/// Unix only for now.
+/// On Windows the command runs with `%COMSPEC% /S /C "cmd"` (`cmd.exe`);
+/// there are no signal dispositions to juggle.
 ///
 /// # Examples
 ///
@@ -84,20 +86,6 @@ pub fn system(cmd: &str) -> Result<ExitStatus> {
         .signal_mask(original.mask.iter().filter_map(|&s| Signal::from_raw(s)))
         .inherit_fds(true);
     command.status()
-}
-
-/// Which end of the command [`popen`] connects to us.
-///
-/// ```
-/// use procctl::proc::PopenMode;
-/// assert_ne!(PopenMode::Read, PopenMode::Write);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PopenMode {
-    /// We read the command's stdout (`"r"`).
-    Read,
-    /// We write the command's stdin (`"w"`).
-    Write,
 }
 
 /// A command started by [`popen`] or [`popen2`]: read its stdout, write
@@ -154,7 +142,8 @@ impl fmt::Debug for Popen {
 ///
 /// # Platform notes
 ///
-/// Unix only for now.
+/// On Windows the command runs with `%COMSPEC% /S /C "cmd"` (`cmd.exe`);
+/// there are no signal dispositions to juggle.
 ///
 /// # Examples
 ///
@@ -186,7 +175,8 @@ pub fn popen(cmd: &str, mode: PopenMode) -> Result<Popen> {
 ///
 /// # Platform notes
 ///
-/// Unix only for now.
+/// On Windows the command runs with `%COMSPEC% /S /C "cmd"` (`cmd.exe`);
+/// there are no signal dispositions to juggle.
 ///
 /// # Examples
 ///

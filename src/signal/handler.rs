@@ -267,11 +267,15 @@ pub(crate) fn add(sig: Signal, kind: Kind) -> Result<SigId> {
 ///   later cannot fix the faulting instruction, which would fault again);
 /// - [`Error::Os`] or [`Error::ResourceLimit`] if the pipe, the thread or
 ///   `sigaction` cannot be made;
-/// - [`Error::Unsupported`] on Windows.
+/// - [`Error::Unsupported`] on Windows for any signal but `SIGINT` and
+///   `SIGBREAK`.
 ///
 /// # Platform notes
 ///
-/// Unix only; Windows returns `Error::Unsupported`. After `fork`, the child
+/// Windows: `SIGINT` and `SIGBREAK` (Ctrl+C, Ctrl+Break) through the console
+/// control handler (`SetConsoleCtrlHandler`); other signals
+/// `Error::Unsupported`. The control handler runs on a thread Windows
+/// starts, not in signal context. After `fork`, the child
 /// has the registrations but not the dispatcher thread: its next
 /// `register` starts a new one.
 ///
@@ -417,11 +421,13 @@ pub enum Disposition {
 /// # Errors
 ///
 /// [`Error::Os`] if the kernel refuses (it does not for a valid signal);
-/// [`Error::Unsupported`] on Windows.
+/// [`Error::Unsupported`] on Windows for any signal but `SIGINT` and
+/// `SIGBREAK`.
 ///
 /// # Platform notes
 ///
-/// Windows: `Error::Unsupported`.
+/// Windows: what procctl set for `SIGINT`/`SIGBREAK` (`Procctl`, `Ignore`
+/// or `Default`); other signals `Error::Unsupported`.
 ///
 /// # Examples
 ///
@@ -460,11 +466,14 @@ pub fn disposition(sig: Signal) -> Result<Disposition> {
 /// - [`Error::InvalidArgument`], naming the signal, for `SIGKILL` and
 ///   `SIGSTOP`;
 /// - [`Error::Os`] if the kernel refuses;
-/// - [`Error::Unsupported`] on Windows.
+/// - [`Error::Unsupported`] on Windows for any signal but `SIGINT` and
+///   `SIGBREAK`.
 ///
 /// # Platform notes
 ///
-/// Windows: `Error::Unsupported`.
+/// Windows: `SIGINT` and `SIGBREAK` (Ctrl+C, Ctrl+Break) through the console
+/// control handler (`SetConsoleCtrlHandler`); other signals
+/// `Error::Unsupported`.
 ///
 /// # Examples
 ///
@@ -492,11 +501,14 @@ pub fn ignore(sig: Signal) -> Result<()> {
 /// - [`Error::InvalidArgument`], naming the signal, for `SIGKILL` and
 ///   `SIGSTOP` (their action cannot be changed);
 /// - [`Error::Os`] if the kernel refuses;
-/// - [`Error::Unsupported`] on Windows.
+/// - [`Error::Unsupported`] on Windows for any signal but `SIGINT` and
+///   `SIGBREAK`.
 ///
 /// # Platform notes
 ///
-/// Windows: `Error::Unsupported`.
+/// Windows: `SIGINT` and `SIGBREAK` (Ctrl+C, Ctrl+Break) through the console
+/// control handler (`SetConsoleCtrlHandler`); other signals
+/// `Error::Unsupported`.
 ///
 /// # Examples
 ///

@@ -57,13 +57,12 @@ impl Interrupt {
     ///
     /// # Errors
     ///
-    /// As [`register_flag`]: [`Error::Unsupported`] on Windows,
-    /// [`Error::Os`] if `sigaction` fails.
+    /// As [`register_flag`]: [`Error::Os`] if `sigaction` fails.
     ///
     /// # Platform notes
     ///
-    /// Unix only at present: Windows returns `Error::Unsupported` (its
-    /// console control handler is not wired up yet).
+    /// On Windows Ctrl+C reaches it through the console control handler
+    /// (`SetConsoleCtrlHandler`).
     ///
     /// # Examples
     ///

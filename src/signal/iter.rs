@@ -79,7 +79,10 @@ impl Signals {
     ///
     /// # Platform notes
     ///
-    /// Windows: [`Error::Unsupported`](crate::Error::Unsupported).
+    /// Windows: `SIGINT` and `SIGBREAK` (Ctrl+C, Ctrl+Break, through the
+    /// console control handler); any other signal is
+    /// [`Error::Unsupported`](crate::Error::Unsupported). Waiting checks
+    /// the wake pipe with `PeekNamedPipe` at intervals of 1 to 20 ms.
     ///
     /// # Examples
     ///

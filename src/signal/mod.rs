@@ -30,8 +30,12 @@
 //!
 //! # Platform notes
 //!
-//! Everything here is Unix. On Windows the functions that return a
-//! `Result` report [`Error::Unsupported`]; [`alarm`], [`sigaction`],
+//! Everything here is Unix, except that on Windows [`register`],
+//! [`register_flag`], [`Signals`], [`watch_interrupt`], [`raise`],
+//! [`ignore`], [`default`] and [`disposition`] work for `SIGINT` and
+//! `SIGBREAK` (Ctrl+C and Ctrl+Break, through the console control
+//! handler; `raise` delivers in this process only). Otherwise the
+//! functions that return a `Result` report [`Error::Unsupported`] there; [`alarm`], [`sigaction`],
 //! [`SaFlags`] and [`SigHandler`] do not exist there. [`SigSet`] is plain
 //! data and exists everywhere.
 

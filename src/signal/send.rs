@@ -114,11 +114,16 @@ pub fn killpg(pgrp: Pid, sig: Signal) -> Result<()> {
 /// # Errors
 ///
 /// [`Error::Os`] if the call fails (it does not for a valid signal);
-/// [`Error::Unsupported`] on Windows.
+/// [`Error::Unsupported`] on Windows for any signal but `SIGINT` and
+/// `SIGBREAK`.
 ///
 /// # Platform notes
 ///
-/// Windows: `Error::Unsupported`.
+/// Windows: `SIGINT` and `SIGBREAK` are delivered in this process the way
+/// a Ctrl+C or Ctrl+Break is, to procctl's handlers; with none registered
+/// (and the signal not ignored) the C runtime's `raise` runs its default,
+/// which ends the process with exit code 3. Other processes on the console
+/// see nothing.
 ///
 /// # Examples
 ///

@@ -6,6 +6,7 @@ use std::ffi::c_void;
 use crate::Pid;
 
 pub(crate) mod pipe;
+pub(crate) mod process;
 pub(crate) mod signal;
 
 /// `PROCESS_BASIC_INFORMATION`, as `NtQueryInformationProcess` fills it for

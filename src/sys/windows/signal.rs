@@ -1,25 +1,69 @@
-//! Signals on Windows: there are none to mask, wait for or send, so every
-//! call reports `Unsupported`. Same crate-private interface as
-//! `unix/signal.rs`.
+//! Signals on Windows. Windows has no kernel signals; what it has is the
+//! console control handler, which Windows runs on a new thread of ours
+//! when Ctrl+C or Ctrl+Break is pressed. procctl's handlers, flags and
+//! `Signals` iterators for `SIGINT` and `SIGBREAK` hang off one such
+//! handler (`SetConsoleCtrlHandler`, declared by hand from kernel32).
+//! Masks, sending to other processes and every other signal report
+//! `Unsupported`. Same crate-private interface as `unix/signal.rs`.
+//!
+//! The control handler is an ordinary thread, not signal context: it may
+//! lock and write to pipes, and it does.
 
-use std::io;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::collections::BTreeMap;
+use std::io::{self, PipeWriter, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Once};
 use std::time::Duration;
 
 use crate::signal::SigSet;
 
-/// Handlers cannot be registered on this platform.
-pub(crate) const HANDLERS_SUPPORTED: bool = false;
+/// Handlers can be registered, for `SIGINT` and `SIGBREAK`.
+pub(crate) const HANDLERS_SUPPORTED: bool = true;
+
+/// The C runtime's numbers (`Signal::INT`, `Signal::BREAK`).
+const SIGINT: i32 = 2;
+const SIGBREAK: i32 = 21;
+
+/// `CTRL_C_EVENT`, `CTRL_BREAK_EVENT`.
+const CTRL_C_EVENT: u32 = 0;
+const CTRL_BREAK_EVENT: u32 = 1;
+
+#[link(name = "kernel32")]
+unsafe extern "system" {
+    fn SetConsoleCtrlHandler(
+        handler: Option<unsafe extern "system" fn(u32) -> i32>,
+        add: i32,
+    ) -> i32;
+}
+
+unsafe extern "C" {
+    /// The C runtime's `raise`: runs the CRT's disposition (for `SIGINT`
+    /// and `SIGBREAK` by default: exit with code 3).
+    #[link_name = "raise"]
+    fn crt_raise(sig: i32) -> i32;
+}
 
 fn unsupported<T>() -> io::Result<T> {
     Err(io::ErrorKind::Unsupported.into())
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Index of a signal the console control handler can deliver.
+fn index(sig: i32) -> io::Result<usize> {
+    match sig {
+        SIGINT => Ok(0),
+        SIGBREAK => Ok(1),
+        _ => unsupported(),
+    }
+}
+
 /// A thread's signal mask (Windows has none).
 pub(crate) struct SavedMask;
 
-/// What the kernel does with a signal now.
+/// What happens to a signal now.
 #[allow(dead_code)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Current {
@@ -33,12 +77,14 @@ pub(crate) fn block(_set: &SigSet) -> io::Result<SavedMask> {
     unsupported()
 }
 
+/// The dispatcher thread blocks nothing on Windows: there is nothing to
+/// block, and the control handler runs on a thread of its own anyway.
 pub(crate) fn block_all() -> io::Result<SavedMask> {
-    unsupported()
+    Ok(SavedMask)
 }
 
 pub(crate) fn restore_mask(_saved: &SavedMask) -> io::Result<()> {
-    unsupported()
+    Ok(())
 }
 
 pub(crate) fn current_mask() -> io::Result<SigSet> {
@@ -53,60 +99,224 @@ pub(crate) fn wait_for(_set: &SigSet, _timeout: Option<Duration>) -> io::Result<
     unsupported()
 }
 
-pub(crate) fn raise(_sig: i32) -> io::Result<()> {
-    unsupported()
+/// `raise(sig)` for `SIGINT`/`SIGBREAK`: delivered in this process as a
+/// Ctrl+C or Ctrl+Break would be, to procctl's handlers if there are any,
+/// else to the C runtime's `raise` (whose default ends the process with
+/// code 3, as C's `raise` does). Nothing reaches other processes on the
+/// console. Other signals: `Unsupported`.
+pub(crate) fn raise(sig: i32) -> io::Result<()> {
+    index(sig)?;
+    if deliver(sig) {
+        return Ok(());
+    }
+    // SAFETY: the C runtime's raise with a signal number it knows.
+    if unsafe { crt_raise(sig) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 pub(crate) fn kill(_pid: i32, _sig: i32) -> io::Result<()> {
     unsupported()
 }
 
-pub(crate) fn disposition(_sig: i32) -> io::Result<Current> {
-    unsupported()
+pub(crate) fn disposition(sig: i32) -> io::Result<Current> {
+    let i = index(sig)?;
+    let state = lock(&STATE);
+    Ok(if state.slots[i].is_some() {
+        Current::Ours
+    } else if state.ignored[i] {
+        Current::Ignore
+    } else {
+        Current::Default
+    })
 }
 
-pub(crate) fn ignore(_sig: i32) -> io::Result<()> {
-    unsupported()
+pub(crate) fn ignore(sig: i32) -> io::Result<()> {
+    let i = index(sig)?;
+    install()?;
+    lock(&STATE).ignored[i] = true;
+    Ok(())
 }
 
-pub(crate) fn default(_sig: i32) -> io::Result<()> {
-    unsupported()
+pub(crate) fn default(sig: i32) -> io::Result<()> {
+    let i = index(sig)?;
+    let mut state = lock(&STATE);
+    state.ignored[i] = false;
+    state.slots[i] = None;
+    Ok(())
 }
 
-/// The queue of one `Signals` iterator (never made on Windows).
-pub(crate) struct Queue;
+/// Counts of deliveries per signal, and whether a wake-up is due.
+#[derive(Default)]
+struct Tally(Mutex<BTreeMap<i32, u32>>);
 
-impl Queue {
-    pub(crate) fn new() -> io::Result<(Arc<Queue>, std::io::PipeReader)> {
-        unsupported()
+impl Tally {
+    /// Counts one delivery; `true` if it is the first since the last take
+    /// (a wake-up byte is needed; later ones would only fill the pipe).
+    fn add(&self, sig: i32) -> bool {
+        let mut t = lock(&self.0);
+        let first = t.is_empty();
+        *t.entry(sig).or_insert(0) += 1;
+        first
     }
 
-    pub(crate) fn take(&self, _f: impl FnMut(i32, u32)) {}
+    fn take(&self, mut f: impl FnMut(i32, u32)) {
+        let taken = std::mem::take(&mut *lock(&self.0));
+        for (sig, count) in taken {
+            f(sig, count);
+        }
+    }
 }
 
-/// What procctl does for one signal (built, never used, on Windows).
-#[allow(dead_code)]
+/// The queue of one `Signals` iterator: counts, and a pipe to wake it.
+pub(crate) struct Queue {
+    tally: Tally,
+    wake: Mutex<PipeWriter>,
+}
+
+impl Queue {
+    /// A queue and the read end of its wake pipe.
+    pub(crate) fn new() -> io::Result<(Arc<Queue>, std::io::PipeReader)> {
+        let (reader, writer) = std::io::pipe()?;
+        let queue = Queue {
+            tally: Tally::default(),
+            wake: Mutex::new(writer),
+        };
+        Ok((Arc::new(queue), reader))
+    }
+
+    /// `f(signal, count)` for each signal delivered since the last call.
+    pub(crate) fn take(&self, f: impl FnMut(i32, u32)) {
+        self.tally.take(f)
+    }
+
+    fn deliver(&self, sig: i32) {
+        if self.tally.add(sig) {
+            let _ = lock(&self.wake).write_all(&[0]);
+        }
+    }
+}
+
+/// What procctl does for one signal.
 #[derive(Default)]
 pub(crate) struct Actions {
+    /// Set to `true`.
     pub(crate) flags: Vec<Arc<AtomicBool>>,
+    /// Counted into, and woken.
     pub(crate) queues: Vec<Arc<Queue>>,
+    /// Counted for the dispatcher thread, which is woken.
     pub(crate) dispatch: bool,
 }
 
-pub(crate) fn hook(_sig: i32, _actions: Actions) -> io::Result<()> {
-    unsupported()
+struct State {
+    slots: [Option<Arc<Actions>>; 2],
+    ignored: [bool; 2],
+    dispatch_wake: Option<PipeWriter>,
 }
 
-pub(crate) fn update(_sig: i32, _actions: Actions) -> io::Result<()> {
-    unsupported()
+static STATE: Mutex<State> = Mutex::new(State {
+    slots: [None, None],
+    ignored: [false, false],
+    dispatch_wake: None,
+});
+
+static DISPATCH: Mutex<BTreeMap<i32, u32>> = Mutex::new(BTreeMap::new());
+
+/// Runs procctl's actions for `sig`; `false` if it has none (and is not
+/// ignored), so the default applies.
+fn deliver(sig: i32) -> bool {
+    let Ok(i) = index(sig) else { return false };
+    let (actions, ignored) = {
+        let state = lock(&STATE);
+        (state.slots[i].clone(), state.ignored[i])
+    };
+    let Some(actions) = actions else {
+        return ignored;
+    };
+    for flag in &actions.flags {
+        flag.store(true, Ordering::SeqCst);
+    }
+    for queue in &actions.queues {
+        queue.deliver(sig);
+    }
+    if actions.dispatch {
+        let first = {
+            let mut d = lock(&DISPATCH);
+            let first = d.is_empty();
+            *d.entry(sig).or_insert(0) += 1;
+            first
+        };
+        if first && let Some(w) = lock(&STATE).dispatch_wake.as_mut() {
+            let _ = w.write_all(&[0]);
+        }
+    }
+    true
 }
 
-pub(crate) fn unhook(_sig: i32) -> io::Result<()> {
-    unsupported()
+/// The console control handler: Windows calls it on a new thread.
+unsafe extern "system" fn on_ctrl(event: u32) -> i32 {
+    let sig = match event {
+        CTRL_C_EVENT => SIGINT,
+        CTRL_BREAK_EVENT => SIGBREAK,
+        // Close, logoff, shutdown: not ours, the next handler decides.
+        _ => return 0,
+    };
+    i32::from(deliver(sig))
 }
 
+/// Adds procctl's console control handler, once per process. It stays: with
+/// nothing registered it returns FALSE, so the next handler (by default,
+/// ending the process) runs as if it were not there.
+fn install() -> io::Result<()> {
+    static ONCE: Once = Once::new();
+    static FAILED: AtomicBool = AtomicBool::new(false);
+    ONCE.call_once(|| {
+        // SAFETY: on_ctrl has the PHANDLER_ROUTINE signature and lives for
+        // the whole program.
+        if unsafe { SetConsoleCtrlHandler(Some(on_ctrl), 1) } == 0 {
+            FAILED.store(true, Ordering::SeqCst);
+        }
+    });
+    if FAILED.load(Ordering::SeqCst) {
+        return Err(io::Error::other("SetConsoleCtrlHandler failed"));
+    }
+    Ok(())
+}
+
+pub(crate) fn hook(sig: i32, actions: Actions) -> io::Result<()> {
+    let i = index(sig)?;
+    install()?;
+    lock(&STATE).slots[i] = Some(Arc::new(actions));
+    Ok(())
+}
+
+pub(crate) fn update(sig: i32, actions: Actions) -> io::Result<()> {
+    let i = index(sig)?;
+    let mut state = lock(&STATE);
+    if state.slots[i].is_some() {
+        state.slots[i] = Some(Arc::new(actions));
+    }
+    Ok(())
+}
+
+pub(crate) fn unhook(sig: i32) -> io::Result<()> {
+    let i = index(sig)?;
+    lock(&STATE).slots[i] = None;
+    Ok(())
+}
+
+/// Creates the dispatcher's wake pipe; returns the read end.
 pub(crate) fn new_wake_pipe() -> io::Result<std::io::PipeReader> {
-    unsupported()
+    let (reader, writer) = std::io::pipe()?;
+    lock(&STATE).dispatch_wake = Some(writer);
+    Ok(reader)
 }
 
-pub(crate) fn take_deliveries(_f: impl FnMut(i32, u32)) {}
+/// Takes the dispatcher's deliveries counted since the last call.
+pub(crate) fn take_deliveries(mut f: impl FnMut(i32, u32)) {
+    let taken = std::mem::take(&mut *lock(&DISPATCH));
+    for (sig, count) in taken {
+        f(sig, count);
+    }
+}
