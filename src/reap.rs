@@ -147,9 +147,12 @@ pub enum ReapMode {
 ///
 /// # Platform notes
 ///
-/// Linux: `Owned` waits on pidfds with epoll. Other Unix systems, and Linux
-/// kernels without pidfds: the `Owned` thread checks the orphan list with
-/// `WNOHANG` every 10 ms. Windows: nothing to reap; returns `Ok(())`.
+/// Linux: `Owned` waits on pidfds with epoll (on kernels without pidfds it
+/// also checks the orphan list with `WNOHANG` every 10 ms). Other Unix
+/// systems: a `SIGCHLD` handler registered with
+/// [`signal::register`](crate::signal::register) (chaining to any handler
+/// installed before) drains the orphan list on procctl's signal dispatcher
+/// thread. Windows: nothing to reap; returns `Ok(())`.
 ///
 /// # Examples
 ///
@@ -586,15 +589,17 @@ mod registry {
         })
     }
 
+    /// Without pidfds: a `SIGCHLD` handler (procctl's, which chains to one
+    /// installed before it) drains the orphan list, reaping only procctl's
+    /// own pids with `waitpid(pid, WNOHANG)`. The handler runs on the
+    /// signal dispatcher thread, never in signal context.
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     fn start_owned() -> Result<()> {
         OWNED.get_or_init(|| OwnedReaper { set: NoSet });
-        spawn_thread("procctl-reaper", || {
-            loop {
-                std::thread::sleep(Duration::from_millis(10));
-                drain_orphans();
-            }
-        })
+        crate::signal::register(crate::Signal::CHLD, |_| drain_orphans())?;
+        // Orphans that exited before the handler was there.
+        drain_orphans();
+        Ok(())
     }
 
     fn start_all() -> Result<()> {
