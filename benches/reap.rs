@@ -138,6 +138,88 @@ mod imp {
             })
         });
         g.finish();
+
+        // The same burst with exec'd children (the usual case: Command, not
+        // fork): a tiny static program that exits at EOF on stdin. The
+        // children hold no pidfd of ours, so only the reaping differs.
+        let Some(prog) = build_waiter() else { return };
+        let mut g = c.benchmark_group("reap_2000_spawned_children");
+        g.sample_size(10)
+            .measurement_time(Duration::from_secs(10))
+            .warm_up_time(Duration::from_secs(1));
+        g.bench_function("std spawn, raw waitpid(-1) loop", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let (r, w) = std::io::pipe().unwrap();
+                    for _ in 0..N {
+                        let child = std::process::Command::new(&prog)
+                            .stdin(r.try_clone().unwrap())
+                            .spawn()
+                            .unwrap();
+                        std::mem::forget(child); // reaped by the raw loop
+                    }
+                    drop(r);
+                    let t = Instant::now();
+                    drop(w);
+                    for _ in 0..N {
+                        let mut st = 0;
+                        // SAFETY: plain waitpid on our own children.
+                        let pid = unsafe { libc::waitpid(-1, &mut st, 0) };
+                        assert!(pid > 0);
+                    }
+                    total += t.elapsed();
+                }
+                total
+            })
+        });
+        g.bench_function("procctl spawn, dropped, start_reaper(Owned)", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let (r, w) = std::io::pipe().unwrap();
+                    for _ in 0..N {
+                        let child = procctl::proc::Command::new(&prog)
+                            .stdin(r.try_clone().unwrap())
+                            .spawn()
+                            .unwrap();
+                        drop(child); // handed to the reaper
+                    }
+                    drop(r);
+                    let t = Instant::now();
+                    drop(w);
+                    while procctl::reap::pending_orphans() > 0 {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    total += t.elapsed();
+                }
+                total
+            })
+        });
+        g.finish();
+    }
+
+    /// Builds a static program that reads one byte from stdin and exits:
+    /// `None` (and the group is skipped) where `gcc -static` is missing.
+    fn build_waiter() -> Option<std::path::PathBuf> {
+        let dir = std::env::temp_dir().join(format!("procctl-bench-reap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok()?;
+        let (src, bin) = (dir.join("waiter.c"), dir.join("waiter"));
+        std::fs::write(
+            &src,
+            "#include <unistd.h>\nint main(void) { char c; return (int)read(0, &c, 1); }\n",
+        )
+        .ok()?;
+        let ok = std::process::Command::new("gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&bin)
+            .arg(&src)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipping the spawned-children group: `gcc -static` failed or is missing");
+        }
+        ok.then_some(bin)
     }
 
     criterion_group!(benches, bench);
