@@ -418,6 +418,37 @@ pub fn wait_for(set: &SigSet, timeout: Option<Duration>) -> Result<Option<Signal
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `SigSet` against a `BTreeSet` model: any sequence of adds and
+        /// removes over every signal of the platform leaves the same
+        /// members, in numeric order, with the same count.
+        #[test]
+        fn behaves_like_a_set(ops in proptest::collection::vec((any::<bool>(), any::<prop::sample::Index>()), 0..200)) {
+            let all: Vec<Signal> = Signal::all().collect();
+            let mut set = SigSet::empty();
+            let mut model = std::collections::BTreeSet::new();
+            for (add, idx) in ops {
+                let sig = all[idx.index(all.len())];
+                if add {
+                    set.add(sig);
+                    model.insert(sig);
+                } else {
+                    set.remove(sig);
+                    model.remove(&sig);
+                }
+                prop_assert_eq!(set.contains(sig), add);
+            }
+            prop_assert_eq!(set.len(), model.len());
+            prop_assert_eq!(set.is_empty(), model.is_empty());
+            let members: Vec<Signal> = set.iter().collect();
+            let expected: Vec<Signal> = model.iter().copied().collect();
+            prop_assert_eq!(&members, &expected);
+            let rebuilt: SigSet = expected.into_iter().collect();
+            prop_assert_eq!(rebuilt, set);
+        }
+    }
 
     #[test]
     fn set_operations() {
