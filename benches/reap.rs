@@ -45,97 +45,86 @@ mod imp {
         }
     }
 
+    /// Reaps `N` children with a plain `waitpid(-1)` loop.
+    fn raw_reap_all() {
+        for _ in 0..N {
+            let mut st = 0;
+            // SAFETY: plain waitpid on our own children.
+            let pid = unsafe { libc::waitpid(-1, &mut st, 0) };
+            assert!(pid > 0);
+        }
+    }
+
+    /// Waits until procctl's reaper has taken every dropped child. Sleeps,
+    /// not spins: a spinning thread would take a core from the exiting
+    /// children (the raw loop blocks in waitpid).
+    fn reaper_done() {
+        while procctl::reap::pending_orphans() > 0 {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    /// One timed burst per iteration: `start` makes `N` children blocked
+    /// on a pipe (not timed; what it returns lives until the burst ends),
+    /// then the pipe closes and `reap` runs until all are reaped (timed).
+    fn bursts<K>(
+        iters: u64,
+        mut start: impl FnMut(&std::io::PipeReader, RawFd) -> K,
+        mut reap: impl FnMut(),
+    ) -> Duration {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let (r, w) = std::io::pipe().unwrap();
+            let keep = start(&r, w.as_raw_fd());
+            drop(r);
+            let t = Instant::now();
+            drop(w);
+            reap();
+            total += t.elapsed();
+            drop(keep);
+        }
+        total
+    }
+
+    /// `N` children forked by procctl; `keep` decides whether the handles
+    /// are returned (kept) or dropped at once (handed to the reaper).
+    fn procctl_children(
+        r: &std::io::PipeReader,
+        wfd: RawFd,
+        keep: bool,
+    ) -> Vec<procctl::proc::Child> {
+        let mut kids = Vec::new();
+        for _ in 0..N {
+            // SAFETY: the child only closes a descriptor, reads from a pipe
+            // and calls _exit.
+            let child = unsafe {
+                procctl::proc::fork_unchecked(|| {
+                    wait_for_go(r, wfd);
+                    procctl::proc::_exit(0)
+                })
+            }
+            .unwrap();
+            if keep {
+                kids.push(child);
+            }
+        }
+        kids
+    }
+
     fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group("reap_2000_children");
         g.sample_size(10)
             .measurement_time(Duration::from_secs(20))
             .warm_up_time(Duration::from_secs(1));
-
         g.bench_function("raw waitpid(-1) loop", |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let (r, w) = std::io::pipe().unwrap();
-                    raw_children(&r, w.as_raw_fd());
-                    drop(r);
-                    let t = Instant::now();
-                    drop(w);
-                    for _ in 0..N {
-                        let mut st = 0;
-                        // SAFETY: plain waitpid on our own children.
-                        let pid = unsafe { libc::waitpid(-1, &mut st, 0) };
-                        assert!(pid > 0);
-                    }
-                    total += t.elapsed();
-                }
-                total
-            })
+            b.iter_custom(|iters| bursts(iters, raw_children, raw_reap_all))
         });
-
         g.bench_function("procctl children, raw waitpid loop", |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let (r, w) = std::io::pipe().unwrap();
-                    let wfd = w.as_raw_fd();
-                    let mut kids = Vec::new();
-                    for _ in 0..N {
-                        // SAFETY: the child only closes a descriptor, reads
-                        // from a pipe and calls _exit.
-                        let child = unsafe {
-                            procctl::proc::fork_unchecked(|| {
-                                wait_for_go(&r, wfd);
-                                procctl::proc::_exit(0)
-                            })
-                        }
-                        .unwrap();
-                        kids.push(child);
-                    }
-                    drop(r);
-                    let t = Instant::now();
-                    drop(w);
-                    for _ in 0..N {
-                        let mut st = 0;
-                        // SAFETY: plain waitpid on our own children.
-                        let pid = unsafe { libc::waitpid(-1, &mut st, 0) };
-                        assert!(pid > 0);
-                    }
-                    total += t.elapsed();
-                    drop(kids);
-                }
-                total
-            })
+            b.iter_custom(|iters| bursts(iters, |r, w| procctl_children(r, w, true), raw_reap_all))
         });
         procctl::reap::start_reaper(procctl::reap::ReapMode::Owned).unwrap();
         g.bench_function("procctl start_reaper(Owned)", |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let (r, w) = std::io::pipe().unwrap();
-                    let wfd = w.as_raw_fd();
-                    for _ in 0..N {
-                        // SAFETY: the child only reads from a pipe and calls _exit.
-                        let child = unsafe {
-                            procctl::proc::fork_unchecked(|| {
-                                wait_for_go(&r, wfd);
-                                procctl::proc::_exit(0)
-                            })
-                        }
-                        .unwrap();
-                        drop(child); // handed to the reaper
-                    }
-                    drop(r);
-                    let t = Instant::now();
-                    drop(w);
-                    // Sleep, not spin: a spinning thread would take a core from
-                    // the exiting children (the raw loop blocks in waitpid).
-                    while procctl::reap::pending_orphans() > 0 {
-                        std::thread::sleep(Duration::from_micros(200));
-                    }
-                    total += t.elapsed();
-                }
-                total
-            })
+            b.iter_custom(|iters| bursts(iters, |r, w| procctl_children(r, w, false), reaper_done))
         });
         g.finish();
 
@@ -148,53 +137,28 @@ mod imp {
             .measurement_time(Duration::from_secs(10))
             .warm_up_time(Duration::from_secs(1));
         g.bench_function("std spawn, raw waitpid(-1) loop", |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let (r, w) = std::io::pipe().unwrap();
-                    for _ in 0..N {
-                        let child = std::process::Command::new(&prog)
-                            .stdin(r.try_clone().unwrap())
-                            .spawn()
-                            .unwrap();
-                        std::mem::forget(child); // reaped by the raw loop
-                    }
-                    drop(r);
-                    let t = Instant::now();
-                    drop(w);
-                    for _ in 0..N {
-                        let mut st = 0;
-                        // SAFETY: plain waitpid on our own children.
-                        let pid = unsafe { libc::waitpid(-1, &mut st, 0) };
-                        assert!(pid > 0);
-                    }
-                    total += t.elapsed();
+            let start = |r: &std::io::PipeReader, _: RawFd| {
+                for _ in 0..N {
+                    let child = std::process::Command::new(&prog)
+                        .stdin(r.try_clone().unwrap())
+                        .spawn()
+                        .unwrap();
+                    std::mem::forget(child); // reaped by the raw loop
                 }
-                total
-            })
+            };
+            b.iter_custom(|iters| bursts(iters, start, raw_reap_all))
         });
         g.bench_function("procctl spawn, dropped, start_reaper(Owned)", |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let (r, w) = std::io::pipe().unwrap();
-                    for _ in 0..N {
-                        let child = procctl::proc::Command::new(&prog)
-                            .stdin(r.try_clone().unwrap())
-                            .spawn()
-                            .unwrap();
-                        drop(child); // handed to the reaper
-                    }
-                    drop(r);
-                    let t = Instant::now();
-                    drop(w);
-                    while procctl::reap::pending_orphans() > 0 {
-                        std::thread::sleep(Duration::from_micros(200));
-                    }
-                    total += t.elapsed();
+            let start = |r: &std::io::PipeReader, _: RawFd| {
+                for _ in 0..N {
+                    let child = procctl::proc::Command::new(&prog)
+                        .stdin(r.try_clone().unwrap())
+                        .spawn()
+                        .unwrap();
+                    drop(child); // handed to the reaper
                 }
-                total
-            })
+            };
+            b.iter_custom(|iters| bursts(iters, start, reaper_done))
         });
         g.finish();
     }
