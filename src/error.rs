@@ -295,7 +295,6 @@ impl Error {
     /// Builds the error for a failed call from an `io::Error`, choosing the
     /// variant from the errno: limits become [`Error::ResourceLimit`], the
     /// rest [`Error::Os`].
-    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn os(call: &'static str, source: io::Error) -> Error {
         if is_resource_limit(&source) {
             Error::ResourceLimit { call, source }
@@ -305,7 +304,6 @@ impl Error {
     }
 
     /// The error for a failed exec or spawn step of `program`.
-    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn spawn(program: &std::ffi::OsStr, step: SpawnStep, source: io::Error) -> Error {
         let program = program.to_owned();
         if step == SpawnStep::Exec {
@@ -328,7 +326,6 @@ impl Error {
     }
 }
 
-#[cfg_attr(not(unix), allow(dead_code))]
 fn is_resource_limit(e: &io::Error) -> bool {
     #[cfg(unix)]
     {

@@ -166,7 +166,6 @@ impl Child {
     }
 
     /// Attaches the parent's ends of the child's stdio pipes.
-    #[allow(dead_code)]
     pub(crate) fn with_stdio(
         self,
         stdin: Option<PipeWriter>,

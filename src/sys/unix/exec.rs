@@ -128,12 +128,6 @@ impl ExecPlan {
         })
     }
 
-    /// The program as the caller gave it.
-    #[allow(dead_code)] // used by Command
-    pub(crate) fn program(&self) -> &OsStr {
-        &self.program
-    }
-
     /// Tries every candidate with `execve`; returns only on failure, with the
     /// errno `execvp` would report: `EACCES` if any candidate was found but
     /// not executable, else the last "not found"-like error, and any other
