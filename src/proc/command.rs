@@ -483,7 +483,7 @@ impl Command {
     ///
     /// let child = Command::new("sleep").arg("10").process_group(0).spawn()?;
     /// // spawn returns once the child runs the program: its set-up is done.
-    /// assert_eq!(getpgid(Some(child.pid()))?, child.pid());
+    /// assert_eq!(getpgid(Some(child.pid()))?, Some(child.pid()));
     /// child.kill()?;
     /// child.wait()?;
     /// # Ok::<(), procctl::Error>(())
@@ -508,7 +508,7 @@ impl Command {
     /// use procctl::proc::{Command, getsid};
     ///
     /// let child = Command::new("sleep").arg("10").setsid(true).spawn()?;
-    /// assert_eq!(getsid(Some(child.pid()))?, child.pid());
+    /// assert_eq!(getsid(Some(child.pid()))?, Some(child.pid()));
     /// child.kill()?;
     /// child.wait()?;
     /// # Ok::<(), procctl::Error>(())

@@ -16,6 +16,12 @@ fn to_pid(call: &'static str, p: nix::unistd::Pid) -> Result<Pid> {
     })
 }
 
+/// A group or session id as the kernel reports it: 0 means the leader lives
+/// in an ancestor PID namespace and has no number in ours.
+fn leader(p: nix::unistd::Pid) -> Option<Pid> {
+    Pid::from_raw(p.as_raw())
+}
+
 fn map_err(call: &'static str, pid: Option<Pid>, e: nix::Error) -> Error {
     let source = std::io::Error::from(e);
     match (e, pid) {
@@ -51,7 +57,7 @@ fn map_err(call: &'static str, pid: Option<Pid>, e: nix::Error) -> Error {
 /// # if procctl::proc::thread_count() == Some(1) {
 /// let child = procctl::proc::fork(|| {
 ///     procctl::proc::setpgid(None, None).unwrap(); // lead a new group
-///     (procctl::proc::getpgrp() == procctl::Pid::current()) as i32
+///     (procctl::proc::getpgrp() == Some(procctl::Pid::current())) as i32
 /// })?;
 /// assert_eq!(child.wait()?.code(), Some(1));
 /// # }
@@ -63,6 +69,10 @@ pub fn setpgid(pid: Option<Pid>, pgid: Option<Pid>) -> Result<()> {
 
 /// `getpgid(pid)`: the process group of `pid` (`None`: the caller).
 ///
+/// `Ok(None)` when the group's leader lives outside the caller's PID
+/// namespace (the kernel reports 0: a container whose init joined a group
+/// made by the host, say). Python's `os.getpgid` returns that 0 as is.
+///
 /// # Errors
 ///
 /// [`Error::NoSuchProcess`] if there is no such process.
@@ -73,18 +83,29 @@ pub fn setpgid(pid: Option<Pid>, pgid: Option<Pid>) -> Result<()> {
 /// assert_eq!(procctl::proc::getpgid(None)?, procctl::proc::getpgrp());
 /// # Ok::<(), procctl::Error>(())
 /// ```
-pub fn getpgid(pid: Option<Pid>) -> Result<Pid> {
+pub fn getpgid(pid: Option<Pid>) -> Result<Option<Pid>> {
     let g = nix::unistd::getpgid(Some(nixpid(pid))).map_err(|e| map_err("getpgid", pid, e))?;
-    to_pid("getpgid", g)
+    Ok(leader(g))
 }
 
 /// `getpgrp()`: the process group of the calling process.
 ///
+/// `None` when the group's leader lives outside the caller's PID namespace
+/// (see [`getpgid`]).
+///
 /// ```
-/// assert!(procctl::proc::getpgrp().as_raw() > 0);
+/// use procctl::proc::{fork, getpgrp, setpgid, thread_count};
+/// # if thread_count() == Some(1) {
+/// let child = fork(|| {
+///     setpgid(None, None).unwrap();
+///     (getpgrp() == Some(procctl::Pid::current())) as i32
+/// })?;
+/// assert_eq!(child.wait()?.code(), Some(1));
+/// # }
+/// # Ok::<(), procctl::Error>(())
 /// ```
-pub fn getpgrp() -> Pid {
-    Pid::from_raw(nix::unistd::getpgrp().as_raw()).expect("a process group id is positive")
+pub fn getpgrp() -> Option<Pid> {
+    leader(nix::unistd::getpgrp())
 }
 
 /// `setsid()`: makes the caller the leader of a new session and process
@@ -115,6 +136,10 @@ pub fn setsid() -> Result<Pid> {
 
 /// `getsid(pid)`: the session id of `pid` (`None`: the caller).
 ///
+/// `Ok(None)` when the session's leader lives outside the caller's PID
+/// namespace (the kernel reports 0). That is common: a container or CI job
+/// started without a new session runs in a session the host created.
+///
 /// # Errors
 ///
 /// [`Error::NoSuchProcess`] if there is no such process;
@@ -123,10 +148,18 @@ pub fn setsid() -> Result<Pid> {
 /// # Examples
 ///
 /// ```
-/// assert!(procctl::proc::getsid(None)?.as_raw() > 0);
+/// use procctl::proc::{fork, getsid, setsid, thread_count};
+/// let _ours = getsid(None)?; // Some(leader), or None in a container
+/// # if thread_count() == Some(1) {
+/// let child = fork(|| {
+///     let sid = setsid().unwrap();
+///     (getsid(None).unwrap() == Some(sid)) as i32
+/// })?;
+/// assert_eq!(child.wait()?.code(), Some(1));
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
-pub fn getsid(pid: Option<Pid>) -> Result<Pid> {
+pub fn getsid(pid: Option<Pid>) -> Result<Option<Pid>> {
     let s = nix::unistd::getsid(pid.map(Into::into)).map_err(|e| map_err("getsid", pid, e))?;
-    to_pid("getsid", s)
+    Ok(leader(s))
 }

@@ -89,8 +89,11 @@ pub fn kill(pid: Pid, sig: Signal) -> Result<()> {
 /// ```
 /// # #[cfg(unix)] {
 /// use procctl::{Signal, signal};
-/// // Our own group; SIGCHLD is ignored by default.
-/// signal::killpg(procctl::proc::getpgrp(), Signal::CHLD)?;
+/// // Our own group (if its leader is in our PID namespace); SIGCHLD is
+/// // ignored by default.
+/// if let Some(group) = procctl::proc::getpgrp() {
+///     signal::killpg(group, Signal::CHLD)?;
+/// }
 /// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```

@@ -1,7 +1,7 @@
 //! The safe `fork`, `wait`/`waitpid`, the exec family, `_exit` and `Child`,
 //! with real processes (Unix only; `tests/fork.rs` includes this file).
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -34,6 +34,11 @@ pub fn main() {
             wait_any_hands_status_to_handle,
         ),
         ("waitpid_group", waitpid_group),
+        ("groups_and_sessions", groups_and_sessions),
+        (
+            "leaders_outside_pid_namespace_are_none",
+            leaders_outside_pid_namespace_are_none,
+        ),
         ("wait_timeout_and_try_wait", wait_timeout_and_try_wait),
         ("wait_with_rusage", wait_with_rusage),
         ("signal_after_reap_is_noop", signal_after_reap_is_noop),
@@ -202,6 +207,66 @@ fn waitpid_group() {
     );
     let err = waitpid(WaitTarget::Group(leader.pid()), WaitOptions::NOHANG).unwrap_err();
     assert!(matches!(err, Error::NoChildren), "{err:?}");
+}
+
+fn groups_and_sessions() {
+    use procctl::proc::{getpgid, getpgrp, getsid, setsid};
+    let (mut ready_r, ready_w) = procctl::pipe::pipe().unwrap();
+    let (go_r, mut go_w) = procctl::pipe::pipe().unwrap();
+    let child = fork(move || {
+        arm_alarm();
+        let me = Pid::current();
+        let sid = setsid().unwrap();
+        let ok = sid == me
+            && getsid(None).unwrap() == Some(me)
+            && getpgrp() == Some(me)
+            && getpgid(None).unwrap() == Some(me);
+        (&ready_w).write_all(b"x").unwrap();
+        let mut b = [0u8; 1];
+        let _ = (&go_r).read(&mut b);
+        if ok { 0 } else { 1 }
+    })
+    .unwrap();
+    let mut b = [0u8; 1];
+    ready_r.read_exact(&mut b).unwrap();
+    // Seen from the parent: the child leads its own session and group.
+    assert_eq!(getsid(Some(child.pid())).unwrap(), Some(child.pid()));
+    assert_eq!(getpgid(Some(child.pid())).unwrap(), Some(child.pid()));
+    go_w.write_all(b"x").unwrap();
+    assert_eq!(wait10(&child), ExitStatus::Exited(0));
+    let err = getsid(Some(child.pid())).unwrap_err();
+    assert!(matches!(err, Error::NoSuchProcess { .. }), "{err:?}");
+}
+
+/// In a new PID namespace our session and group leaders have no number: the
+/// kernel reports 0 and procctl says `None` (CI containers look like this).
+fn leaders_outside_pid_namespace_are_none() {
+    #[cfg(target_os = "linux")]
+    {
+        use procctl::proc::{getpgid, getpgrp, getsid, setsid};
+        let child = fork(|| {
+            arm_alarm();
+            if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
+                return 77; // not allowed here (no CAP_SYS_ADMIN)
+            }
+            let init = fork(|| {
+                let outside = getsid(None).unwrap().is_none()
+                    && getpgrp().is_none()
+                    && getpgid(None).unwrap().is_none()
+                    && Pid::current().as_raw() == 1;
+                let sid = setsid().unwrap();
+                let inside = getsid(None).unwrap() == Some(sid) && getpgrp() == Some(sid);
+                if outside && inside { 0 } else { 1 }
+            })
+            .unwrap();
+            init.wait().unwrap().code().unwrap_or(2)
+        })
+        .unwrap();
+        match wait10(&child).code() {
+            Some(77) => eprintln!("    (skipped: unshare(CLONE_NEWPID) not permitted)"),
+            code => assert_eq!(code, Some(0)),
+        }
+    }
 }
 
 fn wait_timeout_and_try_wait() {
