@@ -5,11 +5,10 @@
 //! signal it tells the low-level handler in `sys` which flags to set, which
 //! [`Signals`](super::Signals) queues to count into and wake, and whether
 //! to wake the dispatcher: a thread, started on the first [`register`],
-//! that sleeps on a pipe and runs the closures registered for the signals
+//! that sleeps (on a futex on Linux, a pipe elsewhere) and runs the closures registered for the signals
 //! that arrived. Flags and queues need no thread.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -143,7 +142,7 @@ impl Registry {
         if self.dispatcher_pid == Some(me) {
             return Ok(());
         }
-        let wake = sys::signal::new_wake_pipe().map_err(|e| os_error("pipe", e))?;
+        let wake = sys::signal::new_dispatch_wait().map_err(|e| os_error("pipe", e))?;
         // The dispatcher blocks every signal, so that it never runs the
         // low-level handler itself and never takes a signal that the other
         // threads block (to wait for it, or to have it delivered later).
@@ -164,16 +163,12 @@ impl Registry {
     }
 }
 
-/// The dispatcher thread: waits for the low-level handler's wake-up bytes,
+/// The dispatcher thread: waits for the low-level handler's wake-up,
 /// then runs the closures of each counted signal, once per delivery.
-fn dispatch(mut wake: std::io::PipeReader) {
-    let mut buf = [0u8; 256];
+fn dispatch(mut wake: sys::signal::DispatchWait) {
     loop {
-        match wake.read(&mut buf) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
+        if wake.wait().is_err() {
+            return;
         }
         sys::signal::take_deliveries(|raw, count| {
             let Some(sig) = Signal::from_raw(raw) else {

@@ -26,6 +26,14 @@ pub fn main() {
             two_handlers_on_one_signal_both_run,
         ),
         (
+            "every_round_trip_wakes_the_dispatcher",
+            every_round_trip_wakes_the_dispatcher,
+        ),
+        (
+            "a_forked_child_gets_its_own_dispatcher",
+            a_forked_child_gets_its_own_dispatcher,
+        ),
+        (
             "unregistering_the_last_handler_restores_the_old_disposition",
             unregistering_the_last_handler_restores_the_old_disposition,
         ),
@@ -124,6 +132,66 @@ fn handler_runs_on_kill_and_raise() {
     signal::raise(Signal::USR1).unwrap();
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), on_dispatcher);
     assert!(rx.try_recv().is_err(), "one run per signal");
+}
+
+/// Ping-pong: each delivery must wake a dispatcher that went back to sleep
+/// after the previous one (a lost wake-up fails the timeout), from this
+/// thread and from another one.
+fn every_round_trip_wakes_the_dispatcher() {
+    let (tx, rx) = mpsc::channel();
+    signal::register(Signal::USR1, move |_| tx.send(()).unwrap()).unwrap();
+    for i in 0..2000 {
+        signal::kill(Pid::current(), Signal::USR1).unwrap();
+        rx.recv_timeout(WAIT)
+            .unwrap_or_else(|e| panic!("round trip {i}: {e}"));
+    }
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let sender = std::thread::spawn(move || {
+        while go_rx.recv().is_ok() {
+            signal::kill(Pid::current(), Signal::USR1).unwrap();
+        }
+    });
+    for i in 0..2000 {
+        go_tx.send(()).unwrap();
+        rx.recv_timeout(WAIT)
+            .unwrap_or_else(|e| panic!("round trip {i} from a thread: {e}"));
+    }
+    drop(go_tx);
+    sender.join().unwrap();
+}
+
+/// A child forked while the parent's dispatcher sleeps has no dispatcher
+/// thread: its first `register` starts its own, and the parent's keeps
+/// working.
+fn a_forked_child_gets_its_own_dispatcher() {
+    let (tx, rx) = mpsc::channel();
+    signal::register(Signal::USR1, move |_| tx.send(()).unwrap()).unwrap();
+    signal::raise(Signal::USR1).unwrap();
+    rx.recv_timeout(WAIT).unwrap();
+    // SAFETY: the child only registers a handler (allocating, which glibc
+    // and musl make safe after fork), raises, and exits.
+    let child = unsafe {
+        proc::fork_unchecked(|| {
+            let hits = Arc::new(AtomicUsize::new(0));
+            let h = Arc::clone(&hits);
+            signal::register(Signal::USR2, move |_| {
+                h.fetch_add(1, SeqCst);
+            })
+            .unwrap();
+            for _ in 0..3 {
+                signal::raise(Signal::USR2).unwrap();
+            }
+            let deadline = Instant::now() + WAIT;
+            while hits.load(SeqCst) < 3 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            hits.load(SeqCst) as i32
+        })
+    }
+    .unwrap();
+    assert_eq!(child.wait_timeout(WAIT).unwrap().unwrap().code(), Some(3));
+    signal::raise(Signal::USR1).unwrap();
+    rx.recv_timeout(WAIT).unwrap();
 }
 
 fn two_handlers_on_one_signal_both_run() {

@@ -3,9 +3,10 @@
 //!
 //! The low-level handler is the only code of procctl that runs in signal
 //! context. It saves `errno`; sets the registered flags; counts the delivery
-//! for each `Signals` queue and for the dispatcher thread, writing one byte
-//! to each one's wake pipe; chains to the handler that was installed before
-//! procctl's; and restores `errno`. Closures run later on the dispatcher
+//! for each `Signals` queue and for the dispatcher thread, and wakes them
+//! (one byte to a queue's wake pipe; a futex wake for the dispatcher on
+//! Linux, a byte to its pipe elsewhere); chains to the handler that was
+//! installed before procctl's; and restores `errno`. Closures run later on the dispatcher
 //! thread (`crate::signal::handler`), iterators drain their own queue.
 //!
 //! What the handler reads lives in one immutable [`Slot`] per signal behind
@@ -17,10 +18,10 @@
 use std::ffi::c_int;
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::ptr;
 use std::sync::atomic::Ordering::SeqCst;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -361,6 +362,12 @@ impl Tally {
         self.pending[idx / 64].fetch_or(1 << (idx % 64), SeqCst);
     }
 
+    /// Nothing noted since the last [`Tally::take`].
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn is_empty(&self) -> bool {
+        self.pending.iter().all(|w| w.load(SeqCst) == 0)
+    }
+
     /// `f(signal, count)` for each signal noted since the last call, in
     /// numeric order.
     fn take(&self, mut f: impl FnMut(i32, u32)) {
@@ -453,7 +460,11 @@ static READERS: AtomicUsize = AtomicUsize::new(0);
 /// Deliveries for the dispatcher thread.
 static DISPATCH: Tally = Tally::new();
 /// The write end of the dispatcher's wake pipe (non-blocking), or -1.
-static DISPATCH_WAKE: AtomicI32 = AtomicI32::new(-1);
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+static DISPATCH_WAKE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+/// Linux: 1 while the dispatcher sleeps (or is about to) on this futex.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+static DISPATCH_SLEEPING: AtomicU32 = AtomicU32::new(0);
 /// Serialises every change to `SLOTS` and to the installed handlers.
 static HOOK_LOCK: Mutex<()> = Mutex::new(());
 
@@ -480,10 +491,7 @@ extern "C" fn low_level_handler(sig: c_int, info: *mut libc::siginfo_t, ctx: *mu
             }
             if slot.dispatch {
                 DISPATCH.note(idx);
-                let fd = DISPATCH_WAKE.load(SeqCst);
-                if fd >= 0 {
-                    wake(fd, sig);
-                }
+                wake_dispatcher(sig);
             }
             Some((slot.prev.sa_sigaction, slot.prev.sa_flags))
         };
@@ -624,14 +632,105 @@ pub(crate) fn unhook(sig: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// Creates the dispatcher's wake pipe and points the low-level handler at
-/// its (non-blocking) write end; returns the read end. The previous write
-/// end, if any (one made before a `fork`), is left open.
-pub(crate) fn new_wake_pipe() -> io::Result<std::io::PipeReader> {
-    let (reader, writer) = std::io::pipe()?;
-    super::pipe::set_nonblocking(writer.as_fd(), true)?;
-    DISPATCH_WAKE.store(writer.into_raw_fd(), SeqCst);
-    Ok(reader)
+/// Signal context: wakes the dispatcher thread after a delivery was
+/// counted for it. On Linux a futex: one `FUTEX_WAKE`, and only while the
+/// dispatcher sleeps (a pipe costs a write here and a read there, and the
+/// kernel's pipe locking on both sides).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn wake_dispatcher(_sig: c_int) {
+    if DISPATCH_SLEEPING.swap(0, SeqCst) == 1 {
+        // SAFETY: FUTEX_WAKE on a static word; a raw system call, so
+        // async-signal-safe.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                DISPATCH_SLEEPING.as_ptr(),
+                libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+                1,
+            )
+        };
+    }
+}
+
+/// Signal context: wakes the dispatcher thread after a delivery was
+/// counted for it, with one byte to its pipe.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn wake_dispatcher(sig: c_int) {
+    let fd = DISPATCH_WAKE.load(SeqCst);
+    if fd >= 0 {
+        wake(fd, sig);
+    }
+}
+
+/// What the dispatcher thread sleeps on until the low-level handler counts
+/// a delivery for it: a futex on Linux, a pipe elsewhere.
+pub(crate) struct DispatchWait {
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    pipe: std::io::PipeReader,
+}
+
+impl DispatchWait {
+    /// Blocks until a delivery may have been counted since the last
+    /// [`take_deliveries`]. Wake-ups may be spurious; an error means the
+    /// dispatcher should stop.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(crate) fn wait(&mut self) -> io::Result<()> {
+        DISPATCH_SLEEPING.store(1, SeqCst);
+        // A handler that counted before this check sees SLEEPING == 1 only
+        // if it ran after the store: then it wakes us (or the futex word is
+        // already 0 and the wait returns at once).
+        if DISPATCH.is_empty() {
+            // SAFETY: FUTEX_WAIT on a static word with no timeout; returns
+            // at once (EAGAIN) if the word is no longer 1.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    DISPATCH_SLEEPING.as_ptr(),
+                    libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                    1,
+                    ptr::null::<libc::timespec>(),
+                )
+            };
+        }
+        DISPATCH_SLEEPING.store(0, SeqCst);
+        Ok(())
+    }
+
+    /// Blocks until a delivery may have been counted since the last
+    /// [`take_deliveries`]. Wake-ups may be spurious; an error means the
+    /// dispatcher should stop.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    pub(crate) fn wait(&mut self) -> io::Result<()> {
+        use std::io::Read;
+        let mut buf = [0u8; 256];
+        loop {
+            match self.pipe.read(&mut buf) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Sets up what the dispatcher thread of this process sleeps on. Elsewhere
+/// than Linux: a new wake pipe, its non-blocking write end given to the
+/// low-level handler (the previous one, if any, made before a `fork`, is
+/// left open).
+pub(crate) fn new_dispatch_wait() -> io::Result<DispatchWait> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        Ok(DispatchWait {})
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        use std::os::fd::IntoRawFd;
+        let (reader, writer) = std::io::pipe()?;
+        super::pipe::set_nonblocking(writer.as_fd(), true)?;
+        DISPATCH_WAKE.store(writer.into_raw_fd(), SeqCst);
+        Ok(DispatchWait { pipe: reader })
+    }
 }
 
 /// Takes the dispatcher's deliveries counted since the last call:

@@ -306,11 +306,33 @@ pub(crate) fn unhook(sig: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// Creates the dispatcher's wake pipe; returns the read end.
-pub(crate) fn new_wake_pipe() -> io::Result<std::io::PipeReader> {
+/// What the dispatcher thread sleeps on: the read end of its wake pipe.
+pub(crate) struct DispatchWait {
+    pipe: std::io::PipeReader,
+}
+
+impl DispatchWait {
+    /// Blocks until a delivery may have been counted; an error means the
+    /// dispatcher should stop.
+    pub(crate) fn wait(&mut self) -> io::Result<()> {
+        use std::io::Read;
+        let mut buf = [0u8; 256];
+        loop {
+            match self.pipe.read(&mut buf) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Creates the dispatcher's wake pipe.
+pub(crate) fn new_dispatch_wait() -> io::Result<DispatchWait> {
     let (reader, writer) = std::io::pipe()?;
     lock(&STATE).dispatch_wake = Some(writer);
-    Ok(reader)
+    Ok(DispatchWait { pipe: reader })
 }
 
 /// Takes the dispatcher's deliveries counted since the last call.
