@@ -148,6 +148,19 @@ mod imp {
             };
             b.iter_custom(|iters| bursts(iters, start, raw_reap_all))
         });
+        g.bench_function("procctl spawn, kept, raw waitpid(-1) loop", |b| {
+            let start = |r: &std::io::PipeReader, _: RawFd| {
+                (0..N)
+                    .map(|_| {
+                        procctl::proc::Command::new(&prog)
+                            .stdin(r.try_clone().unwrap())
+                            .spawn()
+                            .unwrap()
+                    })
+                    .collect::<Vec<_>>()
+            };
+            b.iter_custom(|iters| bursts(iters, start, raw_reap_all))
+        });
         g.bench_function("procctl spawn, dropped, start_reaper(Owned)", |b| {
             let start = |r: &std::io::PipeReader, _: RawFd| {
                 for _ in 0..N {

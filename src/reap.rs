@@ -292,10 +292,12 @@ pub fn zombie_children() -> Result<Vec<Pid>> {
 mod registry {
     use std::collections::HashMap;
     use std::io;
-    use std::os::fd::{AsFd, OwnedFd};
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    use std::os::fd::AsFd;
+    use std::os::fd::OwnedFd;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::{
-        Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak,
+        Arc, Condvar, Mutex, MutexGuard, Once, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak,
     };
     use std::time::Duration;
 
@@ -305,15 +307,22 @@ mod registry {
     use crate::sys::wait::{self, Rusage};
     use crate::{ExitStatus, WaitStatus};
 
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    use crate::sys::reaper::PidfdSet;
+
     /// What procctl knows about one of its children.
     pub(crate) enum Entry {
         /// Owned by a live `Child`.
         Live(Weak<Shared>),
         /// Its `Child` was dropped unwaited; reap it when it exits.
         Orphan {
-            /// Kept so the reaper can wait on it and no recycled pid is
+            /// Kept so the orphan can be waited on and no recycled pid is
             /// ever confused with it.
             pidfd: Option<OwnedFd>,
+            /// The pidfd is in the registry's orphan set (Linux), which
+            /// reports the orphan once it has exited. Unwatched orphans
+            /// are checked one by one.
+            watched: bool,
         },
     }
 
@@ -321,12 +330,26 @@ mod registry {
     #[derive(Default)]
     pub(crate) struct Registry {
         children: HashMap<i32, Entry>,
+        /// Linux: the pidfds of the orphans in one epoll set, so that
+        /// draining costs one `epoll_wait` plus one reap per exited orphan,
+        /// however many are still running. Made at the first orphan; the
+        /// background reaper sleeps on the same set.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        set: Option<Arc<PidfdSet>>,
     }
 
     static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
     static ORPHANS: AtomicUsize = AtomicUsize::new(0);
-    /// Orphans parked without a pidfd.
-    static NO_PIDFD: AtomicUsize = AtomicUsize::new(0);
+    /// Orphans not in the orphan set (no pidfd, no set, or not Linux).
+    static UNWATCHED: AtomicUsize = AtomicUsize::new(0);
+    /// Set in the child of any `fork` (a `pthread_atfork` handler): the
+    /// registry copied from the parent describes the parent's children.
+    static FORKED: AtomicBool = AtomicBool::new(false);
+    static ATFORK: Once = Once::new();
+
+    extern "C" fn after_fork_in_child() {
+        FORKED.store(true, Ordering::Relaxed);
+    }
 
     /// Held shared by every spawn from just before its process exists until
     /// it is registered, and exclusively by every reap of "any child" (or a
@@ -355,12 +378,24 @@ mod registry {
     pub(crate) struct Locked<'a>(MutexGuard<'a, Option<Registry>>);
 
     pub(crate) fn lock() -> Locked<'static> {
-        Locked(REGISTRY.lock().unwrap_or_else(|p| p.into_inner()))
+        let mut locked = Locked(REGISTRY.lock().unwrap_or_else(|p| p.into_inner()));
+        if FORKED.load(Ordering::Relaxed) && FORKED.swap(false, Ordering::Relaxed) {
+            // A child forked by code other than procctl's `fork` (which
+            // resets the registry itself): forget the parent's children,
+            // and above all its orphan set, an epoll instance this process
+            // shares with the parent.
+            locked.reset_after_fork();
+        }
+        locked
     }
 
     impl Locked<'_> {
         fn reg(&mut self) -> &mut Registry {
-            self.0.get_or_insert_with(Registry::default)
+            self.0.get_or_insert_with(|| {
+                // The handler only stores to an atomic.
+                ATFORK.call_once(|| crate::sys::reaper::at_fork_in_child(after_fork_in_child));
+                Registry::default()
+            })
         }
 
         /// Records a new child owned by `shared`.
@@ -373,18 +408,41 @@ mod registry {
             }
         }
 
-        /// Removes a child's entry; an orphan's pidfd leaves the reaper's
-        /// epoll set before it is closed.
+        /// The orphan set, made on first use (`None` if epoll fails: the
+        /// orphans are then checked one by one).
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        fn orphan_set(&mut self) -> Option<Arc<PidfdSet>> {
+            let reg = self.reg();
+            if reg.set.is_none() {
+                reg.set = PidfdSet::new().ok().map(Arc::new);
+            }
+            reg.set.clone()
+        }
+
+        /// Removes a child's entry; an orphan's pidfd leaves the orphan set
+        /// before it is closed (a child forked meanwhile holds a copy of
+        /// the pidfd, and epoll would keep reporting it).
         fn remove(&mut self, pid: i32) -> Option<Entry> {
             let entry = self.reg().children.remove(&pid);
-            if let Some(Entry::Orphan { pidfd }) = &entry {
-                ORPHANS.fetch_sub(1, Ordering::Relaxed);
-                if pidfd.is_none() {
-                    NO_PIDFD.fetch_sub(1, Ordering::Relaxed);
+            if let Some(Entry::Orphan { pidfd, watched }) = &entry {
+                let last = ORPHANS.fetch_sub(1, Ordering::Relaxed) == 1;
+                if !watched {
+                    UNWATCHED.fetch_sub(1, Ordering::Relaxed);
                 }
-                if let (Some(fd), Some(owned)) = (pidfd, owned_reaper()) {
-                    owned.set.remove(fd.as_fd());
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                {
+                    let reg = self.reg();
+                    if let (Some(fd), true, Some(set)) = (pidfd, *watched, &reg.set) {
+                        set.remove(fd.as_fd());
+                    }
+                    // Without the background reaper, the set lives only
+                    // while there are orphans: no descriptor stays behind.
+                    if last && !OWNED_RUNNING.load(Ordering::Relaxed) {
+                        reg.set = None;
+                    }
                 }
+                #[cfg(not(any(target_os = "linux", target_os = "android")))]
+                let _ = (pidfd, last);
             }
             entry
         }
@@ -398,18 +456,25 @@ mod registry {
             matches!(self.reg().children.get(&pid), Some(Entry::Orphan { .. }))
         }
 
-        /// Parks a child whose handle was dropped unwaited. With the owned
-        /// reaper running, its pidfd joins the reaper's epoll set.
+        /// Parks a child whose handle was dropped unwaited; its pidfd joins
+        /// the orphan set.
         pub(crate) fn orphan(&mut self, pid: i32, pidfd: Option<OwnedFd>) {
-            if let (Some(fd), Some(owned)) = (&pidfd, owned_reaper()) {
-                // If this fails the orphan is still drained by later calls.
-                let _ = owned.set.add(fd.as_fd(), pid);
-            }
             self.remove(pid);
-            if pidfd.is_none() {
-                NO_PIDFD.fetch_add(1, Ordering::Relaxed);
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            let watched = match &pidfd {
+                Some(fd) => self
+                    .orphan_set()
+                    .is_some_and(|set| set.add(fd.as_fd(), pid).is_ok()),
+                None => false,
+            };
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            let watched = false;
+            if !watched {
+                UNWATCHED.fetch_add(1, Ordering::Relaxed);
             }
-            self.reg().children.insert(pid, Entry::Orphan { pidfd });
+            self.reg()
+                .children
+                .insert(pid, Entry::Orphan { pidfd, watched });
             ORPHANS.fetch_add(1, Ordering::Relaxed);
         }
 
@@ -440,13 +505,34 @@ mod registry {
             }
         }
 
-        /// Reaps every orphan that has exited.
+        /// Reaps every orphan that has exited: those the orphan set reports
+        /// (one `epoll_wait`, however many orphans still run), and the
+        /// unwatched ones, checked one by one.
         pub(crate) fn drain_orphans(&mut self) {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            if let Some(set) = self.reg().set.clone() {
+                let mut ready = [0i32; 64];
+                while let Ok(n) = set.wait(&mut ready, 0) {
+                    for &pid in &ready[..n] {
+                        self.reap_orphan(pid);
+                    }
+                    if n < ready.len() {
+                        break;
+                    }
+                }
+            }
+            if UNWATCHED.load(Ordering::Relaxed) > 0 {
+                self.drain_unwatched();
+            }
+        }
+
+        /// Reaps the unwatched orphans that have exited.
+        fn drain_unwatched(&mut self) {
             let orphans: Vec<i32> = self
                 .reg()
                 .children
                 .iter()
-                .filter(|(_, e)| matches!(e, Entry::Orphan { .. }))
+                .filter(|(_, e)| matches!(e, Entry::Orphan { watched: false, .. }))
                 .map(|(p, _)| *p)
                 .collect();
             for pid in orphans {
@@ -466,15 +552,20 @@ mod registry {
             }
         }
 
-        /// In the child of `fork`: the parent's children are not ours.
-        /// Leaks the old table rather than freeing it, so no allocator call
+        /// In the child of `fork`: the parent's children are not ours, nor
+        /// is its background reaper. Leaks the old table (its pidfds, and
+        /// the orphan set shared with the parent, stay open until `exec`,
+        /// which closes them) rather than freeing it, so no allocator call
         /// happens in a child that may have been forked from many threads.
         pub(crate) fn reset_after_fork(&mut self) {
             if let Some(old) = self.0.take() {
                 std::mem::forget(old);
             }
             ORPHANS.store(0, Ordering::Relaxed);
-            NO_PIDFD.store(0, Ordering::Relaxed);
+            UNWATCHED.store(0, Ordering::Relaxed);
+            OWNED_RUNNING.store(false, Ordering::Relaxed);
+            ALL_RUNNING.store(false, Ordering::Relaxed);
+            FORKED.store(false, Ordering::Relaxed);
         }
     }
 
@@ -483,7 +574,8 @@ mod registry {
         ORPHANS.load(Ordering::Relaxed)
     }
 
-    /// Reaps exited orphans if there are any; cheap when there are none.
+    /// Reaps exited orphans if there are any; cheap when there are none,
+    /// and one `epoll_wait` on Linux when none has exited.
     pub(crate) fn drain_orphans() {
         if ORPHANS.load(Ordering::Relaxed) > 0 {
             lock().drain_orphans();
@@ -504,39 +596,19 @@ mod registry {
 
     // ---- the background reaper ----
 
-    /// The owned-mode reaper: its epoll set of orphan pidfds (Linux).
-    pub(crate) struct OwnedReaper {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        set: crate::sys::reaper::PidfdSet,
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        set: NoSet,
-    }
-
-    /// Stand-in where there is no epoll: the thread polls instead.
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    pub(crate) struct NoSet;
-
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    impl NoSet {
-        fn add(&self, _fd: std::os::fd::BorrowedFd<'_>, _pid: i32) -> io::Result<()> {
-            Ok(())
-        }
-        fn remove(&self, _fd: std::os::fd::BorrowedFd<'_>) {}
-    }
-
-    static OWNED: OnceLock<OwnedReaper> = OnceLock::new();
+    static OWNED_RUNNING: AtomicBool = AtomicBool::new(false);
     static ALL_RUNNING: AtomicBool = AtomicBool::new(false);
     static NEW_CHILD: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
     static START: Mutex<()> = Mutex::new(());
 
-    fn owned_reaper() -> Option<&'static OwnedReaper> {
-        OWNED.get()
-    }
-
     pub(crate) fn start(mode: ReapMode) -> Result<()> {
         let _serial = START.lock().unwrap_or_else(|p| p.into_inner());
         match mode {
-            ReapMode::Owned if OWNED.get().is_none() => start_owned(),
+            ReapMode::Owned if !OWNED_RUNNING.load(Ordering::Relaxed) => {
+                start_owned()?;
+                OWNED_RUNNING.store(true, Ordering::Relaxed);
+                Ok(())
+            }
             ReapMode::All if !ALL_RUNNING.load(Ordering::Relaxed) => start_all(),
             _ => Ok(()),
         }
@@ -550,40 +622,32 @@ mod registry {
             .map_err(|e| Error::os("pthread_create", e))
     }
 
+    /// One thread asleep in `epoll_wait` on the orphan set; it reaps each
+    /// orphan the set reports.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fn start_owned() -> Result<()> {
-        let set = crate::sys::reaper::PidfdSet::new().map_err(|e| Error::os("epoll_create1", e))?;
-        let reaper = OWNED.get_or_init(|| OwnedReaper { set });
-        // Hand over the orphans parked so far.
-        {
-            let mut locked = lock();
-            let reg = locked.reg();
-            for (pid, entry) in &reg.children {
-                if let Entry::Orphan { pidfd: Some(fd) } = entry {
-                    let _ = reaper.set.add(fd.as_fd(), *pid);
-                }
-            }
-        }
+        let set = lock()
+            .orphan_set()
+            .ok_or_else(|| Error::os("epoll_create1", io::Error::last_os_error()))?;
         spawn_thread("procctl-reaper", move || {
-            let mut pids = Vec::new();
+            let mut ready = [0i32; 64];
             loop {
-                // Orphans without a pidfd (only where pidfd_open failed) are
-                // not in the epoll set: check them every 10 ms.
-                let timeout = if NO_PIDFD.load(Ordering::Relaxed) > 0 {
-                    10
-                } else {
-                    -1
+                // Unwatched orphans (only where pidfd_open failed) are not
+                // in the set: check them every 10 ms.
+                let unwatched = UNWATCHED.load(Ordering::Relaxed) > 0;
+                let n = match set.wait(&mut ready, if unwatched { 10 } else { -1 }) {
+                    Ok(n) => n,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
                 };
-                if reaper.set.wait(&mut pids, timeout).is_err() {
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
-                }
                 let mut locked = lock();
-                for &pid in &pids {
+                for &pid in &ready[..n] {
                     locked.reap_orphan(pid);
                 }
-                if timeout > 0 {
-                    locked.drain_orphans();
+                if unwatched {
+                    locked.drain_unwatched();
                 }
             }
         })
@@ -595,7 +659,6 @@ mod registry {
     /// signal dispatcher thread, never in signal context.
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     fn start_owned() -> Result<()> {
-        OWNED.get_or_init(|| OwnedReaper { set: NoSet });
         crate::signal::register(crate::Signal::CHLD, |_| drain_orphans())?;
         // Orphans that exited before the handler was there.
         drain_orphans();

@@ -22,6 +22,14 @@ pub fn main() {
             thousand_dropped_children_no_zombies_no_thread,
         ),
         (
+            "exited_orphans_among_many_running_are_reaped",
+            exited_orphans_among_many_running_are_reaped,
+        ),
+        (
+            "a_child_forked_by_other_code_leaves_the_parents_orphans_alone",
+            a_child_forked_by_other_code_leaves_the_parents_orphans_alone,
+        ),
+        (
             "drop_policy_kill_and_detach_with_exec",
             drop_policy_kill_and_detach_with_exec,
         ),
@@ -98,6 +106,104 @@ fn thousand_dropped_children_no_zombies_no_thread() {
         "a thread was started"
     );
     assert_eq!(fd_count(), fds, "descriptors leaked");
+}
+
+/// Whether `pid` is a zombie (or already gone).
+fn exited(pid: Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.contains(") Z "))
+        .unwrap_or(true)
+}
+
+/// The next procctl call (here a fork) reaps the orphans that exited and
+/// leaves the running ones parked, however many there are.
+fn exited_orphans_among_many_running_are_reaped() {
+    use std::io::Read;
+    let fds = fd_count();
+    let (r, w) = procctl::pipe::pipe().unwrap();
+    let wfd = std::os::fd::AsRawFd::as_raw_fd(&w);
+    for _ in 0..300 {
+        let r = r.try_clone().unwrap();
+        // Dropped at once: parked, running until the pipe closes.
+        let _ = fork(move || {
+            arm_alarm();
+            // SAFETY: closes this child's copy of the write end.
+            unsafe { libc::close(wfd) };
+            let _ = (&r).read(&mut [0]);
+            0
+        })
+        .unwrap();
+    }
+    drop(r);
+    let quick: Vec<Pid> = (0..5).map(|_| fork(|| 0).unwrap().pid()).collect(); // parked
+    eventually("the five quick orphans exited", || {
+        quick.iter().all(|&p| exited(p))
+    });
+    let probe = fork(|| 0).unwrap();
+    wait10(&probe);
+    drop(probe);
+    assert_eq!(procctl::reap::pending_orphans(), 300);
+    assert_eq!(zombie_children().unwrap(), vec![]);
+    drop(w); // the 300 exit
+    eventually("all orphans reaped", || {
+        let probe = fork(|| 0).unwrap();
+        wait10(&probe);
+        procctl::reap::pending_orphans() == 0
+    });
+    assert_eq!(zombie_children().unwrap(), vec![]);
+    assert_eq!(fd_count(), fds, "descriptors leaked");
+}
+
+/// A child made by `libc::fork` (not procctl's) inherits a copy of
+/// procctl's bookkeeping and shares the parent's orphan set: procctl must
+/// forget both there, so that the child neither counts the parent's
+/// orphans nor unregisters them from the parent's set.
+fn a_child_forked_by_other_code_leaves_the_parents_orphans_alone() {
+    let orphan = fork(|| 0).unwrap().pid(); // parked
+    eventually("the orphan exited", || exited(orphan));
+    // Not reaped yet: no procctl call since. Now fork behind procctl's back.
+    // SAFETY: single-threaded process; the child only uses procctl and
+    // _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let ok = (|| {
+            let mine = fork(|| 0).ok()?.pid(); // dropped: the child's orphan
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                let probe = fork(|| 0).ok()?;
+                probe.wait().ok()?;
+                drop(probe);
+                if exited(mine) && procctl::reap::pending_orphans() == 0 {
+                    // Its own orphan reaped, the parent's never counted.
+                    return Some(zombie_children().ok()?.is_empty());
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            None
+        })();
+        // SAFETY: ends the forked child at once.
+        unsafe { libc::_exit(if ok == Some(true) { 0 } else { 1 }) };
+    }
+    assert!(pid > 0);
+    let pid = Pid::from_raw(pid).unwrap();
+    use procctl::proc::{WaitOptions, waitpid};
+    let mut status = None;
+    eventually("the libc::fork child ended", || {
+        status = waitpid(pid, WaitOptions::NOHANG).unwrap();
+        status.is_some()
+    });
+    assert_eq!(
+        status.map(|(_, s)| s),
+        Some(procctl::WaitStatus::Exited(ExitStatus::Exited(0))),
+        "the child counted the parent's orphans or kept a zombie"
+    );
+    // The parent's orphan is still parked, and its set still reports it.
+    assert_eq!(procctl::reap::pending_orphans(), 1);
+    let probe = fork(|| 0).unwrap();
+    wait10(&probe);
+    drop(probe);
+    assert_eq!(procctl::reap::pending_orphans(), 0);
+    assert_eq!(zombie_children().unwrap(), vec![]);
 }
 
 fn drop_policy_kill_and_detach_with_exec() {

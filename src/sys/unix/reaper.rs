@@ -58,10 +58,11 @@ impl PidfdSet {
         };
     }
 
-    /// Blocks until at least one watched process has exited (or `timeout_ms`
-    /// passes; -1: no limit); fills `pids` with their pids. Retries on
+    /// Waits until at least one watched process has exited (or
+    /// `timeout_ms` passes; 0: do not block, -1: no limit) and writes
+    /// their pids to the front of `ready`; returns how many. Retries on
     /// `EINTR`.
-    pub(crate) fn wait(&self, pids: &mut Vec<i32>, timeout_ms: i32) -> io::Result<()> {
+    pub(crate) fn wait(&self, ready: &mut [i32; 64], timeout_ms: i32) -> io::Result<usize> {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
         let n = super::retry_eintr(|| {
             // SAFETY: events is a writable array of 64 epoll_event.
@@ -73,10 +74,11 @@ impl PidfdSet {
                     timeout_ms,
                 )
             })
-        })?;
-        pids.clear();
-        pids.extend(events[..n as usize].iter().map(|e| e.u64 as u32 as i32));
-        Ok(())
+        })? as usize;
+        for (pid, ev) in ready.iter_mut().zip(&events[..n]) {
+            *pid = ev.u64 as u32 as i32;
+        }
+        Ok(n)
     }
 }
 
@@ -144,4 +146,12 @@ pub(crate) fn unblock_all() {
     let set = super::sigset(&[]);
     // SAFETY: a valid empty set.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) };
+}
+
+/// Registers `handler` to run in the child of every `fork` (any caller's),
+/// before `fork` returns there. It must be async-signal-safe.
+pub(crate) fn at_fork_in_child(handler: extern "C" fn()) {
+    // SAFETY: registers a plain function pointer; the caller promises it is
+    // async-signal-safe (it runs in a child forked from many threads).
+    unsafe { libc::pthread_atfork(None, None, Some(handler)) };
 }
