@@ -540,15 +540,17 @@ mod registry {
             }
         }
 
-        /// Reaps `pid` if it is still an orphan and has exited.
+        /// Reaps `pid` if it is still an orphan and has exited. No handle
+        /// wants its status or resource usage, so neither is collected.
         pub(crate) fn reap_orphan(&mut self, pid: i32) {
             if !self.is_orphan(pid) {
                 // Reaped meanwhile; the pid may even belong to a new child.
                 return;
             }
-            if self.reap(pid, 0).is_err() {
-                // ECHILD: reaped by code outside procctl. Nothing left to do.
-                self.forget(pid);
+            match wait::waitpid(pid, libc::WNOHANG) {
+                Ok(None) => {}
+                // Exited; or ECHILD: reaped by code outside procctl.
+                Ok(Some(_)) | Err(_) => self.forget(pid),
             }
         }
 
