@@ -12,3 +12,20 @@ mod imp;
 mod imp;
 
 pub(crate) use imp::*;
+
+/// Blocks until a wake pipe has bytes and empties what it can in one read:
+/// the wait of a dispatcher thread woken by pipe. An error (or the pipe's
+/// end) means the thread should stop.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn read_wake_pipe(pipe: &mut std::io::PipeReader) -> std::io::Result<()> {
+    use std::io::{ErrorKind, Read};
+    let mut buf = [0u8; 256];
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}

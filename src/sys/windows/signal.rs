@@ -315,16 +315,7 @@ impl DispatchWait {
     /// Blocks until a delivery may have been counted; an error means the
     /// dispatcher should stop.
     pub(crate) fn wait(&mut self) -> io::Result<()> {
-        use std::io::Read;
-        let mut buf = [0u8; 256];
-        loop {
-            match self.pipe.read(&mut buf) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        crate::sys::read_wake_pipe(&mut self.pipe)
     }
 }
 
