@@ -2,15 +2,12 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::handler::{Kind, add};
 use super::{SigId, SigSet, os_error, refuse_unhandleable, unregister};
-use crate::pipe::PipeReader;
-use crate::pipe::sealed::Sealed as _;
-use crate::sys::signal::Queue;
+use crate::sys::signal::{Queue, QueueWait};
 use crate::{Result, Signal, sys};
 
 /// The chosen signals, as they arrive: a blocking [`Iterator`], with
@@ -18,7 +15,8 @@ use crate::{Result, Signal, sys};
 /// [`wait_timeout`](Signals::wait_timeout).
 ///
 /// Each `Signals` has its own queue: procctl's low-level handler counts the
-/// signal into it and wakes it through its own pipe, so no thread is
+/// signal into it and wakes it directly (a futex on Linux, its own pipe
+/// elsewhere), so no thread is
 /// started and the signal reaches a thread blocked in [`next`](Self::next)
 /// directly. One item per delivery: real-time signals are counted exactly;
 /// standard ones may merge while pending, as POSIX allows. Signals that
@@ -48,7 +46,7 @@ use crate::{Result, Signal, sys};
 /// ```
 pub struct Signals {
     queue: Arc<Queue>,
-    wake: PipeReader,
+    wake: QueueWait,
     /// Deliveries taken from the queue, not yet returned.
     ready: VecDeque<Signal>,
     ids: Vec<SigId>,
@@ -138,19 +136,12 @@ impl Signals {
                 return Ok(None);
             }
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let readable = sys::pipe::poll_readable(self.wake.handle(), left)
+            if left.is_some_and(|l| l.is_zero()) {
+                return Ok(None);
+            }
+            self.wake
+                .wait(&self.queue, left)
                 .map_err(|e| os_error("poll", e))?;
-            if !readable {
-                self.collect();
-                return Ok(self.ready.pop_front());
-            }
-            // Wake-up bytes only say "look again"; drain what is there.
-            let mut buf = [0u8; 256];
-            match self.wake.read(&mut buf) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(os_error("read", e)),
-            }
         }
     }
 

@@ -29,3 +29,23 @@ pub(crate) fn read_wake_pipe(pipe: &mut std::io::PipeReader) -> std::io::Result<
         }
     }
 }
+
+/// Sleeps until a wake pipe has bytes or `timeout` passes (`None`: no
+/// limit), then empties what one read gets: the wait of a `Signals`
+/// iterator woken by pipe.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn wait_wake_pipe(
+    pipe: &mut std::io::PipeReader,
+    timeout: Option<std::time::Duration>,
+) -> std::io::Result<()> {
+    use crate::pipe::sealed::Sealed as _;
+    use std::io::{ErrorKind, Read};
+    if pipe::poll_readable(pipe.handle(), timeout)? {
+        match pipe.read(&mut [0u8; 256]) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

@@ -30,6 +30,10 @@ pub fn main() {
             every_round_trip_wakes_the_dispatcher,
         ),
         (
+            "every_round_trip_wakes_a_signals_iterator",
+            every_round_trip_wakes_a_signals_iterator,
+        ),
+        (
             "a_forked_child_gets_its_own_dispatcher",
             a_forked_child_gets_its_own_dispatcher,
         ),
@@ -158,6 +162,44 @@ fn every_round_trip_wakes_the_dispatcher() {
     }
     drop(go_tx);
     sender.join().unwrap();
+}
+
+/// The same for a `Signals` iterator blocked in another thread, and its
+/// timeout: each `wait_timeout` that gets nothing waits its time out.
+fn every_round_trip_wakes_a_signals_iterator() {
+    let mut signals = Signals::new([Signal::USR2]).unwrap();
+    let t = Instant::now();
+    assert_eq!(
+        signals.wait_timeout(Duration::from_millis(30)).unwrap(),
+        None
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(30),
+        "{:?}",
+        t.elapsed()
+    );
+    let (tx, rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let waiter = std::thread::spawn(move || {
+        while go_rx.recv().is_ok() {
+            let got = signals.wait_timeout(WAIT).unwrap();
+            tx.send(got).unwrap();
+        }
+    });
+    for i in 0..2000 {
+        go_tx.send(()).unwrap();
+        if i % 2 == 0 {
+            // Sometimes before the iterator sleeps, sometimes after.
+            std::thread::yield_now();
+        }
+        signal::kill(Pid::current(), Signal::USR2).unwrap();
+        let got = rx
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|e| panic!("round trip {i}: {e}"));
+        assert_eq!(got, Some(Signal::USR2), "round trip {i}");
+    }
+    drop(go_tx);
+    waiter.join().unwrap();
 }
 
 /// A child forked while the parent's dispatcher sleeps has no dispatcher

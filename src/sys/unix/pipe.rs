@@ -2,6 +2,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 use std::time::{Duration, Instant};
 
 use super::cvt;
@@ -89,7 +90,8 @@ pub(crate) fn splice(_from: BorrowedFd<'_>, _to: BorrowedFd<'_>, _len: usize) ->
 
 /// `poll(fd, POLLIN, timeout)`: whether `fd` is readable (data or end of
 /// file) within `timeout` (`None`: wait for ever). Interrupted polls resume
-/// with the time that is left.
+/// with the time that is left. (Linux's `Signals` sleep on a futex.)
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
     let deadline = timeout.map(|t| Instant::now() + t);
     loop {

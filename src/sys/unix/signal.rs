@@ -18,7 +18,9 @@
 use std::ffi::c_int;
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::AsFd;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::ptr;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
@@ -388,6 +390,7 @@ impl Tally {
 
 /// Signal context: one byte to a non-blocking wake pipe. A full pipe
 /// (`EAGAIN`) already guarantees a wake-up.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn wake(fd: c_int, sig: c_int) {
     let byte = sig as u8;
     // SAFETY: write is async-signal-safe; fd is the write end of a wake
@@ -396,30 +399,127 @@ fn wake(fd: c_int, sig: c_int) {
 }
 
 /// The queue of one `Signals` iterator: the low-level handler counts into
-/// it and writes a byte to its pipe, so the iterator wakes directly.
+/// it and wakes the iterator directly (a futex on Linux, a byte to its pipe
+/// elsewhere).
 pub(crate) struct Queue {
     tally: Tally,
+    /// Linux: 1 while the iterator sleeps (or is about to) on this futex.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    sleeping: AtomicU32,
     /// The write end of the iterator's pipe, non-blocking. Closed only when
     /// the last slot referring to this queue is freed.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
     wake: OwnedFd,
 }
 
+/// What a `Signals` iterator sleeps on until its queue is woken.
+pub(crate) struct QueueWait {
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    pipe: std::io::PipeReader,
+}
+
 impl Queue {
-    /// A queue and the read end of its wake pipe.
-    pub(crate) fn new() -> io::Result<(Arc<Queue>, std::io::PipeReader)> {
-        let (reader, writer) = std::io::pipe()?;
-        super::pipe::set_nonblocking(writer.as_fd(), true)?;
-        let queue = Queue {
-            tally: Tally::new(),
-            wake: OwnedFd::from(writer),
-        };
-        Ok((Arc::new(queue), reader))
+    /// A queue, and what its iterator waits on.
+    pub(crate) fn new() -> io::Result<(Arc<Queue>, QueueWait)> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            let queue = Queue {
+                tally: Tally::new(),
+                sleeping: AtomicU32::new(0),
+            };
+            Ok((Arc::new(queue), QueueWait {}))
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            let (reader, writer) = std::io::pipe()?;
+            super::pipe::set_nonblocking(writer.as_fd(), true)?;
+            let queue = Queue {
+                tally: Tally::new(),
+                wake: OwnedFd::from(writer),
+            };
+            Ok((Arc::new(queue), QueueWait { pipe: reader }))
+        }
     }
 
     /// `f(signal, count)` for each signal delivered since the last call.
     pub(crate) fn take(&self, f: impl FnMut(i32, u32)) {
         self.tally.take(f)
     }
+
+    /// Signal context: counts a delivery and wakes the iterator.
+    fn deliver(&self, idx: usize) {
+        self.tally.note(idx);
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if self.sleeping.swap(0, SeqCst) == 1 {
+            futex_wake(&self.sleeping);
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        wake(self.wake.as_raw_fd(), idx as c_int);
+    }
+}
+
+impl QueueWait {
+    /// Sleeps until `queue` is woken or `timeout` passes (`None`: no
+    /// limit). Returns early, spuriously, at times: the caller looks at the
+    /// queue and decides.
+    pub(crate) fn wait(&mut self, queue: &Queue, timeout: Option<Duration>) -> io::Result<()> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            queue.sleeping.store(1, SeqCst);
+            // A delivery counted before this check is seen here; one
+            // counted after it finds `sleeping == 1` and wakes us.
+            if queue.tally.is_empty() {
+                futex_wait(&queue.sleeping, 1, timeout);
+            }
+            queue.sleeping.store(0, SeqCst);
+            Ok(())
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            let _ = queue;
+            crate::sys::wait_wake_pipe(&mut self.pipe, timeout)
+        }
+    }
+}
+
+/// `FUTEX_WAKE` of one waiter on `word`: a raw system call, so
+/// async-signal-safe.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE on a live, aligned 32-bit word.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        )
+    };
+}
+
+/// `FUTEX_WAIT` on `word` while it holds `expected`, at most `timeout`.
+/// Returns at once if the word changed; a wake-up, a signal or the timeout
+/// all end it alike.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: FUTEX_WAIT on a live, aligned 32-bit word, with a relative
+    // timeout that outlives the call (or none).
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            ts_ptr,
+        )
+    };
 }
 
 /// What procctl does for one signal, in signal context.
@@ -486,8 +586,7 @@ extern "C" fn low_level_handler(sig: c_int, info: *mut libc::siginfo_t, ctx: *mu
                 flag.store(true, SeqCst);
             }
             for queue in slot.queues.iter() {
-                queue.tally.note(idx);
-                wake(queue.wake.as_raw_fd(), sig);
+                queue.deliver(idx);
             }
             if slot.dispatch {
                 DISPATCH.note(idx);
@@ -639,16 +738,7 @@ pub(crate) fn unhook(sig: i32) -> io::Result<()> {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn wake_dispatcher(_sig: c_int) {
     if DISPATCH_SLEEPING.swap(0, SeqCst) == 1 {
-        // SAFETY: FUTEX_WAKE on a static word; a raw system call, so
-        // async-signal-safe.
-        unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                DISPATCH_SLEEPING.as_ptr(),
-                libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-                1,
-            )
-        };
+        futex_wake(&DISPATCH_SLEEPING);
     }
 }
 
@@ -680,17 +770,7 @@ impl DispatchWait {
         // if it ran after the store: then it wakes us (or the futex word is
         // already 0 and the wait returns at once).
         if DISPATCH.is_empty() {
-            // SAFETY: FUTEX_WAIT on a static word with no timeout; returns
-            // at once (EAGAIN) if the word is no longer 1.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_futex,
-                    DISPATCH_SLEEPING.as_ptr(),
-                    libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-                    1,
-                    ptr::null::<libc::timespec>(),
-                )
-            };
+            futex_wait(&DISPATCH_SLEEPING, 1, None);
         }
         DISPATCH_SLEEPING.store(0, SeqCst);
         Ok(())

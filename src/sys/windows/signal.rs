@@ -175,15 +175,28 @@ pub(crate) struct Queue {
     wake: Mutex<PipeWriter>,
 }
 
+/// What a `Signals` iterator sleeps on: the read end of its wake pipe.
+pub(crate) struct QueueWait {
+    pipe: std::io::PipeReader,
+}
+
+impl QueueWait {
+    /// Sleeps until the queue is woken or `timeout` passes (`None`: no
+    /// limit); may return early.
+    pub(crate) fn wait(&mut self, _queue: &Queue, timeout: Option<Duration>) -> io::Result<()> {
+        crate::sys::wait_wake_pipe(&mut self.pipe, timeout)
+    }
+}
+
 impl Queue {
-    /// A queue and the read end of its wake pipe.
-    pub(crate) fn new() -> io::Result<(Arc<Queue>, std::io::PipeReader)> {
+    /// A queue, and what its iterator waits on.
+    pub(crate) fn new() -> io::Result<(Arc<Queue>, QueueWait)> {
         let (reader, writer) = std::io::pipe()?;
         let queue = Queue {
             tally: Tally::default(),
             wake: Mutex::new(writer),
         };
-        Ok((Arc::new(queue), reader))
+        Ok((Arc::new(queue), QueueWait { pipe: reader }))
     }
 
     /// `f(signal, count)` for each signal delivered since the last call.
