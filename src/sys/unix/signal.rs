@@ -132,7 +132,7 @@ pub(crate) fn wait_for(set: &SigSet, timeout: Option<Duration>) -> io::Result<Op
         let ts = deadline.map(|d| {
             let left = d.saturating_duration_since(std::time::Instant::now());
             libc::timespec {
-                tv_sec: left.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+                tv_sec: left.as_secs().try_into().unwrap_or(i32::MAX as _),
                 tv_nsec: left.subsec_nanos() as _,
             }
         });
@@ -503,7 +503,7 @@ fn futex_wake(word: &AtomicU32) {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
     let ts = timeout.map(|t| libc::timespec {
-        tv_sec: t.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+        tv_sec: t.as_secs().try_into().unwrap_or(i32::MAX as _),
         tv_nsec: t.subsec_nanos() as libc::c_long,
     });
     let ts_ptr = ts
