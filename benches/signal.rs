@@ -8,12 +8,17 @@
 //! - `pipe_thread_wakeup`: the baseline, a byte through a pipe to an echo
 //!   thread;
 //! - `procctl_register`: `kill(self, SIGUSR1)`, procctl's low-level handler
-//!   wakes the dispatcher, the registered closure answers;
+//!   wakes the dispatcher (a futex on Linux), the registered closure
+//!   answers;
 //! - `procctl_signals_iter`: `kill(self, SIGUSR2)`, a thread blocked in
 //!   procctl's `Signals` iterator answers;
 //! - `signal_hook_iter`: the same with signal-hook's iterator (`SIGURG`);
 //! - `signalfd` (Linux): `SIGWINCH` blocked everywhere, a thread reading a
 //!   signalfd answers.
+//!
+//! On a VM whose idle vCPUs wake slowly, the cross-CPU wake-up dominates
+//! every case; `taskset -c 0 cargo bench --bench signal` runs all threads
+//! on one CPU and shows the CPU cost of each path instead.
 //!
 //! Two floors in `signal_cost`, to read the ratios against: `kill_blocked`
 //! (`kill(self, SIGHUP)` with SIGHUP blocked: the system call, no delivery)
