@@ -159,7 +159,20 @@ fn exited_orphans_among_many_running_are_reaped() {
 /// forget both there, so that the child neither counts the parent's
 /// orphans nor unregisters them from the parent's set.
 fn a_child_forked_by_other_code_leaves_the_parents_orphans_alone() {
-    let orphan = fork(|| 0).unwrap().pid(); // parked
+    use std::io::Read;
+    let (r, w) = procctl::pipe::pipe().unwrap();
+    let wfd = std::os::fd::AsRawFd::as_raw_fd(&w);
+    // Running when its handle drops, so it is parked, not reaped at once.
+    let orphan = fork(move || {
+        arm_alarm();
+        // SAFETY: closes this child's copy of the write end.
+        unsafe { libc::close(wfd) };
+        let _ = (&r).read(&mut [0]);
+        0
+    })
+    .unwrap()
+    .pid();
+    drop(w);
     eventually("the orphan exited", || exited(orphan));
     // Not reaped yet: no procctl call since. Now fork behind procctl's back.
     // SAFETY: single-threaded process; the child only uses procctl and
@@ -185,16 +198,16 @@ fn a_child_forked_by_other_code_leaves_the_parents_orphans_alone() {
         unsafe { libc::_exit(if ok == Some(true) { 0 } else { 1 }) };
     }
     assert!(pid > 0);
-    let pid = Pid::from_raw(pid).unwrap();
-    use procctl::proc::{WaitOptions, waitpid};
-    let mut status = None;
+    // Raw waitpid, no procctl call here meanwhile: the parent's orphan must
+    // stay parked until the child is done.
+    let mut raw = 0;
     eventually("the libc::fork child ended", || {
-        status = waitpid(pid, WaitOptions::NOHANG).unwrap();
-        status.is_some()
+        // SAFETY: polling our own child.
+        unsafe { libc::waitpid(pid, &mut raw, libc::WNOHANG) == pid }
     });
     assert_eq!(
-        status.map(|(_, s)| s),
-        Some(procctl::WaitStatus::Exited(ExitStatus::Exited(0))),
+        ExitStatus::from_raw(raw),
+        Some(ExitStatus::Exited(0)),
         "the child counted the parent's orphans or kept a zombie"
     );
     // The parent's orphan is still parked, and its set still reports it.
