@@ -29,7 +29,7 @@ mod exec;
 mod fork;
 #[cfg(unix)]
 mod group;
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 mod shell;
 mod task;
 
@@ -42,9 +42,6 @@ mod command;
 #[cfg(windows)]
 #[path = "communicate_windows.rs"]
 mod communicate;
-#[cfg(windows)]
-#[path = "shell_windows.rs"]
-mod shell;
 #[cfg(unix)]
 mod wait;
 

@@ -1,20 +1,30 @@
-//! The shell helpers: [`system`], [`popen`], [`popen2`].
+//! The shell helpers: [`system`], [`popen`], [`popen2`], through
+//! `/bin/sh -c cmd` on Unix and `%COMSPEC% /S /C "cmd"` (`cmd.exe`) on
+//! Windows (as CPython's `subprocess` with `shell=True`).
+//!
+//! One public layer for both platforms; what differs stays in small
+//! private functions: the shell command line (`shell_command`), the POSIX
+//! signal handling of `system` (`posix_system`), the `SIGPIPE` guard around
+//! writes (`write_stdin`) and the call into each platform's `communicate`
+//! pump (`Popen::pump_stdout`).
 
 use std::fmt;
 use std::io::{self, PipeReader, PipeWriter, Read, Write};
 
 use super::child::Child;
 use super::command::{Command, Stdio};
-pub(crate) use super::common::PopenMode;
+use super::common::PopenMode;
 use super::communicate::pump;
+#[cfg(unix)]
+use crate::Signal;
 use crate::error::{Error, Result};
+#[cfg(unix)]
 use crate::sys::poll::SigpipeBlock;
+#[cfg(unix)]
 use crate::sys::system as sys_system;
-use crate::{ExitStatus, Pid, Signal};
+use crate::{ExitStatus, Pid};
 
-/// The shell that runs the commands, as POSIX `system` and `popen` use.
-const SHELL: &str = "/bin/sh";
-
+/// The command that runs `cmd` in the platform's shell; refuses a NUL byte.
 fn shell(cmd: &str) -> Result<Command> {
     if cmd.contains('\0') {
         return Err(Error::NulByte {
@@ -22,9 +32,27 @@ fn shell(cmd: &str) -> Result<Command> {
             value: cmd.into(),
         });
     }
-    let mut c = Command::new(SHELL);
+    Ok(shell_command(cmd))
+}
+
+/// `/bin/sh -c -- cmd` (named `sh`), the shell POSIX `system` and `popen`
+/// use.
+#[cfg(unix)]
+fn shell_command(cmd: &str) -> Command {
+    let mut c = Command::new("/bin/sh");
     c.arg0("sh").args(["-c", "--", cmd]);
-    Ok(c)
+    c
+}
+
+/// `%COMSPEC% /S /C "cmd"` (`cmd.exe` when `COMSPEC` is unset): `/S` makes
+/// `cmd.exe` strip exactly the outer quotes and run the rest as typed, so
+/// `cmd` goes as one raw argument, not quoted again.
+#[cfg(windows)]
+fn shell_command(cmd: &str) -> Command {
+    let comspec = std::env::var_os("COMSPEC").unwrap_or_else(|| "cmd.exe".into());
+    let mut c = Command::new(comspec);
+    c.args(["/S", "/C"]).raw_arg(format!("\"{cmd}\""));
+    c
 }
 
 /// `system(cmd)`: runs `cmd` with `/bin/sh -c` and waits for it, with
@@ -55,22 +83,40 @@ fn shell(cmd: &str) -> Result<Command> {
 ///
 /// # Platform notes
 ///
-/// On Windows the command runs with `%COMSPEC% /S /C "cmd"` (`cmd.exe`);
-/// there are no signal dispositions to juggle.
+/// On Windows the command runs with `%COMSPEC% /S /C "cmd"` (`cmd.exe`)
+/// and inherits our stdin, stdout and stderr; there are no signal
+/// dispositions to juggle. The status is `cmd.exe`'s exit code
+/// (`ExitStatus::Exited(code)`), and a command `cmd.exe` cannot find is
+/// exit code 9009.
 ///
 /// # Examples
 ///
 /// ```
-/// use procctl::{Signal, proc::system};
+/// use procctl::proc::system;
 ///
 /// assert_eq!(system("exit 3")?.code(), Some(3));
+/// assert!(system("exit 0")?.success());
+/// # #[cfg(unix)] {
+/// use procctl::Signal;
 /// assert_eq!(system("kill -9 $$")?.signal(), Some(Signal::KILL));
 /// assert_eq!(system("no-such-command-here 2>/dev/null")?.code(), Some(127));
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 pub fn system(cmd: &str) -> Result<ExitStatus> {
     let mut command = shell(cmd)?;
-    let (_guard, original) = sys_system::enter().map_err(|e| Error::os("sigaction", e))?;
+    #[cfg(unix)]
+    let _restore = posix_system(&mut command)?;
+    command.status()
+}
+
+/// The POSIX part of [`system`]: ignores `SIGINT` and `SIGQUIT`, blocks
+/// `SIGCHLD` (and sets it to its default if it was ignored) until the
+/// returned guard drops, and has the shell start with the caller's original
+/// dispositions, mask and descriptors.
+#[cfg(unix)]
+fn posix_system(command: &mut Command) -> Result<sys_system::Guard> {
+    let (guard, original) = sys_system::enter().map_err(|e| Error::os("sigaction", e))?;
     for (sig, ignored) in [
         (Signal::INT, original.int_ignored),
         (Signal::QUIT, original.quit_ignored),
@@ -85,7 +131,7 @@ pub fn system(cmd: &str) -> Result<ExitStatus> {
     command
         .signal_mask(original.mask.iter().filter_map(|&s| Signal::from_raw(s)))
         .inherit_fds(true);
-    command.status()
+    Ok(guard)
 }
 
 /// A command started by [`popen`] or [`popen2`]: read its stdout, write
@@ -97,6 +143,11 @@ pub fn system(cmd: &str) -> Result<ExitStatus> {
 /// does (closes the pipes, then waits for the command), ignoring errors:
 /// like C's `pclose`, it blocks until the command ends.
 ///
+/// # Platform notes
+///
+/// On Windows the command is `cmd.exe`, whose `echo` ends lines with
+/// `\r\n`.
+///
 /// # Examples
 ///
 /// ```
@@ -105,7 +156,10 @@ pub fn system(cmd: &str) -> Result<ExitStatus> {
 /// let mut p = procctl::proc::popen("echo hello", procctl::proc::PopenMode::Read)?;
 /// let mut text = String::new();
 /// p.read_to_string(&mut text)?;
+/// # #[cfg(unix)]
 /// assert_eq!(text, "hello\n");
+/// # #[cfg(windows)]
+/// # assert_eq!(text, "hello\r\n");
 /// assert!(p.close()?.success());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -142,8 +196,8 @@ impl fmt::Debug for Popen {
 ///
 /// # Platform notes
 ///
-/// On Windows the command runs with `%COMSPEC% /S /C "cmd"` (`cmd.exe`);
-/// there are no signal dispositions to juggle.
+/// On Windows the command runs with `%COMSPEC% /S /C "cmd"` (`cmd.exe`),
+/// and a command `cmd.exe` cannot find is exit code 9009.
 ///
 /// # Examples
 ///
@@ -151,7 +205,10 @@ impl fmt::Debug for Popen {
 /// use std::io::Write;
 /// use procctl::proc::{popen, PopenMode};
 ///
+/// # #[cfg(unix)]
 /// let mut p = popen("cat > /dev/null", PopenMode::Write)?;
+/// # #[cfg(windows)]
+/// # let mut p = popen("more > NUL", PopenMode::Write)?;
 /// p.write_all(b"into the void\n")?;
 /// assert!(p.close()?.success()); // closes stdin first: cat sees EOF
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -175,16 +232,23 @@ pub fn popen(cmd: &str, mode: PopenMode) -> Result<Popen> {
 ///
 /// # Platform notes
 ///
-/// On Windows the command runs with `%COMSPEC% /S /C "cmd"` (`cmd.exe`);
-/// there are no signal dispositions to juggle.
+/// On Windows the command runs with `%COMSPEC% /S /C "cmd"` (`cmd.exe`).
 ///
 /// # Examples
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// let mut p = procctl::proc::popen2("sort")?;
 /// let out = p.communicate(b"pear\napple\n")?;
 /// assert_eq!(out, b"apple\npear\n");
 /// assert!(p.close()?.success());
+/// # }
+/// # #[cfg(windows)] {
+/// # let mut p = procctl::proc::popen2("more")?; // copies stdin to stdout
+/// # let out = p.communicate(b"pear\r\napple\r\n")?;
+/// # assert_eq!(String::from_utf8_lossy(&out).trim_end(), "pear\r\napple");
+/// # assert!(p.close()?.success());
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 pub fn popen2(cmd: &str) -> Result<Popen> {
@@ -204,7 +268,7 @@ impl Popen {
         })
     }
 
-    /// The command's process id (the shell's).
+    /// The command's process id: the shell's (`cmd.exe`'s on Windows).
     ///
     /// ```
     /// let p = procctl::proc::popen("exit 0", procctl::proc::PopenMode::Read)?;
@@ -219,7 +283,7 @@ impl Popen {
     /// closes stdin, and returns the rest of stdout (to end-of-file).
     /// Does not wait: [`close`](Popen::close) gives the status.
     ///
-    /// Deadlock-free however much flows each way (one `poll` loop, see
+    /// Deadlock-free however much flows each way (see
     /// [`Child::communicate`]). A command that stops reading is not an
     /// error: the rest of `input` is dropped.
     ///
@@ -229,12 +293,27 @@ impl Popen {
     /// connected (a [`PopenMode::Read`] `popen`); [`Error::Os`] if a read
     /// or write fails for another reason.
     ///
+    /// # Platform notes
+    ///
+    /// On Unix one `poll` loop moves the data and the handle keeps its
+    /// (now exhausted) stdout: a later `read` returns 0. On Windows a
+    /// writer and a reader thread move it, and stdout goes with the reader:
+    /// a later `read` fails with [`io::ErrorKind::Unsupported`].
+    ///
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// let mut p = procctl::proc::popen2("tr a-z A-Z")?;
     /// assert_eq!(p.communicate(b"loud")?, b"LOUD");
     /// p.close()?;
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let mut p = procctl::proc::popen2("more")?;
+    /// # let out = p.communicate(b"loud\r\n")?;
+    /// # assert_eq!(String::from_utf8_lossy(&out).trim_end(), "loud");
+    /// # p.close()?;
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn communicate(&mut self, input: &[u8]) -> Result<Vec<u8>> {
@@ -244,6 +323,13 @@ impl Popen {
                 value: format!("{} bytes for a popen without stdin", input.len()),
             });
         }
+        self.pump_stdout(input)
+    }
+
+    /// [`communicate`](Popen::communicate)'s transfer: Unix's `poll` pump
+    /// reads stdout through a borrow.
+    #[cfg(unix)]
+    fn pump_stdout(&mut self, input: &[u8]) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         let mut unused = Vec::new();
         pump(
@@ -256,8 +342,18 @@ impl Popen {
         Ok(out)
     }
 
-    /// `pclose`: closes the pipes (so a command reading stdin sees
-    /// end-of-file), then waits for the command and returns its status.
+    /// [`communicate`](Popen::communicate)'s transfer: Windows' threaded
+    /// pump takes stdout to its reader thread.
+    #[cfg(windows)]
+    fn pump_stdout(&mut self, input: &[u8]) -> Result<Vec<u8>> {
+        let [out, _] =
+            pump(self.stdin.take(), input, [self.stdout.take(), None], None)?.expect("no deadline");
+        Ok(out)
+    }
+
+    /// `pclose` (`_pclose` on Windows): closes the pipes (so a command
+    /// reading stdin sees end-of-file), then waits for the command and
+    /// returns its status.
     ///
     /// # Errors
     ///
@@ -303,15 +399,12 @@ impl Read for Popen {
 impl Write for Popen {
     /// Writes the command's stdin. A command that stopped reading gives
     /// [`io::ErrorKind::BrokenPipe`], never a `SIGPIPE` that would kill
-    /// us (it is blocked in this thread around the write).
+    /// us (on Unix it is blocked in this thread around the write).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let Some(w) = &mut self.stdin else {
-            return Err(Popen::unconnected("stdin"));
-        };
-        let block = SigpipeBlock::new()?;
-        let ret = w.write(buf);
-        block.finish(matches!(&ret, Err(e) if e.kind() == io::ErrorKind::BrokenPipe));
-        ret
+        match &mut self.stdin {
+            Some(w) => write_stdin(w, buf),
+            None => Err(Popen::unconnected("stdin")),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -320,6 +413,22 @@ impl Write for Popen {
             None => Ok(()),
         }
     }
+}
+
+/// One write to the command's stdin with `SIGPIPE` blocked in this thread;
+/// a `SIGPIPE` the write itself raised is taken back.
+#[cfg(unix)]
+fn write_stdin(w: &mut PipeWriter, buf: &[u8]) -> io::Result<usize> {
+    let block = SigpipeBlock::new()?;
+    let ret = w.write(buf);
+    block.finish(matches!(&ret, Err(e) if e.kind() == io::ErrorKind::BrokenPipe));
+    ret
+}
+
+/// One write to the command's stdin (Windows has no `SIGPIPE`).
+#[cfg(windows)]
+fn write_stdin(w: &mut PipeWriter, buf: &[u8]) -> io::Result<usize> {
+    w.write(buf)
 }
 
 impl Drop for Popen {
