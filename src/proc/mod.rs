@@ -40,7 +40,6 @@ pub(crate) mod child;
 #[path = "command_windows.rs"]
 mod command;
 #[cfg(windows)]
-#[path = "communicate_windows.rs"]
 mod communicate;
 #[cfg(unix)]
 mod wait;
