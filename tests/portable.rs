@@ -722,6 +722,11 @@ fn popen2_communicate() {
     let mut p = proc::popen2(copy).unwrap();
     let out = p.communicate(b"both ways\n").unwrap();
     assert_eq!(text(&out), "both ways");
+    // Stdout was read to its end: a later read says so, on every platform;
+    // stdin went with communicate.
+    assert_eq!(p.read(&mut [0u8; 8]).unwrap(), 0);
+    let err = p.write(b"late").unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
     assert!(p.close().unwrap().success());
 }
 

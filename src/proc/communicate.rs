@@ -6,7 +6,7 @@
 //! same private signature (`backend::pump_owned`): on Unix a `poll` loop
 //! and no thread, on Windows a writer thread and one reader thread per
 //! output pipe (Windows pipes cannot be polled). `Popen::communicate` calls
-//! the platform's pump directly, as `pump`.
+//! the same pump.
 
 use std::time::{Duration, Instant};
 
@@ -19,10 +19,9 @@ use poll_pump as backend;
 #[cfg(windows)]
 use thread_pump as backend;
 
-/// What `Popen::communicate` (`shell.rs`, `shell_windows.rs`) calls: on
-/// Unix with borrowed output pipes and buffers of the caller's, on Windows
-/// with owned pipes (they move into the reader threads).
-pub(crate) use backend::pump;
+/// What `Popen::communicate` calls: the platform's pump on owned pipes;
+/// `None` if `deadline` passed first.
+pub(crate) use backend::pump_owned;
 
 impl Child {
     /// Writes `input` to the child's stdin, closes it, reads its stdout and
@@ -187,7 +186,7 @@ mod poll_pump {
 
     /// [`pump`] on pipes taken from a child: reads both `outputs` to
     /// end-of-file and closes them. `None` if `deadline` passed first.
-    pub(super) fn pump_owned(
+    pub(crate) fn pump_owned(
         stdin: Option<PipeWriter>,
         input: &[u8],
         outputs: [Option<PipeReader>; 2],
@@ -213,7 +212,7 @@ mod poll_pump {
     /// The `poll` loop behind every `communicate`: writes `input` to `stdin`
     /// (then drops it, closing the pipe), reads `outs` to end-of-file into
     /// `bufs`. Returns `false` if `deadline` passed first.
-    pub(crate) fn pump(
+    fn pump(
         stdin: Option<PipeWriter>,
         input: &[u8],
         outs: [Option<&PipeReader>; 2],
@@ -359,7 +358,7 @@ mod thread_pump {
 
     /// The threads take the pipes, so the pump for a child's pipes is the
     /// one `Popen::communicate` uses.
-    pub(super) use pump as pump_owned;
+    pub(crate) use pump as pump_owned;
 
     /// After the kill at the deadline: `TerminateProcess` is asynchronous
     /// and leaves no zombie, so wait a while for the end, but never hang on

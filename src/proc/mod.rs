@@ -22,7 +22,7 @@ pub(crate) mod child;
 #[cfg(unix)]
 mod command;
 mod common;
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 mod communicate;
 #[cfg(unix)]
 mod exec;
@@ -39,8 +39,6 @@ pub(crate) mod child;
 #[cfg(windows)]
 #[path = "command_windows.rs"]
 mod command;
-#[cfg(windows)]
-mod communicate;
 #[cfg(unix)]
 mod wait;
 

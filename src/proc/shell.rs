@@ -5,8 +5,7 @@
 //! One public layer for both platforms; what differs stays in small
 //! private functions: the shell command line (`shell_command`), the POSIX
 //! signal handling of `system` (`posix_system`), the `SIGPIPE` guard around
-//! writes (`write_stdin`) and the call into each platform's `communicate`
-//! pump (`Popen::pump_stdout`).
+//! writes (`write_stdin`).
 
 use std::fmt;
 use std::io::{self, PipeReader, PipeWriter, Read, Write};
@@ -14,7 +13,7 @@ use std::io::{self, PipeReader, PipeWriter, Read, Write};
 use super::child::Child;
 use super::command::{Command, Stdio};
 use super::common::PopenMode;
-use super::communicate::pump;
+use super::communicate::pump_owned;
 #[cfg(unix)]
 use crate::Signal;
 use crate::error::{Error, Result};
@@ -167,6 +166,8 @@ pub struct Popen {
     child: Child,
     stdin: Option<PipeWriter>,
     stdout: Option<PipeReader>,
+    /// `communicate` read stdout to its end (and closed it).
+    stdout_drained: bool,
     /// Set once `close` has closed the pipes and waited.
     closed: bool,
 }
@@ -264,6 +265,7 @@ impl Popen {
             stdin: child.take_stdin(),
             stdout: child.take_stdout(),
             child,
+            stdout_drained: false,
             closed: false,
         })
     }
@@ -295,10 +297,9 @@ impl Popen {
     ///
     /// # Platform notes
     ///
-    /// On Unix one `poll` loop moves the data and the handle keeps its
-    /// (now exhausted) stdout: a later `read` returns 0. On Windows a
-    /// writer and a reader thread move it, and stdout goes with the reader:
-    /// a later `read` fails with [`io::ErrorKind::Unsupported`].
+    /// On Unix one `poll` loop moves the data; on Windows a writer and a
+    /// reader thread do. On both, stdout is then exhausted: a later `read`
+    /// returns 0.
     ///
     /// # Examples
     ///
@@ -323,31 +324,10 @@ impl Popen {
                 value: format!("{} bytes for a popen without stdin", input.len()),
             });
         }
-        self.pump_stdout(input)
-    }
-
-    /// [`communicate`](Popen::communicate)'s transfer: Unix's `poll` pump
-    /// reads stdout through a borrow.
-    #[cfg(unix)]
-    fn pump_stdout(&mut self, input: &[u8]) -> Result<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut unused = Vec::new();
-        pump(
-            self.stdin.take(),
-            input,
-            [self.stdout.as_ref(), None],
-            [&mut out, &mut unused],
-            None,
-        )?;
-        Ok(out)
-    }
-
-    /// [`communicate`](Popen::communicate)'s transfer: Windows' threaded
-    /// pump takes stdout to its reader thread.
-    #[cfg(windows)]
-    fn pump_stdout(&mut self, input: &[u8]) -> Result<Vec<u8>> {
-        let [out, _] =
-            pump(self.stdin.take(), input, [self.stdout.take(), None], None)?.expect("no deadline");
+        let drains = self.stdout.is_some();
+        let [out, _] = pump_owned(self.stdin.take(), input, [self.stdout.take(), None], None)?
+            .expect("no deadline");
+        self.stdout_drained |= drains;
         Ok(out)
     }
 
@@ -391,6 +371,7 @@ impl Read for Popen {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.stdout {
             Some(r) => r.read(buf),
+            None if self.stdout_drained => Ok(0),
             None => Err(Popen::unconnected("stdout")),
         }
     }
