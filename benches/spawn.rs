@@ -1,7 +1,9 @@
 //! Spawn + wait, side by side: procctl's `Command`, std's `Command`, nix
 //! `fork` + `execv`, `libc::posix_spawn`, and a raw `vfork` + `execve`
-//! baseline; for `/bin/true` (dynamically linked) and for a tiny static
-//! program built here (so the exec loader does not hide the mechanism);
+//! baseline (also with `CLONE_PIDFD`, to show what the pidfd every procctl
+//! `Child` holds costs by itself); for `/bin/true` (dynamically linked) and
+//! for a tiny static program built here (so the exec loader does not hide
+//! the mechanism);
 //! with the parent holding a small heap, 1 GiB and 4 GiB of touched memory.
 //! Then `communicate` of 64 MiB each way against std's `output` with a
 //! writer thread.
@@ -60,6 +62,17 @@ mod imp {
     /// and `waitpid` here. (`libc::vfork` itself cannot be called soundly from
     /// Rust, it returns twice; the kernel does the same work either way.)
     fn raw_vfork(p: &Program) {
+        raw_vfork_with(p, false)
+    }
+
+    /// The baseline plus `CLONE_PIDFD`: the parent also gets a pidfd, as
+    /// procctl's `Child` must hold one, and closes it after the wait. Its
+    /// distance to the baseline is what holding a pidfd costs.
+    fn raw_vfork_pidfd(p: &Program) {
+        raw_vfork_with(p, true)
+    }
+
+    fn raw_vfork_with(p: &Program, with_pidfd: bool) {
         struct Args {
             path: *const libc::c_char,
             argv: *const *const libc::c_char,
@@ -84,22 +97,34 @@ mod imp {
             argv: p.argv.as_ptr(),
             env,
         };
+        let mut pidfd: libc::c_int = -1;
+        let flags = libc::CLONE_VM
+            | libc::CLONE_VFORK
+            | libc::SIGCHLD
+            | if with_pidfd { libc::CLONE_PIDFD } else { 0 };
         let pid = STACK.with_borrow_mut(|stack| {
             let top = stack.as_mut_ptr_range().end.cast::<libc::c_void>();
             // SAFETY: a 64 KiB 16-byte-aligned stack of ours; the child only
             // runs `child`; CLONE_VFORK keeps us (and `args`) suspended until
-            // it execs or exits.
+            // it execs or exits. With CLONE_PIDFD the kernel writes the
+            // pidfd to the int behind the fifth argument.
             unsafe {
                 libc::clone(
                     child,
                     top,
-                    libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                    flags,
                     (&mut args as *mut Args).cast(),
+                    &mut pidfd as *mut libc::c_int,
                 )
             }
         });
         assert!(pid > 0);
         wait_ok(pid);
+        if with_pidfd {
+            assert!(pidfd >= 0, "no pidfd");
+            // SAFETY: closing the pidfd the kernel gave us.
+            unsafe { libc::close(pidfd) };
+        }
     }
 
     fn posix_spawn(p: &Program) {
@@ -152,8 +177,9 @@ mod imp {
 
     type Method = (&'static str, fn(&Program));
 
-    const METHODS: [Method; 6] = [
+    const METHODS: [Method; 7] = [
         ("vfork_execve", raw_vfork),
+        ("vfork_execve_pidfd", raw_vfork_pidfd),
         ("procctl", procctl_status),
         ("procctl_spawn_wait", procctl_spawn_wait),
         ("std", std_status),
