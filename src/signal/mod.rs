@@ -3,8 +3,9 @@
 //! A handler registered here is an ordinary closure that runs later, on a
 //! dispatcher thread, never in signal context: it may allocate, lock and
 //! print. procctl's one low-level handler only counts the signal, sets
-//! flags and wakes the dispatcher through a pipe, chaining to a handler
-//! installed before procctl's and keeping `errno` intact.
+//! flags and wakes the dispatcher (a futex on Linux, a pipe elsewhere),
+//! chaining to a handler installed before procctl's and keeping `errno`
+//! intact.
 //!
 //! | Python                          | procctl                                        |
 //! |---------------------------------|------------------------------------------------|
