@@ -1,29 +1,41 @@
 //! [`Command`]: start a program, its set-up described as data.
+//!
+//! One public builder for both platforms. Starting the program is per
+//! platform, in a private `spawn_imp`: `command/unix.rs` runs an
+//! `ExecPlan` through `sys::spawn`, `command/windows.rs` goes through
+//! `std::process::Command`.
 
 use std::collections::BTreeMap;
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io::{PipeReader, PipeWriter};
+#[cfg(unix)]
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+#[cfg(windows)]
+use std::os::windows::io::OwnedHandle;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use super::child::{Child, DropPolicy, Shared};
-use super::communicate::Output;
-use crate::error::{Error, Result, SpawnStep};
-use crate::sys::ExecPlan;
-use crate::sys::exec::to_cstring;
-use crate::sys::spawn::{self, FdMove, Request};
-use crate::{ExitStatus, Pid, Signal, reap, sys};
+use super::child::Child;
+use super::common::{DropPolicy, Output};
+use crate::ExitStatus;
+#[cfg(unix)]
+use crate::Signal;
+use crate::error::Result;
+#[allow(unused_imports)] // for the doc links
+use crate::error::{Error, SpawnStep};
+
+#[cfg(unix)]
+mod unix;
+#[cfg(windows)]
+mod windows;
 
 /// What a child's stdin, stdout or stderr is connected to.
 ///
 /// Given to [`Command::stdin`], [`Command::stdout`] and
 /// [`Command::stderr`]. Made with [`Stdio::inherit`], [`Stdio::null`],
-/// [`Stdio::piped`], or from anything that owns a descriptor: an
-/// [`OwnedFd`], a [`File`], a pipe end.
+/// [`Stdio::piped`], or from anything that owns a descriptor (a handle,
+/// on Windows): an `OwnedFd` (`OwnedHandle`), a [`File`], a pipe end.
 ///
 /// # Examples
 ///
@@ -31,11 +43,18 @@ use crate::{ExitStatus, Pid, Signal, reap, sys};
 /// use procctl::proc::{Command, Stdio};
 ///
 /// let log = std::fs::File::create(std::env::temp_dir().join("procctl-stdio-doc.log"))?;
+/// # #[cfg(unix)]
 /// let status = Command::new("sh")
 ///     .args(["-c", "echo to the log"])
 ///     .stdin(Stdio::null())
 ///     .stdout(log)
 ///     .status()?;
+/// # #[cfg(windows)]
+/// # let status = Command::new("cmd.exe")
+/// #     .args(["/C", "echo to the log"])
+/// #     .stdin(Stdio::null())
+/// #     .stdout(log)
+/// #     .status()?;
 /// assert!(status.success());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -45,16 +64,25 @@ enum Kind {
     Inherit,
     Null,
     Piped,
-    Fd(OwnedFd),
+    Owned(Owned),
 }
 
+/// What [`Stdio`] takes over: a descriptor on Unix, a handle on Windows.
+#[cfg(unix)]
+type Owned = OwnedFd;
+#[cfg(windows)]
+type Owned = OwnedHandle;
+
 impl Stdio {
-    /// The child uses the parent's descriptor (the default for
-    /// [`Command::spawn`] and [`Command::status`]).
+    /// The child uses the parent's descriptor (handle, on Windows): the
+    /// default for [`Command::spawn`] and [`Command::status`].
     ///
     /// ```
     /// use procctl::proc::{Command, Stdio};
+    /// # #[cfg(unix)]
     /// let status = Command::new("true").stdout(Stdio::inherit()).status()?;
+    /// # #[cfg(windows)]
+    /// # let status = Command::new("cmd.exe").args(["/C", "exit 0"]).stdout(Stdio::inherit()).status()?;
     /// assert!(status.success());
     /// # Ok::<(), procctl::Error>(())
     /// ```
@@ -62,11 +90,15 @@ impl Stdio {
         Stdio(Kind::Inherit)
     }
 
-    /// `/dev/null`: reading gives end-of-file, writing discards.
+    /// `/dev/null` (the `NUL` device on Windows): reading gives
+    /// end-of-file, writing discards.
     ///
     /// ```
     /// use procctl::proc::{Command, Stdio};
+    /// # #[cfg(unix)]
     /// let out = Command::new("cat").stdin(Stdio::null()).output()?;
+    /// # #[cfg(windows)]
+    /// # let out = Command::new("cmd.exe").args(["/C", "echo hidden"]).stdout(Stdio::null()).output()?;
     /// assert!(out.stdout.is_empty());
     /// # Ok::<(), procctl::Error>(())
     /// ```
@@ -82,11 +114,18 @@ impl Stdio {
     /// use std::io::Read;
     /// use procctl::proc::{Command, Stdio};
     ///
+    /// # #[cfg(unix)] {
     /// let child = Command::new("echo").arg("hi").stdout(Stdio::piped()).spawn()?;
     /// let mut text = String::new();
     /// child.take_stdout().unwrap().read_to_string(&mut text)?;
     /// assert_eq!(text, "hi\n");
     /// child.wait()?;
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let child = Command::new("cmd.exe").args(["/C", "echo piped"]).stdout(Stdio::piped()).spawn()?;
+    /// # let out = child.communicate(b"")?;
+    /// # assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), "piped");
+    /// # }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn piped() -> Stdio {
@@ -96,41 +135,58 @@ impl Stdio {
 
 impl fmt::Debug for Stdio {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The two platforms have always printed these differently.
+        #[cfg(unix)]
+        let [inherit, null, piped] = ["Stdio::inherit()", "Stdio::null()", "Stdio::piped()"];
+        #[cfg(windows)]
+        let [inherit, null, piped] = ["Inherit", "Null", "Piped"];
         match &self.0 {
-            Kind::Inherit => f.write_str("Stdio::inherit()"),
-            Kind::Null => f.write_str("Stdio::null()"),
-            Kind::Piped => f.write_str("Stdio::piped()"),
-            Kind::Fd(fd) => write!(f, "Stdio::from(fd {})", fd.as_raw_fd()),
+            Kind::Inherit => f.write_str(inherit),
+            Kind::Null => f.write_str(null),
+            Kind::Piped => f.write_str(piped),
+            #[cfg(unix)]
+            Kind::Owned(fd) => write!(f, "Stdio::from(fd {})", fd.as_raw_fd()),
+            #[cfg(windows)]
+            Kind::Owned(h) => f.debug_tuple("Handle").field(h).finish(),
         }
     }
 }
 
+#[cfg(unix)]
 impl From<OwnedFd> for Stdio {
     /// The child gets this descriptor (a copy of it: the parent keeps its
     /// own until the `Command` is dropped).
     fn from(fd: OwnedFd) -> Stdio {
-        Stdio(Kind::Fd(fd))
+        Stdio(Kind::Owned(fd))
+    }
+}
+
+#[cfg(windows)]
+impl From<OwnedHandle> for Stdio {
+    /// The child gets this handle (a duplicate of it).
+    fn from(handle: OwnedHandle) -> Stdio {
+        Stdio(Kind::Owned(handle))
     }
 }
 
 impl From<File> for Stdio {
     /// The child reads or writes this file.
     fn from(file: File) -> Stdio {
-        Stdio(Kind::Fd(file.into()))
+        Stdio(Kind::Owned(file.into()))
     }
 }
 
 impl From<PipeReader> for Stdio {
     /// The child reads from this pipe (use it for stdin).
     fn from(pipe: PipeReader) -> Stdio {
-        Stdio(Kind::Fd(pipe.into()))
+        Stdio(Kind::Owned(pipe.into()))
     }
 }
 
 impl From<PipeWriter> for Stdio {
     /// The child writes into this pipe (use it for stdout or stderr).
     fn from(pipe: PipeWriter) -> Stdio {
-        Stdio(Kind::Fd(pipe.into()))
+        Stdio(Kind::Owned(pipe.into()))
     }
 }
 
@@ -148,15 +204,14 @@ impl From<PipeWriter> for Stdio {
 ///
 /// - **Descriptors**: only 0, 1 and 2. Every other descriptor is closed
 ///   in the child, whether or not it is close-on-exec; name the ones to
-///   pass with [`keep_fd`](Command::keep_fd) or
-///   [`map_fd`](Command::map_fd), or turn the allowlist off with
-///   [`inherit_fds`](Command::inherit_fds).
+///   pass with `keep_fd` or `map_fd`, or turn the allowlist off with
+///   `inherit_fds`.
 /// - **Signals**: every signal with a handler in the parent is at its
 ///   default (as `execve` does), `SIGPIPE` too (Rust programs ignore it;
 ///   the programs they start should not); other ignored signals stay
 ///   ignored (POSIX inheritance); the signal mask is empty, as with std
 ///   (a signal blocked by the spawning thread must not stay blocked in the
-///   program: set one with [`signal_mask`](Command::signal_mask)).
+///   program: set one with `signal_mask`).
 /// - **Program lookup**: a name without a slash is searched in `PATH` like
 ///   `execvp` (the child's `PATH` if [`env`](Command::env) sets it, else
 ///   ours), and a file without a `#!` line that the kernel refuses
@@ -181,16 +236,23 @@ impl From<PipeWriter> for Stdio {
 /// On Windows, `Command` is built on `std::process::Command`
 /// (`CreateProcessW`) and offers the portable methods only: `arg0`,
 /// `process_group`, `setsid`, `keep_fd`, `map_fd`, `inherit_fds`,
-/// `signal_mask`, `ignore_signal` and `default_signal` are `cfg(unix)`.
-/// On Linux older than 5.5 (or where seccomp refuses
-/// `clone3`) it falls back to `clone(CLONE_VM | CLONE_VFORK)`, resetting
-/// handlers by hand; on macOS and the BSDs it uses `fork` + `execve`.
+/// `signal_mask`, `ignore_signal` and `default_signal` are `cfg(unix)`
+/// (Windows has no descriptors to map, no process groups in that sense
+/// and no signal dispositions to pass on). A program name without a path
+/// is looked up the way `CreateProcessW` and std do (the application's
+/// directory, the current directory, the system directories, then
+/// `PATH`; `.exe` is appended).
+///
+/// On Linux older than 5.5 (or where seccomp refuses `clone3`) it falls
+/// back to `clone(CLONE_VM | CLONE_VFORK)`, resetting handlers by hand; on
+/// macOS and the BSDs it uses `fork` + `execve`.
 ///
 /// # Examples
 ///
 /// ```
 /// use procctl::proc::Command;
 ///
+/// # #[cfg(unix)] {
 /// let out = Command::new("sh")
 ///     .args(["-c", "echo $GREETING from $(pwd)"])
 ///     .env("GREETING", "hello")
@@ -198,11 +260,24 @@ impl From<PipeWriter> for Stdio {
 ///     .output()?;
 /// assert!(out.status.success());
 /// assert_eq!(out.stdout, b"hello from /\n");
+/// # }
+/// # #[cfg(windows)] {
+/// # let out = Command::new("cmd.exe")
+/// #     .args(["/C", "echo %GREETING%"])
+/// #     .env("GREETING", "hello")
+/// #     .output()?;
+/// # assert!(out.status.success());
+/// # assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), "hello");
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
 pub struct Command {
     program: OsString,
+    #[cfg(unix)]
     args: Vec<OsString>,
+    #[cfg(windows)]
+    args: Vec<windows::Arg>,
+    #[cfg(unix)]
     arg0: Option<OsString>,
     env_clear: bool,
     env: BTreeMap<OsString, Option<OsString>>,
@@ -210,30 +285,39 @@ pub struct Command {
     stdin: Option<Stdio>,
     stdout: Option<Stdio>,
     stderr: Option<Stdio>,
+    #[cfg(unix)]
     pgroup: Option<i32>,
+    #[cfg(unix)]
     setsid: bool,
+    #[cfg(unix)]
     keep: Vec<RawFd>,
+    #[cfg(unix)]
     maps: Vec<(OwnedFd, RawFd)>,
+    #[cfg(unix)]
     inherit_fds: bool,
+    #[cfg(unix)]
     mask: Option<Vec<Signal>>,
+    #[cfg(unix)]
     ignore: Vec<Signal>,
+    #[cfg(unix)]
     default: Vec<Signal>,
     drop_policy: DropPolicy,
 }
 
 impl fmt::Debug for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Command")
-            .field("program", &self.program)
-            .field("args", &self.args)
-            .field("arg0", &self.arg0)
-            .field("env_clear", &self.env_clear)
+        let mut d = f.debug_struct("Command");
+        d.field("program", &self.program).field("args", &self.args);
+        #[cfg(unix)]
+        d.field("arg0", &self.arg0);
+        d.field("env_clear", &self.env_clear)
             .field("env", &self.env)
             .field("current_dir", &self.cwd)
             .field("stdin", &self.stdin)
             .field("stdout", &self.stdout)
-            .field("stderr", &self.stderr)
-            .field("process_group", &self.pgroup)
+            .field("stderr", &self.stderr);
+        #[cfg(unix)]
+        d.field("process_group", &self.pgroup)
             .field("setsid", &self.setsid)
             .field("keep_fds", &self.keep)
             .field(
@@ -247,9 +331,8 @@ impl fmt::Debug for Command {
             .field("inherit_fds", &self.inherit_fds)
             .field("signal_mask", &self.mask)
             .field("ignore_signals", &self.ignore)
-            .field("default_signals", &self.default)
-            .field("drop_policy", &self.drop_policy)
-            .finish()
+            .field("default_signals", &self.default);
+        d.field("drop_policy", &self.drop_policy).finish()
     }
 }
 
@@ -265,10 +348,13 @@ impl Command {
     /// A command that runs `program` with no arguments.
     ///
     /// A `program` without a slash is searched in `PATH` when the command
-    /// is started.
+    /// is started (on Windows, see [`Command`]'s platform notes).
     ///
     /// ```
+    /// # #[cfg(unix)]
     /// let status = procctl::proc::Command::new("true").status()?;
+    /// # #[cfg(windows)]
+    /// # let status = procctl::proc::Command::new("cmd.exe").args(["/C", "exit 0"]).status()?;
     /// assert!(status.success());
     /// # Ok::<(), procctl::Error>(())
     /// ```
@@ -276,6 +362,7 @@ impl Command {
         Command {
             program: program.as_ref().to_owned(),
             args: Vec::new(),
+            #[cfg(unix)]
             arg0: None,
             env_clear: false,
             env: BTreeMap::new(),
@@ -283,35 +370,59 @@ impl Command {
             stdin: None,
             stdout: None,
             stderr: None,
+            #[cfg(unix)]
             pgroup: None,
+            #[cfg(unix)]
             setsid: false,
+            #[cfg(unix)]
             keep: Vec::new(),
+            #[cfg(unix)]
             maps: Vec::new(),
+            #[cfg(unix)]
             inherit_fds: false,
+            #[cfg(unix)]
             mask: None,
+            #[cfg(unix)]
             ignore: Vec::new(),
+            #[cfg(unix)]
             default: Vec::new(),
             drop_policy: DropPolicy::Reap,
         }
     }
 
-    /// Adds one argument.
+    /// Adds one argument (on Windows, quoted for the child's
+    /// `CommandLineToArgvW`).
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// let out = procctl::proc::Command::new("echo").arg("a b").output()?;
     /// assert_eq!(out.stdout, b"a b\n");
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let status = procctl::proc::Command::new("cmd.exe").arg("/C").arg("exit 4").status()?;
+    /// # assert_eq!(status.code(), Some(4));
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
-        self.args.push(arg.as_ref().to_owned());
+        let arg = arg.as_ref().to_owned();
+        #[cfg(windows)]
+        let arg = windows::Arg::Quoted(arg);
+        self.args.push(arg);
         self
     }
 
     /// Adds several arguments.
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// let out = procctl::proc::Command::new("echo").args(["a", "b"]).output()?;
     /// assert_eq!(out.stdout, b"a b\n");
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let status = procctl::proc::Command::new("cmd.exe").args(["/C", "exit 5"]).status()?;
+    /// # assert_eq!(status.code(), Some(5));
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn args<I, S>(&mut self, args: I) -> &mut Command
@@ -319,8 +430,9 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.args
-            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        for a in args {
+            self.arg(a);
+        }
         self
     }
 
@@ -335,6 +447,7 @@ impl Command {
     /// assert_eq!(out.stdout, b"my-shell\n");
     /// # Ok::<(), procctl::Error>(())
     /// ```
+    #[cfg(unix)]
     pub fn arg0(&mut self, arg0: impl AsRef<OsStr>) -> &mut Command {
         self.arg0 = Some(arg0.as_ref().to_owned());
         self
@@ -345,11 +458,20 @@ impl Command {
     /// Setting `PATH` also changes where the program is looked up.
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// let out = procctl::proc::Command::new("sh")
     ///     .args(["-c", "echo $COLOUR"])
     ///     .env("COLOUR", "green")
     ///     .output()?;
     /// assert_eq!(out.stdout, b"green\n");
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let out = procctl::proc::Command::new("cmd.exe")
+    /// #     .args(["/C", "echo %ANSWER%"])
+    /// #     .env("ANSWER", "42")
+    /// #     .output()?;
+    /// # assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), "42");
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Command {
@@ -361,11 +483,20 @@ impl Command {
     /// Sets several environment variables.
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// let out = procctl::proc::Command::new("sh")
     ///     .args(["-c", "echo $A$B"])
     ///     .envs([("A", "1"), ("B", "2")])
     ///     .output()?;
     /// assert_eq!(out.stdout, b"12\n");
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let out = procctl::proc::Command::new("cmd.exe")
+    /// #     .args(["/C", "echo %A%%B%"])
+    /// #     .envs([("A", "1"), ("B", "2")])
+    /// #     .output()?;
+    /// # assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), "12");
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Command
@@ -383,11 +514,21 @@ impl Command {
     /// Removes an environment variable from the child's environment.
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// let out = procctl::proc::Command::new("sh")
     ///     .args(["-c", "echo ${HOME-unset}"])
     ///     .env_remove("HOME")
     ///     .output()?;
     /// assert_eq!(out.stdout, b"unset\n");
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let status = procctl::proc::Command::new("cmd.exe")
+    /// #     .args(["/C", "if defined GONE (exit 1) else (exit 0)"])
+    /// #     .env("GONE", "x")
+    /// #     .env_remove("GONE")
+    /// #     .status()?;
+    /// # assert!(status.success());
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
@@ -399,26 +540,59 @@ impl Command {
     /// [`env`](Command::env) adds afterwards. The program is still looked
     /// up in our `PATH` unless `PATH` is set for the child.
     ///
+    /// # Platform notes
+    ///
+    /// On Windows, variables set with [`env`](Command::env) *before*
+    /// `env_clear` are kept too (only earlier removals are forgotten).
+    ///
     /// ```
+    /// # #[cfg(unix)] {
     /// let out = procctl::proc::Command::new("/usr/bin/env")
     ///     .env_clear()
     ///     .env("ONLY", "me")
     ///     .output()?;
     /// assert_eq!(out.stdout, b"ONLY=me\n");
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let status = procctl::proc::Command::new("cmd.exe")
+    /// #     .args(["/C", "exit 0"])
+    /// #     .env_clear()
+    /// #     .status()?;
+    /// # assert!(status.success());
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn env_clear(&mut self) -> &mut Command {
         self.env_clear = true;
+        #[cfg(unix)]
         self.env.clear();
+        #[cfg(windows)]
+        self.env.retain(|_, v| v.is_some());
         self
     }
 
     /// `chdir(dir)` in the child before it execs. A relative program path
     /// and relative `PATH` entries are then relative to `dir`.
     ///
+    /// # Platform notes
+    ///
+    /// On Windows `dir` is the working directory given to
+    /// `CreateProcessW`; how a relative program path is then resolved is
+    /// std's (see [`std::process::Command::current_dir`]).
+    ///
     /// ```
+    /// # #[cfg(unix)] {
     /// let out = procctl::proc::Command::new("pwd").current_dir("/").output()?;
     /// assert_eq!(out.stdout, b"/\n");
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let dir = std::env::temp_dir();
+    /// # let status = procctl::proc::Command::new("cmd.exe")
+    /// #     .args(["/C", "exit 0"])
+    /// #     .current_dir(&dir)
+    /// #     .status()?;
+    /// # assert!(status.success());
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
@@ -426,14 +600,20 @@ impl Command {
         self
     }
 
-    /// The child's stdin (default: inherited; `/dev/null` for
-    /// [`output`](Command::output)).
+    /// The child's stdin (default: inherited; `/dev/null`, or `NUL` on
+    /// Windows, for [`output`](Command::output)).
     ///
     /// ```
     /// use procctl::proc::{Command, Stdio};
+    /// # #[cfg(unix)] {
     /// let child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
     /// let out = child.communicate(b"fed in")?;
     /// assert_eq!(out.stdout, b"fed in");
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let status = Command::new("cmd.exe").args(["/C", "exit 0"]).stdin(Stdio::null()).status()?;
+    /// # assert!(status.success());
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn stdin(&mut self, stdio: impl Into<Stdio>) -> &mut Command {
@@ -446,7 +626,10 @@ impl Command {
     ///
     /// ```
     /// use procctl::proc::{Command, Stdio};
+    /// # #[cfg(unix)]
     /// let status = Command::new("echo").arg("quiet").stdout(Stdio::null()).status()?;
+    /// # #[cfg(windows)]
+    /// # let status = Command::new("cmd.exe").args(["/C", "echo x"]).stdout(Stdio::null()).status()?;
     /// assert!(status.success());
     /// # Ok::<(), procctl::Error>(())
     /// ```
@@ -460,8 +643,14 @@ impl Command {
     ///
     /// ```
     /// use procctl::proc::{Command, Stdio};
+    /// # #[cfg(unix)] {
     /// let out = Command::new("sh").args(["-c", "echo oops >&2"]).stdout(Stdio::null()).output()?;
     /// assert_eq!(out.stderr, b"oops\n");
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let status = Command::new("cmd.exe").args(["/C", "echo x 1>&2"]).stderr(Stdio::null()).status()?;
+    /// # assert!(status.success());
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn stderr(&mut self, stdio: impl Into<Stdio>) -> &mut Command {
@@ -488,6 +677,7 @@ impl Command {
     /// child.wait()?;
     /// # Ok::<(), procctl::Error>(())
     /// ```
+    #[cfg(unix)]
     #[doc(alias = "setpgid")]
     pub fn process_group(&mut self, pgid: i32) -> &mut Command {
         self.pgroup = Some(pgid);
@@ -513,6 +703,7 @@ impl Command {
     /// child.wait()?;
     /// # Ok::<(), procctl::Error>(())
     /// ```
+    #[cfg(unix)]
     pub fn setsid(&mut self, on: bool) -> &mut Command {
         self.setsid = on;
         self
@@ -541,6 +732,7 @@ impl Command {
     /// assert!(status.success());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[cfg(unix)]
     pub fn keep_fd(&mut self, fd: RawFd) -> &mut Command {
         self.keep.push(fd);
         self
@@ -568,6 +760,7 @@ impl Command {
     /// assert_eq!(out.stdout, b"on fd 3\n");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[cfg(unix)]
     pub fn map_fd(&mut self, fd: OwnedFd, child_fd: RawFd) -> &mut Command {
         self.maps.retain(|(_, to)| *to != child_fd);
         self.maps.push((fd, child_fd));
@@ -584,6 +777,7 @@ impl Command {
     /// assert!(status.success());
     /// # Ok::<(), procctl::Error>(())
     /// ```
+    #[cfg(unix)]
     pub fn inherit_fds(&mut self, on: bool) -> &mut Command {
         self.inherit_fds = on;
         self
@@ -609,6 +803,7 @@ impl Command {
     /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
+    #[cfg(unix)]
     #[doc(alias = "sigprocmask")]
     pub fn signal_mask(&mut self, signals: impl IntoIterator<Item = Signal>) -> &mut Command {
         self.mask = Some(signals.into_iter().collect());
@@ -631,6 +826,7 @@ impl Command {
     /// assert_eq!(out.stdout, b"survived\n");
     /// # Ok::<(), procctl::Error>(())
     /// ```
+    #[cfg(unix)]
     pub fn ignore_signal(&mut self, signal: Signal) -> &mut Command {
         self.default.retain(|s| *s != signal);
         self.ignore.push(signal);
@@ -653,18 +849,25 @@ impl Command {
     /// assert_eq!(status.signal(), Some(Signal::TERM));
     /// # Ok::<(), procctl::Error>(())
     /// ```
+    #[cfg(unix)]
     pub fn default_signal(&mut self, signal: Signal) -> &mut Command {
         self.ignore.retain(|s| *s != signal);
         self.default.push(signal);
         self
     }
-
     /// The [`DropPolicy`] of the [`Child`] that [`spawn`](Command::spawn)
     /// returns (default [`DropPolicy::Reap`]).
     ///
     /// ```
     /// use procctl::proc::{Command, DropPolicy};
+    /// # #[cfg(unix)]
     /// let child = Command::new("sleep").arg("60").drop_policy(DropPolicy::KillAndReap).spawn()?;
+    /// # #[cfg(windows)]
+    /// # let child = Command::new("ping")
+    /// #     .args(["-n", "30", "127.0.0.1"])
+    /// #     .stdout(procctl::proc::Stdio::null())
+    /// #     .drop_policy(DropPolicy::KillAndReap)
+    /// #     .spawn()?;
     /// assert_eq!(child.drop_policy(), DropPolicy::KillAndReap);
     /// drop(child); // killed and reaped
     /// # Ok::<(), procctl::Error>(())
@@ -703,27 +906,47 @@ impl Command {
     ///
     /// A failed spawn leaves no zombie and no descriptor behind.
     ///
+    /// # Platform notes
+    ///
+    /// On Windows, before anything runs: [`Error::NulByte`] for a NUL byte
+    /// in the program, an argument or the environment;
+    /// [`Error::InvalidArgument`] for an empty program or an environment
+    /// name that is empty or holds `=`. From `CreateProcessW`:
+    /// [`Error::NotFound`] naming the program when it does not exist,
+    /// [`Error::PermissionDenied`] when it may not be run, [`Error::Spawn`]
+    /// with [`SpawnStep::Chdir`] when the working directory does not exist,
+    /// else [`Error::Spawn`] with [`SpawnStep::Exec`].
+    ///
     /// # Examples
     ///
     /// ```
     /// use procctl::{Error, error::SpawnStep, proc::Command};
     ///
+    /// # #[cfg(unix)] {
     /// let child = Command::new("sleep").arg("0").spawn()?;
     /// assert!(child.wait()?.success());
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let child = Command::new("cmd.exe").args(["/C", "exit 0"]).spawn()?;
+    /// # assert!(child.wait()?.success());
+    /// # }
     ///
     /// let err = Command::new("no-such-program-here").spawn().unwrap_err();
     /// assert!(matches!(err, Error::NotFound { .. }));
     ///
+    /// # #[cfg(unix)] {
     /// let err = Command::new("true").current_dir("/no/such/dir").spawn().unwrap_err();
     /// assert_eq!(err.spawn_step(), Some(SpawnStep::Chdir));
     /// assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     #[doc(alias = "posix_spawn")]
     #[doc(alias = "vfork")]
     #[doc(alias = "clone3")]
+    #[doc(alias = "CreateProcessW")]
     pub fn spawn(&mut self) -> Result<Child> {
-        self.spawn_with([StdioDefault::Inherit; 3])
+        self.spawn_imp([StdioDefault::Inherit; 3])
     }
 
     /// Starts the program and waits for it: [`spawn`](Command::spawn) then
@@ -734,284 +957,49 @@ impl Command {
     /// As [`Command::spawn`] and [`Child::wait`].
     ///
     /// ```
+    /// # #[cfg(unix)]
     /// let status = procctl::proc::Command::new("sh").args(["-c", "exit 3"]).status()?;
+    /// # #[cfg(windows)]
+    /// # let status = procctl::proc::Command::new("cmd.exe").args(["/C", "exit 3"]).status()?;
     /// assert_eq!(status.code(), Some(3));
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn status(&mut self) -> Result<ExitStatus> {
-        self.spawn_with([StdioDefault::Inherit; 3])?.wait()
+        self.spawn_imp([StdioDefault::Inherit; 3])?.wait()
     }
 
     /// Starts the program, collects its stdout and stderr, waits for it.
     ///
-    /// Unless set otherwise, stdin is `/dev/null` and stdout and stderr are
-    /// pipes (as std's `output`). Both are read at once with `poll`, so a
-    /// program that fills one while we read the other cannot deadlock.
+    /// Unless set otherwise, stdin is `/dev/null` (`NUL` on Windows) and
+    /// stdout and stderr are pipes (as std's `output`). Both are read at
+    /// once (with `poll` on Unix, by two threads on Windows), so a program
+    /// that fills one while we read the other cannot deadlock.
     ///
     /// # Errors
     ///
     /// As [`Command::spawn`] and [`Child::communicate`].
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// let out = procctl::proc::Command::new("sh")
     ///     .args(["-c", "echo out; echo err >&2; exit 2"])
     ///     .output()?;
     /// assert_eq!(out.status.code(), Some(2));
     /// assert_eq!(out.stdout, b"out\n");
     /// assert_eq!(out.stderr, b"err\n");
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let out = procctl::proc::Command::new("cmd.exe")
+    /// #     .args(["/C", "echo out& echo err 1>&2& exit 2"])
+    /// #     .output()?;
+    /// # assert_eq!(out.status.code(), Some(2));
+    /// # assert_eq!(out.stdout, b"out\r\n");
+    /// # assert!(String::from_utf8_lossy(&out.stderr).starts_with("err"));
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn output(&mut self) -> Result<Output> {
-        self.spawn_with([StdioDefault::Null, StdioDefault::Piped, StdioDefault::Piped])?
+        self.spawn_imp([StdioDefault::Null, StdioDefault::Piped, StdioDefault::Piped])?
             .communicate(b"")
-    }
-
-    /// The environment for the child: `None` when it is ours unchanged.
-    fn envp(&self) -> Result<Option<Vec<CString>>> {
-        for key in self.env.keys() {
-            if key.is_empty() || key.as_bytes().contains(&b'=') {
-                return Err(Error::InvalidArgument {
-                    what: "environment variable name",
-                    value: format!("{key:?}"),
-                });
-            }
-        }
-        if !self.env_clear && self.env.is_empty() {
-            return Ok(None);
-        }
-        let mut vars: BTreeMap<OsString, OsString> = if self.env_clear {
-            BTreeMap::new()
-        } else {
-            std::env::vars_os().collect()
-        };
-        for (k, v) in &self.env {
-            match v {
-                Some(v) => vars.insert(k.clone(), v.clone()),
-                None => vars.remove(k),
-            };
-        }
-        vars.into_iter()
-            .map(|(k, v)| {
-                let mut kv = k;
-                kv.push("=");
-                kv.push(v);
-                to_cstring("environment", &kv)
-            })
-            .collect::<Result<_>>()
-            .map(Some)
-    }
-
-    /// Where to look for the program: the child's `PATH` if it was set or
-    /// removed here, else ours.
-    fn search_path(&self) -> Option<OsString> {
-        match self.env.get(OsStr::new("PATH")) {
-            Some(set) => set.clone(),
-            None => std::env::var_os("PATH"),
-        }
-    }
-
-    fn check_signals(&self) -> Result<()> {
-        for &sig in self.ignore.iter().chain(&self.default) {
-            if sig == Signal::KILL || sig == Signal::STOP {
-                return Err(Error::InvalidArgument {
-                    what: "signal disposition",
-                    value: format!("{sig} cannot be ignored or reset"),
-                });
-            }
-        }
-        if let Some(pg) = self.pgroup.filter(|&pg| pg < 0) {
-            return Err(Error::InvalidArgument {
-                what: "process group",
-                value: pg.to_string(),
-            });
-        }
-        if let Some((_, to)) = self.maps.iter().find(|(_, to)| *to < 0) {
-            return Err(Error::InvalidArgument {
-                what: "mapped fd",
-                value: to.to_string(),
-            });
-        }
-        Ok(())
-    }
-
-    fn spawn_with(&self, defaults: [StdioDefault; 3]) -> Result<Child> {
-        reap::drain_orphans();
-        self.check_signals()?;
-        let program = self.program.as_os_str();
-        let argv: Vec<&OsStr> = std::iter::once(self.arg0.as_deref().unwrap_or(program))
-            .chain(self.args.iter().map(OsString::as_os_str))
-            .collect();
-        let path = self.search_path();
-        let mut plan = ExecPlan::new(program, &argv, self.envp()?, true, path.as_deref())?;
-        let chdir = self
-            .cwd
-            .as_ref()
-            .map(|d| to_cstring("current directory", d.as_os_str()))
-            .transpose()?;
-
-        // Stdio: the parent's pipe ends go to the Child; the child's ends
-        // and /dev/null are closed here once the child has its copies.
-        let spawn_err = |step, e: std::io::Error| {
-            // Out of processes, descriptors or memory in the parent: the
-            // limit error of DESIGN's contract, naming the call.
-            let limit = matches!(
-                e.raw_os_error(),
-                Some(libc::EAGAIN | libc::EMFILE | libc::ENFILE | libc::ENOMEM)
-            );
-            match step {
-                SpawnStep::Fork if limit => Error::os("clone", e),
-                SpawnStep::Pipe if limit => Error::os("pipe", e),
-                SpawnStep::Open if limit => Error::os("open /dev/null", e),
-                _ => Error::spawn(program, step, e),
-            }
-        };
-        let mut child_ends: Vec<OwnedFd> = Vec::new();
-        let mut null: Option<OwnedFd> = None;
-        let mut moves: Vec<FdMove> = Vec::new();
-        let mut parent_stdin: Option<PipeWriter> = None;
-        let mut parent_out: [Option<PipeReader>; 2] = [None, None];
-        let stdio = [&self.stdin, &self.stdout, &self.stderr];
-        for (dst, (set, default)) in stdio.into_iter().zip(defaults).enumerate() {
-            let dst = dst as RawFd;
-            if self.maps.iter().any(|(_, to)| *to == dst) {
-                continue;
-            }
-            let src = match (set.as_ref().map(|s| &s.0), default) {
-                (Some(Kind::Inherit), _) | (None, StdioDefault::Inherit) => continue,
-                (Some(Kind::Null), _) | (None, StdioDefault::Null) => match &null {
-                    Some(fd) => fd.as_raw_fd(),
-                    None => {
-                        let file = File::options()
-                            .read(true)
-                            .write(true)
-                            .open("/dev/null")
-                            .map_err(|e| spawn_err(SpawnStep::Open, e))?;
-                        null.insert(file.into()).as_raw_fd()
-                    }
-                },
-                (Some(Kind::Piped), _) | (None, StdioDefault::Piped) => {
-                    let (r, w) = std::io::pipe().map_err(|e| spawn_err(SpawnStep::Pipe, e))?;
-                    let child_end: OwnedFd = if dst == 0 {
-                        parent_stdin = Some(w);
-                        r.into()
-                    } else {
-                        parent_out[dst as usize - 1] = Some(r);
-                        w.into()
-                    };
-                    let fd = child_end.as_raw_fd();
-                    child_ends.push(child_end);
-                    fd
-                }
-                (Some(Kind::Fd(fd)), _) => fd.as_raw_fd(),
-            };
-            moves.push(FdMove { src, dst });
-        }
-        moves.extend(self.maps.iter().map(|(fd, to)| FdMove {
-            src: fd.as_raw_fd(),
-            dst: *to,
-        }));
-        let keep: Vec<RawFd> = self
-            .keep
-            .iter()
-            .copied()
-            .filter(|fd| !moves.iter().any(|m| m.dst == *fd))
-            .collect();
-
-        let mut req = Request {
-            exec: &mut plan,
-            moves,
-            keep,
-            close_others: !self.inherit_fds,
-            chdir: chdir.as_deref(),
-            setsid: self.setsid,
-            pgroup: self.pgroup,
-            mask: self
-                .mask
-                .as_ref()
-                .map(|m| m.iter().map(|s| s.as_raw()).collect()),
-            ignore: self.ignore.iter().map(|s| s.as_raw()).collect(),
-            default: self.default.iter().map(|s| s.as_raw()).collect(),
-        };
-
-        // Until the new child is registered, no "wait for any child" may
-        // reap it (its status would not reach the handle).
-        let in_flight = reap::spawn_in_flight();
-        let spawned = spawn::spawn(&mut req).map_err(|(step, e)| spawn_err(step, e))?;
-        let pid = Pid::from_raw(spawned.pid).expect("spawn returned a positive pid");
-        let shared = Arc::new(Shared::new(pid, spawned.pidfd));
-        reap::lock().register(spawned.pid, &shared);
-        drop(in_flight);
-        drop(child_ends);
-        drop(null);
-
-        let [stdout, stderr] = parent_out;
-        let child = Child::from_shared(shared).with_stdio(parent_stdin, stdout, stderr);
-        child.set_drop_policy(self.drop_policy);
-        Ok(child)
-    }
-}
-
-impl From<std::process::Child> for Child {
-    /// Adopts a child started by [`std::process::Command`]: its pid, its
-    /// piped stdin/stdout/stderr, and from now on its reaping.
-    ///
-    /// On Linux a pidfd is opened at once, under procctl's reap lock, so
-    /// the handle never signals a recycled pid. If std had already reaped
-    /// the child (`try_wait`), its status is kept. A child that code
-    /// outside procctl reaps before the conversion reports
-    /// [`Error::NotChild`] from `wait`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::io::Write;
-    ///
-    /// let mut std_child = std::process::Command::new("cat")
-    ///     .stdin(std::process::Stdio::piped())
-    ///     .stdout(std::process::Stdio::piped())
-    ///     .spawn()?;
-    /// let child = procctl::proc::Child::from(std_child);
-    /// let out = child.communicate(b"adopted")?;
-    /// assert_eq!(out.stdout, b"adopted");
-    /// assert!(out.status.success());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    fn from(mut child: std::process::Child) -> Child {
-        let pid = Pid::from_raw(child.id() as i32).expect("a child's pid is positive");
-        let stdin = child
-            .stdin
-            .take()
-            .map(|s| PipeWriter::from(OwnedFd::from(s)));
-        let stdout = child
-            .stdout
-            .take()
-            .map(|s| PipeReader::from(OwnedFd::from(s)));
-        let stderr = child
-            .stderr
-            .take()
-            .map(|s| PipeReader::from(OwnedFd::from(s)));
-        let shared = {
-            let mut locked = reap::lock();
-            // Reaping under the reap lock, like every reap in procctl.
-            let done = child
-                .try_wait()
-                .ok()
-                .flatten()
-                .and_then(|s| ExitStatus::try_from(s).ok());
-            match done {
-                Some(status) => {
-                    let shared = Arc::new(Shared::new(pid, None));
-                    shared.record(status, crate::sys::wait::Rusage::default());
-                    shared
-                }
-                None => {
-                    let pidfd = sys::pidfd::open(pid.as_raw()).ok().flatten();
-                    let shared = Arc::new(Shared::new(pid, pidfd));
-                    locked.register(pid.as_raw(), &shared);
-                    shared
-                }
-            }
-        };
-        Child::from_shared(shared).with_stdio(stdin, stdout, stderr)
     }
 }

@@ -19,7 +19,7 @@
 
 #[cfg(unix)]
 pub(crate) mod child;
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 mod command;
 mod common;
 #[cfg(any(unix, windows))]
@@ -36,9 +36,6 @@ mod task;
 #[cfg(windows)]
 #[path = "child_windows.rs"]
 pub(crate) mod child;
-#[cfg(windows)]
-#[path = "command_windows.rs"]
-mod command;
 #[cfg(unix)]
 mod wait;
 

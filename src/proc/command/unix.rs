@@ -1,0 +1,271 @@
+//! How a [`Command`] starts on Unix: an `ExecPlan` run by `sys::spawn`
+//! (`clone3`, `clone` or `fork`, then `execve`), the child's set-up done
+//! between the two. Also the Unix `From<std::process::Child> for Child`.
+
+use std::collections::BTreeMap;
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::File;
+use std::io::{PipeReader, PipeWriter};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+
+use super::{Command, Kind, StdioDefault};
+use crate::error::{Error, Result, SpawnStep};
+use crate::proc::child::{Child, Shared};
+use crate::sys::ExecPlan;
+use crate::sys::exec::to_cstring;
+use crate::sys::spawn::{self, FdMove, Request};
+use crate::{ExitStatus, Pid, Signal, reap, sys};
+
+impl Command {
+    /// The environment for the child: `None` when it is ours unchanged.
+    fn envp(&self) -> Result<Option<Vec<CString>>> {
+        for key in self.env.keys() {
+            if key.is_empty() || key.as_bytes().contains(&b'=') {
+                return Err(Error::InvalidArgument {
+                    what: "environment variable name",
+                    value: format!("{key:?}"),
+                });
+            }
+        }
+        if !self.env_clear && self.env.is_empty() {
+            return Ok(None);
+        }
+        let mut vars: BTreeMap<OsString, OsString> = if self.env_clear {
+            BTreeMap::new()
+        } else {
+            std::env::vars_os().collect()
+        };
+        for (k, v) in &self.env {
+            match v {
+                Some(v) => vars.insert(k.clone(), v.clone()),
+                None => vars.remove(k),
+            };
+        }
+        vars.into_iter()
+            .map(|(k, v)| {
+                let mut kv = k;
+                kv.push("=");
+                kv.push(v);
+                to_cstring("environment", &kv)
+            })
+            .collect::<Result<_>>()
+            .map(Some)
+    }
+
+    /// Where to look for the program: the child's `PATH` if it was set or
+    /// removed here, else ours.
+    fn search_path(&self) -> Option<OsString> {
+        match self.env.get(OsStr::new("PATH")) {
+            Some(set) => set.clone(),
+            None => std::env::var_os("PATH"),
+        }
+    }
+
+    fn check_signals(&self) -> Result<()> {
+        for &sig in self.ignore.iter().chain(&self.default) {
+            if sig == Signal::KILL || sig == Signal::STOP {
+                return Err(Error::InvalidArgument {
+                    what: "signal disposition",
+                    value: format!("{sig} cannot be ignored or reset"),
+                });
+            }
+        }
+        if let Some(pg) = self.pgroup.filter(|&pg| pg < 0) {
+            return Err(Error::InvalidArgument {
+                what: "process group",
+                value: pg.to_string(),
+            });
+        }
+        if let Some((_, to)) = self.maps.iter().find(|(_, to)| *to < 0) {
+            return Err(Error::InvalidArgument {
+                what: "mapped fd",
+                value: to.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Starts the program with `defaults` for the stdio not set.
+    pub(super) fn spawn_imp(&self, defaults: [StdioDefault; 3]) -> Result<Child> {
+        reap::drain_orphans();
+        self.check_signals()?;
+        let program = self.program.as_os_str();
+        let argv: Vec<&OsStr> = std::iter::once(self.arg0.as_deref().unwrap_or(program))
+            .chain(self.args.iter().map(OsString::as_os_str))
+            .collect();
+        let path = self.search_path();
+        let mut plan = ExecPlan::new(program, &argv, self.envp()?, true, path.as_deref())?;
+        let chdir = self
+            .cwd
+            .as_ref()
+            .map(|d| to_cstring("current directory", d.as_os_str()))
+            .transpose()?;
+
+        // Stdio: the parent's pipe ends go to the Child; the child's ends
+        // and /dev/null are closed here once the child has its copies.
+        let spawn_err = |step, e: std::io::Error| {
+            // Out of processes, descriptors or memory in the parent: the
+            // limit error of DESIGN's contract, naming the call.
+            let limit = matches!(
+                e.raw_os_error(),
+                Some(libc::EAGAIN | libc::EMFILE | libc::ENFILE | libc::ENOMEM)
+            );
+            match step {
+                SpawnStep::Fork if limit => Error::os("clone", e),
+                SpawnStep::Pipe if limit => Error::os("pipe", e),
+                SpawnStep::Open if limit => Error::os("open /dev/null", e),
+                _ => Error::spawn(program, step, e),
+            }
+        };
+        let mut child_ends: Vec<OwnedFd> = Vec::new();
+        let mut null: Option<OwnedFd> = None;
+        let mut moves: Vec<FdMove> = Vec::new();
+        let mut parent_stdin: Option<PipeWriter> = None;
+        let mut parent_out: [Option<PipeReader>; 2] = [None, None];
+        let stdio = [&self.stdin, &self.stdout, &self.stderr];
+        for (dst, (set, default)) in stdio.into_iter().zip(defaults).enumerate() {
+            let dst = dst as RawFd;
+            if self.maps.iter().any(|(_, to)| *to == dst) {
+                continue;
+            }
+            let src = match (set.as_ref().map(|s| &s.0), default) {
+                (Some(Kind::Inherit), _) | (None, StdioDefault::Inherit) => continue,
+                (Some(Kind::Null), _) | (None, StdioDefault::Null) => match &null {
+                    Some(fd) => fd.as_raw_fd(),
+                    None => {
+                        let file = File::options()
+                            .read(true)
+                            .write(true)
+                            .open("/dev/null")
+                            .map_err(|e| spawn_err(SpawnStep::Open, e))?;
+                        null.insert(file.into()).as_raw_fd()
+                    }
+                },
+                (Some(Kind::Piped), _) | (None, StdioDefault::Piped) => {
+                    let (r, w) = std::io::pipe().map_err(|e| spawn_err(SpawnStep::Pipe, e))?;
+                    let child_end: OwnedFd = if dst == 0 {
+                        parent_stdin = Some(w);
+                        r.into()
+                    } else {
+                        parent_out[dst as usize - 1] = Some(r);
+                        w.into()
+                    };
+                    let fd = child_end.as_raw_fd();
+                    child_ends.push(child_end);
+                    fd
+                }
+                (Some(Kind::Owned(fd)), _) => fd.as_raw_fd(),
+            };
+            moves.push(FdMove { src, dst });
+        }
+        moves.extend(self.maps.iter().map(|(fd, to)| FdMove {
+            src: fd.as_raw_fd(),
+            dst: *to,
+        }));
+        let keep: Vec<RawFd> = self
+            .keep
+            .iter()
+            .copied()
+            .filter(|fd| !moves.iter().any(|m| m.dst == *fd))
+            .collect();
+
+        let mut req = Request {
+            exec: &mut plan,
+            moves,
+            keep,
+            close_others: !self.inherit_fds,
+            chdir: chdir.as_deref(),
+            setsid: self.setsid,
+            pgroup: self.pgroup,
+            mask: self
+                .mask
+                .as_ref()
+                .map(|m| m.iter().map(|s| s.as_raw()).collect()),
+            ignore: self.ignore.iter().map(|s| s.as_raw()).collect(),
+            default: self.default.iter().map(|s| s.as_raw()).collect(),
+        };
+
+        // Until the new child is registered, no "wait for any child" may
+        // reap it (its status would not reach the handle).
+        let in_flight = reap::spawn_in_flight();
+        let spawned = spawn::spawn(&mut req).map_err(|(step, e)| spawn_err(step, e))?;
+        let pid = Pid::from_raw(spawned.pid).expect("spawn returned a positive pid");
+        let shared = Arc::new(Shared::new(pid, spawned.pidfd));
+        reap::lock().register(spawned.pid, &shared);
+        drop(in_flight);
+        drop(child_ends);
+        drop(null);
+
+        let [stdout, stderr] = parent_out;
+        let child = Child::from_shared(shared).with_stdio(parent_stdin, stdout, stderr);
+        child.set_drop_policy(self.drop_policy);
+        Ok(child)
+    }
+}
+
+impl From<std::process::Child> for Child {
+    /// Adopts a child started by [`std::process::Command`]: its pid, its
+    /// piped stdin/stdout/stderr, and from now on its reaping.
+    ///
+    /// On Linux a pidfd is opened at once, under procctl's reap lock, so
+    /// the handle never signals a recycled pid. If std had already reaped
+    /// the child (`try_wait`), its status is kept. A child that code
+    /// outside procctl reaps before the conversion reports
+    /// [`Error::NotChild`] from `wait`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// let mut std_child = std::process::Command::new("cat")
+    ///     .stdin(std::process::Stdio::piped())
+    ///     .stdout(std::process::Stdio::piped())
+    ///     .spawn()?;
+    /// let child = procctl::proc::Child::from(std_child);
+    /// let out = child.communicate(b"adopted")?;
+    /// assert_eq!(out.stdout, b"adopted");
+    /// assert!(out.status.success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn from(mut child: std::process::Child) -> Child {
+        let pid = Pid::from_raw(child.id() as i32).expect("a child's pid is positive");
+        let stdin = child
+            .stdin
+            .take()
+            .map(|s| PipeWriter::from(OwnedFd::from(s)));
+        let stdout = child
+            .stdout
+            .take()
+            .map(|s| PipeReader::from(OwnedFd::from(s)));
+        let stderr = child
+            .stderr
+            .take()
+            .map(|s| PipeReader::from(OwnedFd::from(s)));
+        let shared = {
+            let mut locked = reap::lock();
+            // Reaping under the reap lock, like every reap in procctl.
+            let done = child
+                .try_wait()
+                .ok()
+                .flatten()
+                .and_then(|s| ExitStatus::try_from(s).ok());
+            match done {
+                Some(status) => {
+                    let shared = Arc::new(Shared::new(pid, None));
+                    shared.record(status, crate::sys::wait::Rusage::default());
+                    shared
+                }
+                None => {
+                    let pidfd = sys::pidfd::open(pid.as_raw()).ok().flatten();
+                    let shared = Arc::new(Shared::new(pid, pidfd));
+                    locked.register(pid.as_raw(), &shared);
+                    shared
+                }
+            }
+        };
+        Child::from_shared(shared).with_stdio(stdin, stdout, stderr)
+    }
+}
