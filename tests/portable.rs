@@ -56,6 +56,10 @@ fn main() {
         ("command_exit_codes", command_exit_codes),
         ("command_output_capture", command_output_capture),
         ("command_env_and_dir", command_env_and_dir),
+        (
+            "env_clear_drops_what_was_set_before",
+            env_clear_drops_what_was_set_before,
+        ),
         ("communicate_pipes_stdin", communicate_pipes_stdin),
         ("communicate_large_both_ways", communicate_large_both_ways),
         ("kill_long_running_child", kill_long_running_child),
@@ -560,6 +564,23 @@ fn command_env_and_dir() {
         ),
         "{err:?}"
     );
+}
+
+/// `env_clear` forgets variables set before it (as std does), keeps those
+/// set after it, and the program is still found in our `PATH`.
+fn env_clear_drops_what_was_set_before() {
+    let out = shell(
+        "echo \"${BEFORE-unset}-${AFTER-unset}\"",
+        "echo %BEFORE%-%AFTER%",
+    )
+    .env("BEFORE", "b")
+    .env_clear()
+    .env("AFTER", "a")
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let unset = if cfg!(windows) { "%BEFORE%" } else { "unset" };
+    assert_eq!(text(&out.stdout), format!("{unset}-a"));
 }
 
 fn communicate_pipes_stdin() {

@@ -540,11 +540,6 @@ impl Command {
     /// [`env`](Command::env) adds afterwards. The program is still looked
     /// up in our `PATH` unless `PATH` is set for the child.
     ///
-    /// # Platform notes
-    ///
-    /// On Windows, variables set with [`env`](Command::env) *before*
-    /// `env_clear` are kept too (only earlier removals are forgotten).
-    ///
     /// ```
     /// # #[cfg(unix)] {
     /// let out = procctl::proc::Command::new("/usr/bin/env")
@@ -564,10 +559,7 @@ impl Command {
     /// ```
     pub fn env_clear(&mut self) -> &mut Command {
         self.env_clear = true;
-        #[cfg(unix)]
         self.env.clear();
-        #[cfg(windows)]
-        self.env.retain(|_, v| v.is_some());
         self
     }
 
