@@ -607,9 +607,11 @@ mod registry {
         let _serial = START.lock().unwrap_or_else(|p| p.into_inner());
         match mode {
             ReapMode::Owned if !OWNED_RUNNING.load(Ordering::Relaxed) => {
-                start_owned()?;
+                // Set first: from here on the orphan set outlives its last
+                // orphan, so the set the reaper sleeps on stays the one new
+                // orphans join.
                 OWNED_RUNNING.store(true, Ordering::Relaxed);
-                Ok(())
+                start_owned().inspect_err(|_| OWNED_RUNNING.store(false, Ordering::Relaxed))
             }
             ReapMode::All if !ALL_RUNNING.load(Ordering::Relaxed) => start_all(),
             _ => Ok(()),

@@ -13,6 +13,10 @@ use procctl::reap::{ReapMode, start_reaper, zombie_children};
 pub fn main() {
     support::run(&[
         (
+            "orphans_parked_before_the_reaper_starts_are_reaped_by_it",
+            orphans_parked_before_the_reaper_starts_are_reaped_by_it,
+        ),
+        (
             "owned_reaps_dropped_children_within_1s",
             owned_reaps_dropped_children_within_1s,
         ),
@@ -52,6 +56,42 @@ fn burst(n: usize) -> Vec<procctl::Pid> {
 
 fn gone(pid: procctl::Pid) -> bool {
     !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Orphans dropped while no reaper ran are handed over: once the reaper
+/// runs they are reaped when they exit, with no further procctl call.
+fn orphans_parked_before_the_reaper_starts_are_reaped_by_it() {
+    use std::os::fd::AsRawFd;
+    let (r, w) = std::io::pipe().unwrap();
+    let (rfd, wfd) = (r.as_raw_fd(), w.as_raw_fd());
+    let pids: Vec<procctl::Pid> = (0..20)
+        .map(|_| {
+            // SAFETY: the child only closes, reads and calls _exit.
+            unsafe {
+                fork_unchecked(move || {
+                    libc::close(wfd);
+                    let mut b = 0u8;
+                    libc::read(rfd, (&mut b as *mut u8).cast(), 1);
+                    procctl::proc::_exit(0)
+                })
+            }
+            .unwrap()
+            .pid() // dropped while running: parked
+        })
+        .collect();
+    assert_eq!(procctl::reap::pending_orphans(), 20);
+    start_reaper(ReapMode::Owned).unwrap();
+    drop((r, w)); // they all exit now
+    let t = Instant::now();
+    eventually("the 20 parked orphans reaped", || {
+        pids.iter().all(|&p| gone(p))
+    });
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(procctl::reap::pending_orphans(), 0);
 }
 
 fn owned_reaps_dropped_children_within_1s() {
