@@ -1,42 +1,77 @@
 //! [`Child`]: the handle on a process procctl started.
+//!
+//! One public handle for both platforms. What a child is made of, and how
+//! it is waited for, signalled and let go, is per platform: `child/unix.rs`
+//! keeps the state the reaping paths share (pid, pidfd, status) and goes
+//! through procctl's reap registry; `child/windows.rs` holds a process
+//! handle over a [`std::process::Child`].
 
 use std::io::{PipeReader, PipeWriter};
-use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
-
-use crate::error::{Error, Result};
-use crate::sys::wait::{self, Rusage};
-use crate::sys::{self, pidfd};
-use crate::{ExitStatus, Pid, Signal, reap};
+use std::time::Duration;
 
 pub(crate) use super::common::DropPolicy;
+#[allow(unused_imports)] // for the doc links
+use crate::error::Error;
+use crate::error::Result;
+use crate::{ExitStatus, Pid, Signal};
+
+#[cfg(unix)]
+mod unix;
+#[cfg(windows)]
+mod windows;
+
+#[cfg(unix)]
+use unix as imp;
+#[cfg(unix)]
+pub(crate) use unix::Shared;
+#[cfg(windows)]
+use windows as imp;
 
 /// What a child used, as `wait4` reports it.
 ///
+/// # Platform notes
+///
+/// On Windows the CPU times come from `GetProcessTimes` and the peak
+/// working set from `GetProcessMemoryInfo`.
+///
 /// ```
+/// # #[cfg(unix)]
 /// # if procctl::proc::thread_count() == Some(1) {
 /// let child = procctl::proc::fork(|| 0)?;
 /// let (status, usage) = child.wait_with_rusage()?;
 /// assert!(status.success());
 /// assert!(usage.max_rss_bytes() > 0);
 /// # }
+/// # #[cfg(windows)] {
+/// # let child = procctl::proc::Command::new("cmd.exe").args(["/C", "exit 0"]).spawn()?;
+/// # let (status, usage) = child.wait_with_rusage()?;
+/// # assert!(status.success());
+/// # println!("{:?} {:?}", usage.user_time(), usage.max_rss_bytes());
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+// The two platforms have always printed it differently (see `imp`).
+#[cfg_attr(unix, derive(Debug))]
 pub struct ResourceUsage {
-    ru: Rusage,
+    ru: imp::Rusage,
 }
 
 impl ResourceUsage {
     /// CPU time spent in user mode.
     ///
     /// ```
+    /// # #[cfg(unix)]
     /// # if procctl::proc::thread_count() == Some(1) {
     /// let child = procctl::proc::fork(|| 0)?;
     /// let (_, usage) = child.wait_with_rusage()?;
     /// println!("{:?}", usage.user_time());
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let child = procctl::proc::Command::new("cmd.exe").args(["/C", "exit 0"]).spawn()?;
+    /// # println!("{:?}", child.wait_with_rusage()?.1.user_time());
     /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
@@ -47,10 +82,15 @@ impl ResourceUsage {
     /// CPU time spent in the kernel on the process's behalf.
     ///
     /// ```
+    /// # #[cfg(unix)]
     /// # if procctl::proc::thread_count() == Some(1) {
     /// let child = procctl::proc::fork(|| 0)?;
     /// let (_, usage) = child.wait_with_rusage()?;
     /// println!("{:?}", usage.system_time());
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let child = procctl::proc::Command::new("cmd.exe").args(["/C", "exit 0"]).spawn()?;
+    /// # println!("{:?}", child.wait_with_rusage()?.1.system_time());
     /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
@@ -60,38 +100,26 @@ impl ResourceUsage {
 
     /// The largest resident set size the process reached, in bytes.
     ///
+    /// # Platform notes
+    ///
+    /// On Windows: the peak working set; 0 where Windows does not report
+    /// it.
+    ///
     /// ```
+    /// # #[cfg(unix)]
     /// # if procctl::proc::thread_count() == Some(1) {
     /// let child = procctl::proc::fork(|| 0)?;
     /// let (_, usage) = child.wait_with_rusage()?;
     /// println!("{:?}", usage.max_rss_bytes());
     /// # }
+    /// # #[cfg(windows)] {
+    /// # let child = procctl::proc::Command::new("cmd.exe").args(["/C", "exit 0"]).spawn()?;
+    /// # println!("{}", child.wait_with_rusage()?.1.max_rss_bytes());
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn max_rss_bytes(&self) -> u64 {
         self.ru.max_rss
-    }
-}
-
-/// The part of a child's state that procctl's reaping paths share.
-pub(crate) struct Shared {
-    pid: Pid,
-    pidfd: Option<OwnedFd>,
-    done: OnceLock<(ExitStatus, Rusage)>,
-}
-
-impl Shared {
-    pub(crate) fn new(pid: Pid, pidfd: Option<OwnedFd>) -> Shared {
-        Shared {
-            pid,
-            pidfd,
-            done: OnceLock::new(),
-        }
-    }
-
-    /// Called under the reap lock by whoever reaped this child.
-    pub(crate) fn record(&self, status: ExitStatus, ru: Rusage) {
-        let _ = self.done.set((status, ru));
     }
 }
 
@@ -114,12 +142,22 @@ impl Shared {
 ///   default, never kills: procctl reaps the process once it exits. See
 ///   [`DropPolicy`] for the other choices.
 ///
+/// # Platform notes
+///
+/// Windows has no zombies and no signals. The handle holds the process
+/// handle, which stays valid until it is closed, so the pid is never
+/// recycled under it; waiting never "reaps", and dropping the handle only
+/// closes it (see [`DropPolicy`]). `kill` and `signal(Signal::KILL |
+/// Signal::TERM)` call `TerminateProcess`, after which the process's exit
+/// code is 1.
+///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
 /// use procctl::Signal;
 ///
+/// # #[cfg(unix)]
 /// # if procctl::proc::thread_count() == Some(1) {
 /// let child = procctl::proc::fork(|| {
 ///     std::thread::sleep(Duration::from_secs(60));
@@ -132,11 +170,27 @@ impl Shared {
 /// assert_eq!(child.wait()?, status); // the same status again
 /// child.kill()?; // reaped already: nothing is sent
 /// # }
+/// # #[cfg(windows)] {
+/// # use procctl::proc::{Command, Stdio};
+/// # let child = Command::new("ping").args(["-n", "30", "127.0.0.1"]).stdout(Stdio::null()).spawn()?;
+/// # assert_eq!(child.try_wait()?, None);
+/// # child.signal(Signal::TERM)?;
+/// # let status = child.wait_timeout(Duration::from_secs(10))?.expect("TerminateProcess ends it");
+/// # assert!(!status.success());
+/// # assert_eq!(child.wait()?, status);
+/// # child.kill()?; // ended already: nothing happens
+/// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
-#[must_use = "a dropped Child keeps running; procctl reaps it after it exits"]
+#[cfg_attr(
+    unix,
+    must_use = "a dropped Child keeps running; procctl reaps it after it exits"
+)]
+#[cfg_attr(windows, must_use = "a dropped Child keeps running")]
 pub struct Child {
-    shared: Arc<Shared>,
+    /// The platform's state: the shared reaping state on Unix, the process
+    /// handle on Windows.
+    inner: imp::Inner,
     policy: AtomicU8,
     stdin: Mutex<Option<PipeWriter>>,
     stdout: Mutex<Option<PipeReader>>,
@@ -145,19 +199,47 @@ pub struct Child {
 
 impl std::fmt::Debug for Child {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Child")
-            .field("pid", &self.shared.pid)
-            .field("pidfd", &self.shared.pidfd.is_some())
-            .field("status", &self.shared.done.get().map(|d| d.0))
+        let mut d = f.debug_struct("Child");
+        d.field("pid", &self.pid());
+        #[cfg(unix)]
+        d.field("pidfd", &self.inner.pidfd.is_some());
+        d.field("status", &self.done())
             .field("drop_policy", &self.drop_policy())
             .finish()
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What a std pipe end owns: a descriptor on Unix, a handle on Windows.
+#[cfg(unix)]
+type Owned = std::os::fd::OwnedFd;
+#[cfg(windows)]
+type Owned = std::os::windows::io::OwnedHandle;
+
+/// Takes the piped stdin, stdout and stderr of a std child over.
+fn take_std_pipes(
+    child: &mut std::process::Child,
+) -> (Option<PipeWriter>, Option<PipeReader>, Option<PipeReader>) {
+    let stdin = child.stdin.take().map(|s| PipeWriter::from(Owned::from(s)));
+    let stdout = child
+        .stdout
+        .take()
+        .map(|s| PipeReader::from(Owned::from(s)));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|s| PipeReader::from(Owned::from(s)));
+    (stdin, stdout, stderr)
+}
+
 impl Child {
-    pub(crate) fn from_shared(shared: Arc<Shared>) -> Child {
+    /// A handle on `inner`, with no pipes and the default drop policy.
+    fn new(inner: imp::Inner) -> Child {
         Child {
-            shared,
+            inner,
             policy: AtomicU8::new(DropPolicy::Reap.to_u8()),
             stdin: Mutex::new(None),
             stdout: Mutex::new(None),
@@ -172,24 +254,30 @@ impl Child {
         stdout: Option<PipeReader>,
         stderr: Option<PipeReader>,
     ) -> Child {
-        *self.stdin.lock().unwrap_or_else(|p| p.into_inner()) = stdin;
-        *self.stdout.lock().unwrap_or_else(|p| p.into_inner()) = stdout;
-        *self.stderr.lock().unwrap_or_else(|p| p.into_inner()) = stderr;
+        *lock(&self.stdin) = stdin;
+        *lock(&self.stdout) = stdout;
+        *lock(&self.stderr) = stderr;
         self
     }
 
     /// The child's process id.
     ///
     /// ```
+    /// # #[cfg(unix)]
     /// # if procctl::proc::thread_count() == Some(1) {
     /// let child = procctl::proc::fork(|| 0)?;
     /// assert_ne!(child.pid(), procctl::Pid::current());
     /// # child.wait()?;
     /// # }
+    /// # #[cfg(windows)] {
+    /// # let child = procctl::proc::Command::new("cmd.exe").args(["/C", "exit 0"]).spawn()?;
+    /// # assert_ne!(child.pid(), procctl::Pid::current());
+    /// # child.wait()?;
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn pid(&self) -> Pid {
-        self.shared.pid
+        self.inner.pid
     }
 
     /// Takes the parent's end of the child's stdin pipe, if it was piped and
@@ -198,6 +286,7 @@ impl Child {
     /// ```
     /// use procctl::proc::{Command, Stdio};
     /// use std::io::{Read, Write};
+    /// # #[cfg(unix)] {
     /// let child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
     /// let mut stdin = child.take_stdin().unwrap();
     /// stdin.write_all(b"hi").unwrap();
@@ -206,10 +295,11 @@ impl Child {
     /// child.take_stdout().unwrap().read_to_string(&mut out).unwrap();
     /// assert_eq!(out, "hi");
     /// assert!(child.wait()?.success());
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn take_stdin(&self) -> Option<PipeWriter> {
-        self.stdin.lock().unwrap_or_else(|p| p.into_inner()).take()
+        lock(&self.stdin).take()
     }
 
     /// Takes the parent's end of the child's stdout pipe, if it was piped
@@ -218,16 +308,18 @@ impl Child {
     /// ```
     /// use procctl::proc::{Command, Stdio};
     /// use std::io::Read;
+    /// # #[cfg(unix)] {
     /// let child = Command::new("echo").arg("out").stdout(Stdio::piped()).spawn()?;
     /// let mut out = String::new();
     /// child.take_stdout().unwrap().read_to_string(&mut out).unwrap();
     /// assert_eq!(out, "out\n");
     /// assert!(child.take_stdout().is_none()); // taken once
     /// child.wait()?;
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn take_stdout(&self) -> Option<PipeReader> {
-        self.stdout.lock().unwrap_or_else(|p| p.into_inner()).take()
+        lock(&self.stdout).take()
     }
 
     /// Takes the parent's end of the child's stderr pipe, if it was piped
@@ -236,20 +328,17 @@ impl Child {
     /// ```
     /// use procctl::proc::{Command, Stdio};
     /// use std::io::Read;
+    /// # #[cfg(unix)] {
     /// let child = Command::new("sh").args(["-c", "echo err >&2"]).stderr(Stdio::piped()).spawn()?;
     /// let mut err = String::new();
     /// child.take_stderr().unwrap().read_to_string(&mut err).unwrap();
     /// assert_eq!(err, "err\n");
     /// child.wait()?;
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn take_stderr(&self) -> Option<PipeReader> {
-        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
-
-    /// The status, if the child was already reaped.
-    fn done(&self) -> Option<ExitStatus> {
-        self.shared.done.get().map(|d| d.0)
+        lock(&self.stderr).take()
     }
 
     /// `waitpid(pid, 0)`: waits for the child to end and returns its status.
@@ -265,19 +354,36 @@ impl Child {
     /// [`Error::NotChild`] if code outside procctl reaped the child (for
     /// example a raw `libc::wait`), so its status is lost.
     ///
+    /// # Platform notes
+    ///
+    /// On Windows: `WaitForSingleObject(process, INFINITE)`, then
+    /// `GetExitCodeProcess`; nothing is reaped. [`Error::Os`] if Windows
+    /// fails the wait.
+    ///
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(unix)]
     /// # if procctl::proc::thread_count() == Some(1) {
     /// let child = procctl::proc::fork(|| 3)?;
     /// assert_eq!(child.wait()?.code(), Some(3));
     /// assert_eq!(child.wait()?.code(), Some(3));
     /// # }
+    /// # #[cfg(windows)] {
+    /// # let child = procctl::proc::Command::new("cmd.exe").args(["/C", "exit 3"]).spawn()?;
+    /// # assert_eq!(child.wait()?.code(), Some(3));
+    /// # assert_eq!(child.wait()?.code(), Some(3));
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn wait(&self) -> Result<ExitStatus> {
-        self.wait_deadline(None)?
-            .ok_or_else(|| unreachable!("no deadline, no timeout"))
+        loop {
+            // Without a deadline there is no timeout: `None` only if the
+            // process ended but its status could not be read yet.
+            if let Some(s) = self.wait_deadline(None)? {
+                return Ok(s);
+            }
+        }
     }
 
     /// `waitpid(pid, WNOHANG)`: the status if the child has ended (reaping
@@ -287,9 +393,14 @@ impl Child {
     ///
     /// As [`Child::wait`].
     ///
+    /// # Platform notes
+    ///
+    /// On Windows: `GetExitCodeProcess`.
+    ///
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(unix)]
     /// # if procctl::proc::thread_count() == Some(1) {
     /// let child = procctl::proc::fork(|| {
     ///     std::thread::sleep(std::time::Duration::from_secs(30));
@@ -300,13 +411,18 @@ impl Child {
     /// child.wait()?;
     /// assert!(child.try_wait()?.is_some());
     /// # }
+    /// # #[cfg(windows)] {
+    /// # let child = procctl::proc::Command::new("cmd.exe").args(["/C", "exit 0"]).spawn()?;
+    /// # child.wait()?;
+    /// # assert!(child.try_wait()?.is_some());
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn try_wait(&self) -> Result<Option<ExitStatus>> {
         if let Some(s) = self.done() {
             return Ok(Some(s));
         }
-        self.reap_now()
+        self.poll_exit()
     }
 
     /// Waits at most `timeout` for the child to end: `Some(status)`, or
@@ -321,10 +437,17 @@ impl Child {
     ///
     /// As [`Child::wait`].
     ///
+    /// # Platform notes
+    ///
+    /// On Windows the kernel wakes the waiter (`WaitForSingleObject`): no
+    /// polling loop. A `timeout` too large for a deadline waits without
+    /// one, as [`Child::wait`].
+    ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
+    /// # #[cfg(unix)]
     /// # if procctl::proc::thread_count() == Some(1) {
     /// let child = procctl::proc::fork(|| {
     ///     std::thread::sleep(Duration::from_secs(30));
@@ -334,10 +457,22 @@ impl Child {
     /// child.kill()?;
     /// assert!(child.wait_timeout(Duration::from_secs(10))?.is_some());
     /// # }
+    /// # #[cfg(windows)] {
+    /// # let child = procctl::proc::Command::new("ping")
+    /// #     .args(["-n", "30", "127.0.0.1"])
+    /// #     .stdout(procctl::proc::Stdio::null())
+    /// #     .spawn()?;
+    /// # assert_eq!(child.wait_timeout(Duration::from_millis(50))?, None);
+    /// # child.kill()?;
+    /// # assert!(child.wait_timeout(Duration::from_secs(10))?.is_some());
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<Option<ExitStatus>> {
-        self.wait_deadline(Some(Instant::now() + timeout))
+        match imp::deadline(timeout) {
+            Some(deadline) => self.wait_deadline(Some(deadline)),
+            None => self.wait().map(Some),
+        }
     }
 
     /// [`Child::wait`], plus the resources the child used (`wait4`).
@@ -346,9 +481,16 @@ impl Child {
     ///
     /// As [`Child::wait`].
     ///
+    /// # Platform notes
+    ///
+    /// On Windows the CPU times and the peak working set come from
+    /// `GetProcessTimes` and `GetProcessMemoryInfo`; [`Error::Os`] if
+    /// Windows does not report the times.
+    ///
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(unix)]
     /// # if procctl::proc::thread_count() == Some(1) {
     /// let child = procctl::proc::fork(|| {
     ///     let v = vec![1u8; 32 << 20]; // touch 32 MiB
@@ -358,12 +500,18 @@ impl Child {
     /// assert_eq!(status.code(), Some(1));
     /// assert!(usage.max_rss_bytes() >= 32 << 20);
     /// # }
+    /// # #[cfg(windows)] {
+    /// # let child = procctl::proc::Command::new("cmd.exe").args(["/C", "exit 1"]).spawn()?;
+    /// # let (status, _usage) = child.wait_with_rusage()?;
+    /// # assert_eq!(status.code(), Some(1));
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     #[doc(alias = "wait4")]
+    #[doc(alias = "GetProcessTimes")]
     pub fn wait_with_rusage(&self) -> Result<(ExitStatus, ResourceUsage)> {
-        self.wait()?;
-        let (status, ru) = *self.shared.done.get().expect("wait stored the status");
+        let status = self.wait()?;
+        let ru = self.usage()?;
         Ok((status, ResourceUsage { ru }))
     }
 
@@ -378,10 +526,19 @@ impl Child {
     /// [`Error::PermissionDenied`] if the child changed its credentials (a
     /// setuid program) and may not be signalled by us.
     ///
+    /// # Platform notes
+    ///
+    /// Windows ends the child for [`Signal::KILL`] and [`Signal::TERM`]
+    /// (`TerminateProcess`, exit code 1), and `Ok(())` if it has ended
+    /// already. Any other signal is [`Error::Unsupported`], whether the
+    /// child still runs or not: Windows cannot deliver them to another
+    /// process. [`Error::Os`] if `TerminateProcess` fails.
+    ///
     /// # Examples
     ///
     /// ```
     /// use procctl::Signal;
+    /// # #[cfg(unix)]
     /// # if procctl::proc::thread_count() == Some(1) {
     /// let child = procctl::proc::fork(|| {
     ///     std::thread::sleep(std::time::Duration::from_secs(30));
@@ -390,37 +547,21 @@ impl Child {
     /// child.signal(Signal::USR1)?; // default action: terminate
     /// assert_eq!(child.wait()?.signal(), Some(Signal::USR1));
     /// # }
+    /// # #[cfg(windows)] {
+    /// # let child = procctl::proc::Command::new("ping")
+    /// #     .args(["-n", "30", "127.0.0.1"])
+    /// #     .stdout(procctl::proc::Stdio::null())
+    /// #     .spawn()?;
+    /// # assert!(child.signal(Signal::USR1).is_err());
+    /// # child.signal(Signal::TERM)?;
+    /// # assert_eq!(child.wait()?.code(), Some(1));
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     #[doc(alias = "kill")]
+    #[doc(alias = "TerminateProcess")]
     pub fn signal(&self, signal: Signal) -> Result<()> {
-        if self.done().is_some() {
-            return Ok(());
-        }
-        let sig = signal.as_raw();
-        let sent = match &self.shared.pidfd {
-            // A pidfd names this process and no other, reaped or not.
-            Some(fd) => pidfd::send_signal(fd.as_fd(), sig),
-            None => {
-                // Reaping only happens under this lock, so while we hold it
-                // the pid is still our (possibly zombie) child.
-                let _locked = reap::lock();
-                if self.done().is_some() {
-                    return Ok(());
-                }
-                sys::kill(self.pid().as_raw(), sig)
-            }
-        };
-        match sent {
-            Ok(()) => Ok(()),
-            // Exited (zombie, or reaped elsewhere): nothing to signal.
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) => Err(Error::PermissionDenied {
-                subject: format!("signal {} to process {}", signal, self.pid()),
-                source: e,
-            }),
-            Err(e) => Err(Error::os("kill", e)),
-        }
+        self.send(signal)
     }
 
     /// Sends `SIGKILL` (see [`Child::signal`]); `Ok(())` if the child was
@@ -430,9 +571,15 @@ impl Child {
     ///
     /// As [`Child::signal`].
     ///
+    /// # Platform notes
+    ///
+    /// On Windows: `TerminateProcess`; `Ok(())` if the child has ended
+    /// already.
+    ///
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(unix)]
     /// # if procctl::proc::thread_count() == Some(1) {
     /// let child = procctl::proc::fork(|| {
     ///     std::thread::sleep(std::time::Duration::from_secs(30));
@@ -442,6 +589,15 @@ impl Child {
     /// assert_eq!(child.wait()?.signal(), Some(procctl::Signal::KILL));
     /// child.kill()?; // no-op
     /// # }
+    /// # #[cfg(windows)] {
+    /// # let child = procctl::proc::Command::new("ping")
+    /// #     .args(["-n", "30", "127.0.0.1"])
+    /// #     .stdout(procctl::proc::Stdio::null())
+    /// #     .spawn()?;
+    /// # child.kill()?;
+    /// # assert!(!child.wait()?.success());
+    /// # child.kill()?; // no-op
+    /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn kill(&self) -> Result<()> {
@@ -450,8 +606,13 @@ impl Child {
 
     /// Chooses what dropping this handle does to an unwaited child.
     ///
+    /// # Platform notes
+    ///
+    /// On Windows there is nothing to reap: see [`DropPolicy`].
+    ///
     /// ```
     /// use procctl::proc::DropPolicy;
+    /// # #[cfg(unix)]
     /// # if procctl::proc::thread_count() == Some(1) {
     /// let child = procctl::proc::fork(|| {
     ///     std::thread::sleep(std::time::Duration::from_secs(30));
@@ -459,6 +620,14 @@ impl Child {
     /// })?;
     /// child.set_drop_policy(DropPolicy::KillAndReap);
     /// drop(child); // killed and reaped here
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let child = procctl::proc::Command::new("ping")
+    /// #     .args(["-n", "30", "127.0.0.1"])
+    /// #     .stdout(procctl::proc::Stdio::null())
+    /// #     .spawn()?;
+    /// # child.set_drop_policy(DropPolicy::KillAndReap);
+    /// # drop(child); // terminated and waited for here
     /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
@@ -469,96 +638,72 @@ impl Child {
     /// The current [`DropPolicy`].
     ///
     /// ```
+    /// # #[cfg(unix)]
     /// # if procctl::proc::thread_count() == Some(1) {
     /// let child = procctl::proc::fork(|| 0)?;
     /// assert_eq!(child.drop_policy(), procctl::proc::DropPolicy::Reap);
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let child = procctl::proc::Command::new("cmd.exe").args(["/C", "exit 0"]).spawn()?;
+    /// # assert_eq!(child.drop_policy(), procctl::proc::DropPolicy::Reap);
+    /// # child.wait()?;
     /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn drop_policy(&self) -> DropPolicy {
         DropPolicy::from_u8(self.policy.load(Ordering::Relaxed))
     }
-
-    /// Reaps the child if it has exited, under the reap lock.
-    fn reap_now(&self) -> Result<Option<ExitStatus>> {
-        let pid = self.pid().as_raw();
-        let mut locked = reap::lock();
-        if let Some(s) = self.done() {
-            return Ok(Some(s));
-        }
-        match locked.reap(pid, 0) {
-            Ok(_) => Ok(self.done()),
-            Err(e) if e.raw_os_error() == Some(libc::ECHILD) => match self.done() {
-                Some(s) => Ok(Some(s)),
-                None => {
-                    locked.forget(pid);
-                    Err(Error::NotChild { pid: self.pid() })
-                }
-            },
-            Err(e) => Err(Error::os("waitpid", e)),
-        }
-    }
-
-    /// Waits until the child ends or `deadline` passes.
-    fn wait_deadline(&self, deadline: Option<Instant>) -> Result<Option<ExitStatus>> {
-        reap::drain_orphans();
-        let mut backoff = Duration::from_millis(1);
-        loop {
-            if let Some(s) = self.try_wait()? {
-                return Ok(Some(s));
-            }
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if left == Some(Duration::ZERO) {
-                return Ok(None);
-            }
-            // Block until the child has exited, without reaping it: the reap
-            // itself happens under the lock in try_wait.
-            match (&self.shared.pidfd, left) {
-                (Some(fd), left) => {
-                    pidfd::wait_readable(fd.as_fd(), left).map_err(|e| Error::os("poll", e))?;
-                }
-                (None, None) => match wait::peek(wait::Id::Pid(self.pid().as_raw()), 0) {
-                    Ok(_) => {}
-                    // Reaped by another path meanwhile: try_wait sorts it out.
-                    Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {}
-                    Err(e) => return Err(Error::os("waitid", e)),
-                },
-                (None, Some(left)) => {
-                    std::thread::sleep(backoff.min(left));
-                    backoff = (backoff * 2).min(Duration::from_millis(20));
-                }
-            }
-        }
-    }
 }
 
 impl Drop for Child {
+    /// What the [`DropPolicy`] says; never blocks except for
+    /// [`DropPolicy::KillAndReap`].
     fn drop(&mut self) {
-        if self.done().is_some() {
-            return;
-        }
         let policy = self.drop_policy();
-        if matches!(policy, DropPolicy::Kill | DropPolicy::KillAndReap) {
-            let _ = self.kill();
-        }
-        match policy {
-            DropPolicy::KillAndReap => {
-                let _ = self.wait();
-            }
-            DropPolicy::Detach => reap::lock().forget(self.pid().as_raw()),
-            DropPolicy::Reap | DropPolicy::Kill => {
-                let mut locked = reap::lock();
-                // Reaped meanwhile by another path: nothing to park.
-                if self.done().is_none() {
-                    // Drop the registry's weak reference first, so the pidfd
-                    // can be moved out of the now unshared state.
-                    locked.forget(self.pid().as_raw());
-                    let pidfd = Arc::get_mut(&mut self.shared).and_then(|s| s.pidfd.take());
-                    locked.orphan(self.pid().as_raw(), pidfd);
-                    // Already exited? Reap it now rather than later.
-                    locked.reap_orphan(self.pid().as_raw());
-                }
-            }
-        }
+        self.release(policy);
+    }
+}
+
+impl From<std::process::Child> for Child {
+    /// Adopts a child started by [`std::process::Command`]: its pid, its
+    /// piped stdin/stdout/stderr, and from now on its reaping.
+    ///
+    /// On Linux a pidfd is opened at once, under procctl's reap lock, so
+    /// the handle never signals a recycled pid. If std had already reaped
+    /// the child (`try_wait`), its status is kept. A child that code
+    /// outside procctl reaps before the conversion reports
+    /// [`Error::NotChild`] from `wait`.
+    ///
+    /// # Panics
+    ///
+    /// On Windows, if Windows cannot duplicate the process handle (out of
+    /// handles).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// let std_child = std::process::Command::new("cat")
+    ///     .stdin(std::process::Stdio::piped())
+    ///     .stdout(std::process::Stdio::piped())
+    ///     .spawn()?;
+    /// let child = procctl::proc::Child::from(std_child);
+    /// let out = child.communicate(b"adopted")?;
+    /// assert_eq!(out.stdout, b"adopted");
+    /// assert!(out.status.success());
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let std_child = std::process::Command::new("cmd.exe")
+    /// #     .args(["/C", "echo adopted"])
+    /// #     .stdout(std::process::Stdio::piped())
+    /// #     .spawn()?;
+    /// # let child = procctl::proc::Child::from(std_child);
+    /// # let out = child.communicate(b"")?;
+    /// # assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), "adopted");
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn from(child: std::process::Child) -> Child {
+        Child::from_std(child)
     }
 }

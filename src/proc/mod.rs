@@ -17,7 +17,7 @@
 //! | `popen2.popen2(cmd)`        | [`popen2`], [`Popen::communicate`]        |
 //! | `multiprocessing.Process` / `threading.Thread` | [`spawn_task`] (a process on Unix, a thread on Windows), [`spawn_thread_task`] |
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 pub(crate) mod child;
 #[cfg(any(unix, windows))]
 mod command;
@@ -33,9 +33,6 @@ mod group;
 mod shell;
 mod task;
 
-#[cfg(windows)]
-#[path = "child_windows.rs"]
-pub(crate) mod child;
 #[cfg(unix)]
 mod wait;
 

@@ -1,6 +1,6 @@
 //! How a [`Command`] starts on Unix: an `ExecPlan` run by `sys::spawn`
 //! (`clone3`, `clone` or `fork`, then `execve`), the child's set-up done
-//! between the two. Also the Unix `From<std::process::Child> for Child`.
+//! between the two.
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
@@ -16,7 +16,7 @@ use crate::proc::child::{Child, Shared};
 use crate::sys::ExecPlan;
 use crate::sys::exec::to_cstring;
 use crate::sys::spawn::{self, FdMove, Request};
-use crate::{ExitStatus, Pid, Signal, reap, sys};
+use crate::{Pid, Signal, reap};
 
 impl Command {
     /// The environment for the child: `None` when it is ours unchanged.
@@ -202,70 +202,5 @@ impl Command {
         let child = Child::from_shared(shared).with_stdio(parent_stdin, stdout, stderr);
         child.set_drop_policy(self.drop_policy);
         Ok(child)
-    }
-}
-
-impl From<std::process::Child> for Child {
-    /// Adopts a child started by [`std::process::Command`]: its pid, its
-    /// piped stdin/stdout/stderr, and from now on its reaping.
-    ///
-    /// On Linux a pidfd is opened at once, under procctl's reap lock, so
-    /// the handle never signals a recycled pid. If std had already reaped
-    /// the child (`try_wait`), its status is kept. A child that code
-    /// outside procctl reaps before the conversion reports
-    /// [`Error::NotChild`] from `wait`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::io::Write;
-    ///
-    /// let mut std_child = std::process::Command::new("cat")
-    ///     .stdin(std::process::Stdio::piped())
-    ///     .stdout(std::process::Stdio::piped())
-    ///     .spawn()?;
-    /// let child = procctl::proc::Child::from(std_child);
-    /// let out = child.communicate(b"adopted")?;
-    /// assert_eq!(out.stdout, b"adopted");
-    /// assert!(out.status.success());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    fn from(mut child: std::process::Child) -> Child {
-        let pid = Pid::from_raw(child.id() as i32).expect("a child's pid is positive");
-        let stdin = child
-            .stdin
-            .take()
-            .map(|s| PipeWriter::from(OwnedFd::from(s)));
-        let stdout = child
-            .stdout
-            .take()
-            .map(|s| PipeReader::from(OwnedFd::from(s)));
-        let stderr = child
-            .stderr
-            .take()
-            .map(|s| PipeReader::from(OwnedFd::from(s)));
-        let shared = {
-            let mut locked = reap::lock();
-            // Reaping under the reap lock, like every reap in procctl.
-            let done = child
-                .try_wait()
-                .ok()
-                .flatten()
-                .and_then(|s| ExitStatus::try_from(s).ok());
-            match done {
-                Some(status) => {
-                    let shared = Arc::new(Shared::new(pid, None));
-                    shared.record(status, crate::sys::wait::Rusage::default());
-                    shared
-                }
-                None => {
-                    let pidfd = sys::pidfd::open(pid.as_raw()).ok().flatten();
-                    let shared = Arc::new(Shared::new(pid, pidfd));
-                    locked.register(pid.as_raw(), &shared);
-                    shared
-                }
-            }
-        };
-        Child::from_shared(shared).with_stdio(stdin, stdout, stderr)
     }
 }

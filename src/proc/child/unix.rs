@@ -1,0 +1,202 @@
+//! [`Child`] on Unix: the state procctl's reaping paths share (pid, pidfd,
+//! status), reaped and signalled under the reap lock of [`crate::reap`].
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::{Child, DropPolicy, take_std_pipes};
+use crate::error::{Error, Result};
+use crate::sys::wait;
+pub(super) use crate::sys::wait::Rusage;
+use crate::sys::{self, pidfd};
+use crate::{ExitStatus, Pid, Signal, reap};
+
+/// A [`Child`]'s platform state: what it shares with the reap registry.
+pub(super) type Inner = Arc<Shared>;
+
+/// The part of a child's state that procctl's reaping paths share.
+pub(crate) struct Shared {
+    pub(super) pid: Pid,
+    pub(super) pidfd: Option<OwnedFd>,
+    done: OnceLock<(ExitStatus, Rusage)>,
+}
+
+impl Shared {
+    pub(crate) fn new(pid: Pid, pidfd: Option<OwnedFd>) -> Shared {
+        Shared {
+            pid,
+            pidfd,
+            done: OnceLock::new(),
+        }
+    }
+
+    /// Called under the reap lock by whoever reaped this child.
+    pub(crate) fn record(&self, status: ExitStatus, ru: Rusage) {
+        let _ = self.done.set((status, ru));
+    }
+}
+
+/// The deadline `timeout` from now. Panics if it overflows an `Instant`
+/// (as it always has on Unix; Windows waits without a deadline instead).
+pub(super) fn deadline(timeout: Duration) -> Option<Instant> {
+    Some(Instant::now() + timeout)
+}
+
+impl Child {
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Child {
+        Child::new(shared)
+    }
+
+    /// `From<std::process::Child>`: takes over the pipes and, under the reap
+    /// lock, the reaping.
+    pub(super) fn from_std(mut child: std::process::Child) -> Child {
+        let pid = Pid::from_raw(child.id() as i32).expect("a child's pid is positive");
+        let (stdin, stdout, stderr) = take_std_pipes(&mut child);
+        let shared = {
+            let mut locked = reap::lock();
+            // Reaping under the reap lock, like every reap in procctl.
+            let done = child
+                .try_wait()
+                .ok()
+                .flatten()
+                .and_then(|s| ExitStatus::try_from(s).ok());
+            match done {
+                Some(status) => {
+                    let shared = Arc::new(Shared::new(pid, None));
+                    shared.record(status, Rusage::default());
+                    shared
+                }
+                None => {
+                    let pidfd = sys::pidfd::open(pid.as_raw()).ok().flatten();
+                    let shared = Arc::new(Shared::new(pid, pidfd));
+                    locked.register(pid.as_raw(), &shared);
+                    shared
+                }
+            }
+        };
+        Child::from_shared(shared).with_stdio(stdin, stdout, stderr)
+    }
+
+    /// The status, if the child was already reaped.
+    pub(super) fn done(&self) -> Option<ExitStatus> {
+        self.inner.done.get().map(|d| d.0)
+    }
+
+    /// The resource usage of the reaped child.
+    pub(super) fn usage(&self) -> Result<Rusage> {
+        Ok(self.inner.done.get().expect("wait stored the status").1)
+    }
+
+    /// Reaps the child if it has exited, under the reap lock.
+    pub(super) fn poll_exit(&self) -> Result<Option<ExitStatus>> {
+        let pid = self.pid().as_raw();
+        let mut locked = reap::lock();
+        if let Some(s) = self.done() {
+            return Ok(Some(s));
+        }
+        match locked.reap(pid, 0) {
+            Ok(_) => Ok(self.done()),
+            Err(e) if e.raw_os_error() == Some(libc::ECHILD) => match self.done() {
+                Some(s) => Ok(Some(s)),
+                None => {
+                    locked.forget(pid);
+                    Err(Error::NotChild { pid: self.pid() })
+                }
+            },
+            Err(e) => Err(Error::os("waitpid", e)),
+        }
+    }
+
+    /// Waits until the child ends or `deadline` passes.
+    pub(super) fn wait_deadline(&self, deadline: Option<Instant>) -> Result<Option<ExitStatus>> {
+        reap::drain_orphans();
+        let mut backoff = Duration::from_millis(1);
+        loop {
+            if let Some(s) = self.try_wait()? {
+                return Ok(Some(s));
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
+                return Ok(None);
+            }
+            // Block until the child has exited, without reaping it: the reap
+            // itself happens under the lock in try_wait.
+            match (&self.inner.pidfd, left) {
+                (Some(fd), left) => {
+                    pidfd::wait_readable(fd.as_fd(), left).map_err(|e| Error::os("poll", e))?;
+                }
+                (None, None) => match wait::peek(wait::Id::Pid(self.pid().as_raw()), 0) {
+                    Ok(_) => {}
+                    // Reaped by another path meanwhile: try_wait sorts it out.
+                    Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {}
+                    Err(e) => return Err(Error::os("waitid", e)),
+                },
+                (None, Some(left)) => {
+                    std::thread::sleep(backoff.min(left));
+                    backoff = (backoff * 2).min(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+
+    /// `kill(2)`, or `pidfd_send_signal` where the child has a pidfd.
+    pub(super) fn send(&self, signal: Signal) -> Result<()> {
+        if self.done().is_some() {
+            return Ok(());
+        }
+        let sig = signal.as_raw();
+        let sent = match &self.inner.pidfd {
+            // A pidfd names this process and no other, reaped or not.
+            Some(fd) => pidfd::send_signal(fd.as_fd(), sig),
+            None => {
+                // Reaping only happens under this lock, so while we hold it
+                // the pid is still our (possibly zombie) child.
+                let _locked = reap::lock();
+                if self.done().is_some() {
+                    return Ok(());
+                }
+                sys::kill(self.pid().as_raw(), sig)
+            }
+        };
+        match sent {
+            Ok(()) => Ok(()),
+            // Exited (zombie, or reaped elsewhere): nothing to signal.
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => Err(Error::PermissionDenied {
+                subject: format!("signal {} to process {}", signal, self.pid()),
+                source: e,
+            }),
+            Err(e) => Err(Error::os("kill", e)),
+        }
+    }
+
+    /// What `drop` does: applies `policy` to an unwaited child.
+    pub(super) fn release(&mut self, policy: DropPolicy) {
+        if self.done().is_some() {
+            return;
+        }
+        if matches!(policy, DropPolicy::Kill | DropPolicy::KillAndReap) {
+            let _ = self.kill();
+        }
+        match policy {
+            DropPolicy::KillAndReap => {
+                let _ = self.wait();
+            }
+            DropPolicy::Detach => reap::lock().forget(self.pid().as_raw()),
+            DropPolicy::Reap | DropPolicy::Kill => {
+                let mut locked = reap::lock();
+                // Reaped meanwhile by another path: nothing to park.
+                if self.done().is_none() {
+                    // Drop the registry's weak reference first, so the pidfd
+                    // can be moved out of the now unshared state.
+                    locked.forget(self.pid().as_raw());
+                    let pidfd = Arc::get_mut(&mut self.inner).and_then(|s| s.pidfd.take());
+                    locked.orphan(self.pid().as_raw(), pidfd);
+                    // Already exited? Reap it now rather than later.
+                    locked.reap_orphan(self.pid().as_raw());
+                }
+            }
+        }
+    }
+}
