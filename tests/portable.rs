@@ -623,6 +623,9 @@ fn kill_long_running_child() {
     if cfg!(unix) {
         assert_eq!(status.signal(), Some(Signal::KILL));
     }
+    // A timeout too large for a deadline is no deadline (it used to
+    // overflow an Instant and panic on Unix).
+    assert_eq!(child.wait_timeout(Duration::MAX).unwrap(), Some(status));
     // Ended already: nothing to do, and waiting still gives the status.
     child.kill().unwrap();
     assert_eq!(child.wait().unwrap(), status);

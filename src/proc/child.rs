@@ -427,7 +427,8 @@ impl Child {
 
     /// Waits at most `timeout` for the child to end: `Some(status)`, or
     /// `None` if it is still running when the time is up (it is left
-    /// running).
+    /// running). A `timeout` too large to make a deadline (such as
+    /// `Duration::MAX`) waits as [`Child::wait`] does.
     ///
     /// On Linux the kernel wakes the waiter (`poll` on the pidfd): no busy
     /// loop, no `SIGCHLD` handler. Elsewhere it checks with `WNOHANG` at
@@ -440,8 +441,7 @@ impl Child {
     /// # Platform notes
     ///
     /// On Windows the kernel wakes the waiter (`WaitForSingleObject`): no
-    /// polling loop. A `timeout` too large for a deadline waits without
-    /// one, as [`Child::wait`].
+    /// polling loop.
     ///
     /// # Examples
     ///
@@ -469,7 +469,8 @@ impl Child {
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<Option<ExitStatus>> {
-        match imp::deadline(timeout) {
+        // A timeout too large for an `Instant` is no deadline at all.
+        match std::time::Instant::now().checked_add(timeout) {
             Some(deadline) => self.wait_deadline(Some(deadline)),
             None => self.wait().map(Some),
         }

@@ -28,7 +28,8 @@ pub enum DropPolicy {
     /// Send `SIGKILL`, then reap it like [`DropPolicy::Reap`]. Never blocks.
     Kill,
     /// Send `SIGKILL` and wait for it in `drop`. Blocks only as long as the
-    /// kernel takes to end a killed process.
+    /// kernel takes to end a killed process; if the kill fails (we may not
+    /// signal it), the child is parked as with `Reap` instead.
     KillAndReap,
     /// Forget it: it keeps running and procctl will not reap it. When it
     /// exits it stays a zombie until someone waits for it (or this process

@@ -37,12 +37,6 @@ impl Shared {
     }
 }
 
-/// The deadline `timeout` from now. Panics if it overflows an `Instant`
-/// (as it always has on Unix; Windows waits without a deadline instead).
-pub(super) fn deadline(timeout: Duration) -> Option<Instant> {
-    Some(Instant::now() + timeout)
-}
-
 impl Child {
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Child {
         Child::new(shared)
@@ -176,15 +170,16 @@ impl Child {
         if self.done().is_some() {
             return;
         }
-        if matches!(policy, DropPolicy::Kill | DropPolicy::KillAndReap) {
-            let _ = self.kill();
-        }
+        let killed =
+            matches!(policy, DropPolicy::Kill | DropPolicy::KillAndReap) && self.kill().is_ok();
         match policy {
-            DropPolicy::KillAndReap => {
+            // Only a child that was sent SIGKILL is waited for: one we may
+            // not signal could run for ever, and drop must not block.
+            DropPolicy::KillAndReap if killed => {
                 let _ = self.wait();
             }
             DropPolicy::Detach => reap::lock().forget(self.pid().as_raw()),
-            DropPolicy::Reap | DropPolicy::Kill => {
+            DropPolicy::Reap | DropPolicy::Kill | DropPolicy::KillAndReap => {
                 let mut locked = reap::lock();
                 // Reaped meanwhile by another path: nothing to park.
                 if self.done().is_none() {

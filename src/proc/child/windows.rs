@@ -43,12 +43,6 @@ impl std::fmt::Debug for ResourceUsage {
     }
 }
 
-/// The deadline `timeout` from now; `None` if it overflows (then `wait`
-/// waits without one).
-pub(super) fn deadline(timeout: Duration) -> Option<Instant> {
-    Instant::now().checked_add(timeout)
-}
-
 impl Child {
     /// Wraps a std child, taking its stdio pipes over.
     pub(crate) fn adopt(mut child: std::process::Child, policy: DropPolicy) -> Result<Child> {
