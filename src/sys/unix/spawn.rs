@@ -586,16 +586,25 @@ mod imp {
     pub(super) fn spawn(ctx: &mut Ctx<'_, '_>) -> Result<Spawned, Failure> {
         let fork_err = |e| (SpawnStep::Fork, e);
         let (pid, pidfd) = with_stack(|stack| {
+            // No handler of ours may run on the child, which shares our
+            // memory until it execs. `clone3` with CLONE_CLEAR_SIGHAND
+            // resets every handler in the child as it is made, so once it
+            // is known to work nothing needs blocking (two system calls
+            // saved per spawn); until then, and on the `clone` fallback,
+            // everything is blocked around the clone.
+            let block = CLONE3.load(Ordering::Relaxed) != YES;
             let mut old = sigset(&[]);
-            // Block everything so no handler runs on the child, which
-            // shares our memory until it execs.
-            let err = set_sigmask(&full_sigset(), Some(&mut old));
-            if err != 0 {
-                return Err(io::Error::from_raw_os_error(err));
+            if block {
+                let err = set_sigmask(&full_sigset(), Some(&mut old));
+                if err != 0 {
+                    return Err(io::Error::from_raw_os_error(err));
+                }
             }
             ctx.set_mask(&old);
             let r = clone_vfork(ctx, stack);
-            set_sigmask(&old, None);
+            if block {
+                set_sigmask(&old, None);
+            }
             r
         })
         .map_err(fork_err)?
