@@ -594,6 +594,20 @@ fn communicate_pipes_stdin() {
     assert!(out.status.success());
     assert_eq!(out.stdout, b"through the pipe");
     assert!(out.stderr.is_empty());
+
+    // Input for a child without a stdin pipe: an error that takes nothing,
+    // on every platform; and a timeout too large for a deadline is none.
+    let child = this_binary("cat")
+        .stdin(proc::Stdio::null())
+        .stdout(proc::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = child.communicate(b"lost").unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    let stdout = child.take_stdout().expect("stdout still in the handle");
+    drop(stdout);
+    let out = child.communicate_timeout(b"", Duration::MAX).unwrap();
+    assert!(out.status.success());
 }
 
 /// More than any pipe buffer, both ways at once: no deadlock.

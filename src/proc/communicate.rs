@@ -37,7 +37,8 @@ impl Child {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] if `input` is not empty but stdin is not
-    /// piped; [`Error::Os`] if `poll` (Unix), a read or a write fails for
+    /// piped (the output pipes are then left in the handle);
+    /// [`Error::Os`] if `poll` (Unix), a read or a write fails for
     /// another reason; as [`Child::wait`].
     ///
     /// # Platform notes
@@ -124,7 +125,9 @@ impl Child {
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn communicate_timeout(&self, input: &[u8], timeout: Duration) -> Result<Output> {
-        self.communicate_until(input, Some((Instant::now() + timeout, timeout)))
+        // A timeout too large for an `Instant` is no deadline at all.
+        let deadline = Instant::now().checked_add(timeout).map(|at| (at, timeout));
+        self.communicate_until(input, deadline)
     }
 
     fn communicate_until(
@@ -133,18 +136,14 @@ impl Child {
         deadline: Option<(Instant, Duration)>,
     ) -> Result<Output> {
         let stdin = self.take_stdin();
-        // When the check below fails, Unix has always taken (and so
-        // closed) the output pipes already, Windows has left them in the
-        // handle: kept as it was on each platform.
-        #[cfg(unix)]
-        let outputs = [self.take_stdout(), self.take_stderr()];
         if stdin.is_none() && !input.is_empty() {
+            // Nothing taken but nothing to give back either: there was no
+            // stdin. The output pipes stay in the handle.
             return Err(Error::InvalidArgument {
                 what: "communicate input",
                 value: format!("{} bytes for a child whose stdin is not piped", input.len()),
             });
         }
-        #[cfg(windows)]
         let outputs = [self.take_stdout(), self.take_stderr()];
         let at = deadline.map(|(at, _)| at);
         let pumped = backend::pump_owned(stdin, input, outputs, at)?;
