@@ -126,7 +126,7 @@ impl Signals {
 
     /// Waits at most `timeout` (`None`: for ever) for a delivery.
     fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<Signal>> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             self.collect();
             if let Some(sig) = self.ready.pop_front() {

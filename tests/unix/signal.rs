@@ -178,6 +178,11 @@ fn every_round_trip_wakes_a_signals_iterator() {
         "{:?}",
         t.elapsed()
     );
+    signal::raise(Signal::USR2).unwrap();
+    assert_eq!(
+        signals.wait_timeout(Duration::MAX).unwrap(),
+        Some(Signal::USR2)
+    );
     let (tx, rx) = mpsc::channel();
     let (go_tx, go_rx) = mpsc::channel::<()>();
     let waiter = std::thread::spawn(move || {
@@ -771,6 +776,12 @@ fn wait_for_takes_a_blocked_signal() {
     assert!(
         !signal::pending().unwrap().contains(Signal::USR2),
         "consumed"
+    );
+    // A timeout too large for a deadline is none (it used to overflow).
+    signal::kill(Pid::current(), Signal::USR2).unwrap();
+    assert_eq!(
+        signal::wait_for(&set, Some(Duration::MAX)).unwrap(),
+        Some(Signal::USR2)
     );
     signal::raise(Signal::USR2).unwrap();
     assert_eq!(signal::wait_for(&set, None).unwrap(), Some(Signal::USR2));

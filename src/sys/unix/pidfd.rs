@@ -62,7 +62,7 @@ pub(crate) fn send_signal(_fd: BorrowedFd<'_>, _sig: i32) -> io::Result<()> {
 /// the timeout passes (`None`: forever). Returns whether it is readable.
 /// Retries on `EINTR` with the time that is left.
 pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
     loop {
         let ms = match deadline {
             None => -1,

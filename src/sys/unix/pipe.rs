@@ -93,7 +93,7 @@ pub(crate) fn splice(_from: BorrowedFd<'_>, _to: BorrowedFd<'_>, _len: usize) ->
 /// with the time that is left. (Linux's `Signals` sleep on a futex.)
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         let ms = match deadline {
             None => -1,

@@ -127,7 +127,7 @@ pub(crate) fn pending() -> io::Result<SigSet> {
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 pub(crate) fn wait_for(set: &SigSet, timeout: Option<Duration>) -> io::Result<Option<i32>> {
     let raw = raw_set(set);
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
     loop {
         let ts = deadline.map(|d| {
             let left = d.saturating_duration_since(std::time::Instant::now());
@@ -159,7 +159,7 @@ pub(crate) fn wait_for(set: &SigSet, timeout: Option<Duration>) -> io::Result<Op
 /// a signal known to be pending, so it returns at once.
 #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
 pub(crate) fn wait_for(set: &SigSet, timeout: Option<Duration>) -> io::Result<Option<i32>> {
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
     let mut nap = Duration::from_millis(1);
     loop {
         if let Some(sig) = pending()?.iter().find(|s| set.contains(*s)) {

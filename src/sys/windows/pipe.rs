@@ -40,7 +40,7 @@ pub(crate) fn poll_readable(h: Handle<'_>, timeout: Option<Duration>) -> io::Res
     use std::os::windows::io::AsRawHandle;
     use std::time::Instant;
 
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let mut backoff = Duration::from_millis(1);
     loop {
         let mut avail = 0u32;
