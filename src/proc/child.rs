@@ -12,8 +12,6 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 pub(crate) use super::common::DropPolicy;
-#[allow(unused_imports)] // for the doc links
-use crate::error::Error;
 use crate::error::Result;
 use crate::{ExitStatus, Pid, Signal};
 
@@ -351,13 +349,13 @@ impl Child {
     ///
     /// # Errors
     ///
-    /// [`Error::NotChild`] if code outside procctl reaped the child (for
+    /// [`Error::NotChild`](crate::Error::NotChild) if code outside procctl reaped the child (for
     /// example a raw `libc::wait`), so its status is lost.
     ///
     /// # Platform notes
     ///
     /// On Windows: `WaitForSingleObject(process, INFINITE)`, then
-    /// `GetExitCodeProcess`; nothing is reaped. [`Error::Os`] if Windows
+    /// `GetExitCodeProcess`; nothing is reaped. [`Error::Os`](crate::Error::Os) if Windows
     /// fails the wait.
     ///
     /// # Examples
@@ -485,7 +483,7 @@ impl Child {
     /// # Platform notes
     ///
     /// On Windows the CPU times and the peak working set come from
-    /// `GetProcessTimes` and `GetProcessMemoryInfo`; [`Error::Os`] if
+    /// `GetProcessTimes` and `GetProcessMemoryInfo`; [`Error::Os`](crate::Error::Os) if
     /// Windows does not report the times.
     ///
     /// # Examples
@@ -524,16 +522,16 @@ impl Child {
     ///
     /// # Errors
     ///
-    /// [`Error::PermissionDenied`] if the child changed its credentials (a
+    /// [`Error::PermissionDenied`](crate::Error::PermissionDenied) if the child changed its credentials (a
     /// setuid program) and may not be signalled by us.
     ///
     /// # Platform notes
     ///
     /// Windows ends the child for [`Signal::KILL`] and [`Signal::TERM`]
     /// (`TerminateProcess`, exit code 1), and `Ok(())` if it has ended
-    /// already. Any other signal is [`Error::Unsupported`], whether the
+    /// already. Any other signal is [`Error::Unsupported`](crate::Error::Unsupported), whether the
     /// child still runs or not: Windows cannot deliver them to another
-    /// process. [`Error::Os`] if `TerminateProcess` fails.
+    /// process. [`Error::Os`](crate::Error::Os) if `TerminateProcess` fails.
     ///
     /// # Examples
     ///
@@ -673,7 +671,7 @@ impl From<std::process::Child> for Child {
     /// the handle never signals a recycled pid. If std had already reaped
     /// the child (`try_wait`), its status is kept. A child that code
     /// outside procctl reaps before the conversion reports
-    /// [`Error::NotChild`] from `wait`.
+    /// [`Error::NotChild`](crate::Error::NotChild) from `wait`.
     ///
     /// # Panics
     ///

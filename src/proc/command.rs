@@ -22,8 +22,6 @@ use crate::ExitStatus;
 #[cfg(unix)]
 use crate::Signal;
 use crate::error::Result;
-#[allow(unused_imports)] // for the doc links
-use crate::error::{Error, SpawnStep};
 
 #[cfg(unix)]
 mod unix;
@@ -106,9 +104,9 @@ impl Stdio {
         Stdio(Kind::Null)
     }
 
-    /// A new pipe; the parent's end is in the [`Child`]
-    /// ([`Child::take_stdin`], [`Child::take_stdout`],
-    /// [`Child::take_stderr`], [`Child::communicate`]).
+    /// A new pipe; the parent's end is in the [`Child`](super::Child)
+    /// ([`Child::take_stdin`](super::Child::take_stdin), [`Child::take_stdout`](super::Child::take_stdout),
+    /// [`Child::take_stderr`](super::Child::take_stderr), [`Child::communicate`](super::Child::communicate)).
     ///
     /// ```
     /// use std::io::Read;
@@ -655,8 +653,8 @@ impl Command {
     ///
     /// # Errors
     ///
-    /// At spawn: [`Error::InvalidArgument`] for a negative `pgid`;
-    /// [`Error::Spawn`] with step [`SpawnStep::Setpgid`] if the kernel
+    /// At spawn: [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a negative `pgid`;
+    /// [`Error::Spawn`](crate::Error::Spawn) with step [`SpawnStep::Setpgid`](crate::error::SpawnStep::Setpgid) if the kernel
     /// refuses (no such group in our session: `EPERM`).
     ///
     /// ```
@@ -681,7 +679,7 @@ impl Command {
     ///
     /// # Errors
     ///
-    /// At spawn: [`Error::Spawn`] with step [`SpawnStep::Setsid`] if the
+    /// At spawn: [`Error::Spawn`](crate::Error::Spawn) with step [`SpawnStep::Setsid`](crate::error::SpawnStep::Setsid) if the
     /// kernel refuses; combined with [`process_group`](Command::process_group),
     /// `setpgid` runs after `setsid` and fails with `EPERM` unless it names
     /// the new session's group.
@@ -708,7 +706,7 @@ impl Command {
     ///
     /// # Errors
     ///
-    /// At spawn: [`Error::Spawn`] with step [`SpawnStep::Dup2`] and
+    /// At spawn: [`Error::Spawn`](crate::Error::Spawn) with step [`SpawnStep::Dup2`](crate::error::SpawnStep::Dup2) and
     /// `EBADF` if `fd` is not open.
     ///
     /// ```
@@ -738,7 +736,7 @@ impl Command {
     ///
     /// # Errors
     ///
-    /// At spawn: [`Error::InvalidArgument`] for a negative `child_fd`.
+    /// At spawn: [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a negative `child_fd`.
     ///
     /// ```
     /// use procctl::proc::Command;
@@ -807,7 +805,7 @@ impl Command {
     ///
     /// # Errors
     ///
-    /// At spawn: [`Error::InvalidArgument`] for `SIGKILL` and `SIGSTOP`.
+    /// At spawn: [`Error::InvalidArgument`](crate::Error::InvalidArgument) for `SIGKILL` and `SIGSTOP`.
     ///
     /// ```
     /// use procctl::{Signal, proc::Command};
@@ -830,7 +828,7 @@ impl Command {
     ///
     /// # Errors
     ///
-    /// At spawn: [`Error::InvalidArgument`] for `SIGKILL` and `SIGSTOP`.
+    /// At spawn: [`Error::InvalidArgument`](crate::Error::InvalidArgument) for `SIGKILL` and `SIGSTOP`.
     ///
     /// ```
     /// use procctl::{Signal, proc::Command};
@@ -847,7 +845,7 @@ impl Command {
         self.default.push(signal);
         self
     }
-    /// The [`DropPolicy`] of the [`Child`] that [`spawn`](Command::spawn)
+    /// The [`DropPolicy`] of the [`Child`](super::Child) that [`spawn`](Command::spawn)
     /// returns (default [`DropPolicy::Reap`]).
     ///
     /// ```
@@ -869,7 +867,7 @@ impl Command {
         self
     }
 
-    /// Starts the program and returns its [`Child`] without waiting.
+    /// Starts the program and returns its [`Child`](super::Child) without waiting.
     ///
     /// Stdio not set is inherited. The `Child` holds the parent's end of
     /// every piped stdio and, on Linux, a pidfd; dropping it does not kill
@@ -877,37 +875,37 @@ impl Command {
     ///
     /// # Errors
     ///
-    /// Before anything runs: [`Error::NulByte`] for a NUL byte in the
+    /// Before anything runs: [`Error::NulByte`](crate::Error::NulByte) for a NUL byte in the
     /// program, an argument, an environment entry or the directory;
-    /// [`Error::InvalidArgument`] for an empty program, an environment
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for an empty program, an environment
     /// name that is empty or holds `=`, a negative process group or
     /// mapped fd, or `SIGKILL`/`SIGSTOP` in the dispositions.
     ///
     /// From the child, each naming the program and the step that failed:
-    /// [`Error::NotFound`] (exec `ENOENT`: no such program, or not in
-    /// `PATH`), [`Error::PermissionDenied`] (exec `EACCES`: not executable,
-    /// a directory), else [`Error::Spawn`] with the [`SpawnStep`] (`chdir`,
+    /// [`Error::NotFound`](crate::Error::NotFound) (exec `ENOENT`: no such program, or not in
+    /// `PATH`), [`Error::PermissionDenied`](crate::Error::PermissionDenied) (exec `EACCES`: not executable,
+    /// a directory), else [`Error::Spawn`](crate::Error::Spawn) with the [`SpawnStep`](crate::error::SpawnStep) (`chdir`,
     /// `dup2`, `setsid`, `setpgid`, signal set-up, close fds, exec) and the
-    /// errno. In the parent: [`Error::ResourceLimit`] when the process,
+    /// errno. In the parent: [`Error::ResourceLimit`](crate::Error::ResourceLimit) when the process,
     /// descriptor or memory limit stops it from creating the process, a
     /// pipe or opening `/dev/null` (`EAGAIN`, `EMFILE`, `ENFILE`,
-    /// `ENOMEM`), else [`Error::Spawn`] with [`SpawnStep::Fork`],
-    /// [`SpawnStep::Pipe`] or [`SpawnStep::Open`].
-    /// [`Error::spawn_step`] and [`Error::raw_os_error`] give both without
+    /// `ENOMEM`), else [`Error::Spawn`](crate::Error::Spawn) with [`SpawnStep::Fork`](crate::error::SpawnStep::Fork),
+    /// [`SpawnStep::Pipe`](crate::error::SpawnStep::Pipe) or [`SpawnStep::Open`](crate::error::SpawnStep::Open).
+    /// [`Error::spawn_step`](crate::Error::spawn_step) and [`Error::raw_os_error`](crate::Error::raw_os_error) give both without
     /// parsing text.
     ///
     /// A failed spawn leaves no zombie and no descriptor behind.
     ///
     /// # Platform notes
     ///
-    /// On Windows, before anything runs: [`Error::NulByte`] for a NUL byte
+    /// On Windows, before anything runs: [`Error::NulByte`](crate::Error::NulByte) for a NUL byte
     /// in the program, an argument or the environment;
-    /// [`Error::InvalidArgument`] for an empty program or an environment
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for an empty program or an environment
     /// name that is empty or holds `=`. From `CreateProcessW`:
-    /// [`Error::NotFound`] naming the program when it does not exist,
-    /// [`Error::PermissionDenied`] when it may not be run, [`Error::Spawn`]
-    /// with [`SpawnStep::Chdir`] when the working directory does not exist,
-    /// else [`Error::Spawn`] with [`SpawnStep::Exec`].
+    /// [`Error::NotFound`](crate::Error::NotFound) naming the program when it does not exist,
+    /// [`Error::PermissionDenied`](crate::Error::PermissionDenied) when it may not be run, [`Error::Spawn`](crate::Error::Spawn)
+    /// with [`SpawnStep::Chdir`](crate::error::SpawnStep::Chdir) when the working directory does not exist,
+    /// else [`Error::Spawn`](crate::Error::Spawn) with [`SpawnStep::Exec`](crate::error::SpawnStep::Exec).
     ///
     /// # Examples
     ///
@@ -942,11 +940,11 @@ impl Command {
     }
 
     /// Starts the program and waits for it: [`spawn`](Command::spawn) then
-    /// [`Child::wait`]. Stdio not set is inherited.
+    /// [`Child::wait`](super::Child::wait). Stdio not set is inherited.
     ///
     /// # Errors
     ///
-    /// As [`Command::spawn`] and [`Child::wait`].
+    /// As [`Command::spawn`] and [`Child::wait`](super::Child::wait).
     ///
     /// ```
     /// # #[cfg(unix)]
@@ -969,7 +967,7 @@ impl Command {
     ///
     /// # Errors
     ///
-    /// As [`Command::spawn`] and [`Child::communicate`].
+    /// As [`Command::spawn`] and [`Child::communicate`](super::Child::communicate).
     ///
     /// ```
     /// # #[cfg(unix)] {

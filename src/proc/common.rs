@@ -1,11 +1,9 @@
 //! The plain data of the process API, the same on every platform:
 //! [`DropPolicy`], [`Output`], [`PopenMode`].
 
-#[allow(unused_imports)] // for the doc links
-use super::Child;
 use crate::ExitStatus;
 
-/// What dropping an unwaited [`Child`] does to its process.
+/// What dropping an unwaited [`Child`](super::Child) does to its process.
 ///
 /// # Platform notes
 ///
@@ -60,7 +58,7 @@ impl DropPolicy {
 /// What a finished child left: its status and everything it wrote to its
 /// piped stdout and stderr (empty for a stream that was not piped).
 ///
-/// Returned by [`Child::communicate`] and
+/// Returned by [`Child::communicate`](super::Child::communicate) and
 /// [`Command::output`](super::Command::output).
 ///
 /// ```
