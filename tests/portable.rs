@@ -63,6 +63,7 @@ fn main() {
         ("communicate_pipes_stdin", communicate_pipes_stdin),
         ("communicate_large_both_ways", communicate_large_both_ways),
         ("kill_long_running_child", kill_long_running_child),
+        ("resource_usage", resource_usage),
         ("terminate_with_signal", terminate_with_signal),
         ("communicate_timeout_kills", communicate_timeout_kills),
         ("missing_program_is_not_found", missing_program_is_not_found),
@@ -625,6 +626,25 @@ fn communicate_large_both_ways() {
     assert!(out.status.success());
     assert!(out.stdout == input, "stdout differs from the input");
     assert_eq!(out.stderr.len(), 1_000_000);
+}
+
+/// `wait_with_rusage` on every platform: the status, CPU times that add
+/// up, and one `Debug` form.
+fn resource_usage() {
+    let child = this_binary("cat")
+        .stdin(proc::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (status, usage) = child.wait_with_rusage().unwrap();
+    assert!(status.success());
+    assert!(usage.user_time() + usage.system_time() < Duration::from_secs(60));
+    let shown = format!("{usage:?}");
+    assert!(
+        shown.starts_with("ResourceUsage { user: ") && shown.contains(", max_rss: "),
+        "{shown}"
+    );
+    // Waiting again gives the same status and usage.
+    assert_eq!(child.wait_with_rusage().unwrap(), (status, usage));
 }
 
 fn kill_long_running_child() {

@@ -51,10 +51,18 @@ use windows as imp;
 /// # Ok::<(), procctl::Error>(())
 /// ```
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
-// The two platforms have always printed it differently (see `imp`).
-#[cfg_attr(unix, derive(Debug))]
 pub struct ResourceUsage {
     ru: imp::Rusage,
+}
+
+impl std::fmt::Debug for ResourceUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceUsage")
+            .field("user", &self.ru.user)
+            .field("system", &self.ru.system)
+            .field("max_rss", &self.ru.max_rss)
+            .finish()
+    }
 }
 
 impl ResourceUsage {

@@ -8,7 +8,7 @@ use std::os::windows::io::{AsHandle, OwnedHandle};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::{Child, DropPolicy, ResourceUsage, lock, take_std_pipes};
+use super::{Child, DropPolicy, lock, take_std_pipes};
 use crate::error::{Error, Result};
 use crate::sys::process as sys_process;
 use crate::{ExitStatus, Pid, Signal};
@@ -30,17 +30,6 @@ pub(super) struct Rusage {
     pub(super) system: Duration,
     /// The peak working set in bytes; 0 if Windows does not report it.
     pub(super) max_rss: u64,
-}
-
-// Printed flat, as Windows always has (Unix derives it, nesting `Rusage`).
-impl std::fmt::Debug for ResourceUsage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResourceUsage")
-            .field("user", &self.ru.user)
-            .field("system", &self.ru.system)
-            .field("max_rss", &self.ru.max_rss)
-            .finish()
-    }
 }
 
 impl Child {
