@@ -64,6 +64,7 @@ fn main() {
         ("communicate_large_both_ways", communicate_large_both_ways),
         ("kill_long_running_child", kill_long_running_child),
         ("resource_usage", resource_usage),
+        ("stdio_debug_names_the_call", stdio_debug_names_the_call),
         ("terminate_with_signal", terminate_with_signal),
         ("communicate_timeout_kills", communicate_timeout_kills),
         ("missing_program_is_not_found", missing_program_is_not_found),
@@ -645,6 +646,17 @@ fn resource_usage() {
     );
     // Waiting again gives the same status and usage.
     assert_eq!(child.wait_with_rusage().unwrap(), (status, usage));
+}
+
+/// `Stdio`'s `Debug` reads as the call that made it, on every platform.
+fn stdio_debug_names_the_call() {
+    use proc::Stdio;
+    assert_eq!(format!("{:?}", Stdio::inherit()), "Stdio::inherit()");
+    assert_eq!(format!("{:?}", Stdio::null()), "Stdio::null()");
+    assert_eq!(format!("{:?}", Stdio::piped()), "Stdio::piped()");
+    let (r, _w) = procctl::pipe::pipe().unwrap();
+    let shown = format!("{:?}", Stdio::from(r));
+    assert!(shown.starts_with("Stdio::from("), "{shown}");
 }
 
 fn kill_long_running_child() {

@@ -133,19 +133,18 @@ impl Stdio {
 
 impl fmt::Debug for Stdio {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The two platforms have always printed these differently.
-        #[cfg(unix)]
-        let [inherit, null, piped] = ["Stdio::inherit()", "Stdio::null()", "Stdio::piped()"];
-        #[cfg(windows)]
-        let [inherit, null, piped] = ["Inherit", "Null", "Piped"];
+        // Written as the call that makes it, on every platform.
         match &self.0 {
-            Kind::Inherit => f.write_str(inherit),
-            Kind::Null => f.write_str(null),
-            Kind::Piped => f.write_str(piped),
+            Kind::Inherit => f.write_str("Stdio::inherit()"),
+            Kind::Null => f.write_str("Stdio::null()"),
+            Kind::Piped => f.write_str("Stdio::piped()"),
             #[cfg(unix)]
             Kind::Owned(fd) => write!(f, "Stdio::from(fd {})", fd.as_raw_fd()),
             #[cfg(windows)]
-            Kind::Owned(h) => f.debug_tuple("Handle").field(h).finish(),
+            Kind::Owned(h) => {
+                use std::os::windows::io::AsRawHandle;
+                write!(f, "Stdio::from(handle {:?})", h.as_raw_handle())
+            }
         }
     }
 }
