@@ -179,6 +179,10 @@ impl<'r, 'a> Ctx<'r, 'a> {
         } else {
             0
         };
+        // The child's mask: the requested one, or an empty one (a signal
+        // blocked in the spawning thread must not silently stay blocked in
+        // the program, as std also decides).
+        let mask = sigset(req.mask.as_deref().unwrap_or(&[]));
         Ctx {
             req,
             srcs,
@@ -186,21 +190,11 @@ impl<'r, 'a> Ctx<'r, 'a> {
             reloc_min,
             allowed,
             fd_limit,
-            mask: sigset(&[]),
+            mask,
             reset_handlers: true,
             report: AtomicU64::new(0),
             report_fd: -1,
         }
-    }
-
-    /// Builds the child's mask: the requested one, or an empty one (a
-    /// signal blocked in the spawning thread must not silently stay blocked
-    /// in the program, as std also decides).
-    fn set_mask(&mut self, _current: &libc::sigset_t) {
-        self.mask = match &self.req.mask {
-            None => sigset(&[]),
-            Some(signals) => sigset(signals),
-        };
     }
 }
 
@@ -600,7 +594,6 @@ mod imp {
                     return Err(io::Error::from_raw_os_error(err));
                 }
             }
-            ctx.set_mask(&old);
             let r = clone_vfork(ctx, stack);
             if block {
                 set_sigmask(&old, None);
@@ -848,7 +841,6 @@ mod imp {
         if err != 0 {
             return Err((SpawnStep::Fork, io::Error::from_raw_os_error(err)));
         }
-        ctx.set_mask(&old);
         // SAFETY: the child only runs child_main (async-signal-safe calls)
         // and ends in execve or _exit.
         let pid = unsafe { libc::fork() };
