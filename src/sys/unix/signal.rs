@@ -129,13 +129,7 @@ pub(crate) fn wait_for(set: &SigSet, timeout: Option<Duration>) -> io::Result<Op
     let raw = raw_set(set);
     let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
     loop {
-        let ts = deadline.map(|d| {
-            let left = d.saturating_duration_since(std::time::Instant::now());
-            libc::timespec {
-                tv_sec: left.as_secs().try_into().unwrap_or(i32::MAX as _),
-                tv_nsec: left.subsec_nanos() as _,
-            }
-        });
+        let ts = deadline.map(|d| timespec(d.saturating_duration_since(std::time::Instant::now())));
         let ts_ptr = ts
             .as_ref()
             .map_or(ptr::null(), |t| t as *const libc::timespec);
@@ -151,6 +145,15 @@ pub(crate) fn wait_for(set: &SigSet, timeout: Option<Duration>) -> io::Result<Op
             Some(libc::EINTR) => continue,
             _ => return Err(err),
         }
+    }
+}
+
+/// `d` as a relative `timespec` (seconds capped where `time_t` is 32 bits).
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+fn timespec(d: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: d.as_secs().try_into().unwrap_or(i32::MAX as _),
+        tv_nsec: d.subsec_nanos() as _,
     }
 }
 
@@ -403,9 +406,9 @@ fn wake(fd: c_int, sig: c_int) {
 /// elsewhere).
 pub(crate) struct Queue {
     tally: Tally,
-    /// Linux: 1 while the iterator sleeps (or is about to) on this futex.
+    /// Linux: where the iterator sleeps.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    sleeping: AtomicU32,
+    sleeper: Sleeper,
     /// The write end of the iterator's pipe, non-blocking. Closed only when
     /// the last slot referring to this queue is freed.
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -425,7 +428,7 @@ impl Queue {
         {
             let queue = Queue {
                 tally: Tally::new(),
-                sleeping: AtomicU32::new(0),
+                sleeper: Sleeper::new(),
             };
             Ok((Arc::new(queue), QueueWait {}))
         }
@@ -450,9 +453,7 @@ impl Queue {
     fn deliver(&self, idx: usize) {
         self.tally.note(idx);
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        if self.sleeping.swap(0, SeqCst) == 1 {
-            futex_wake(&self.sleeping);
-        }
+        self.sleeper.wake();
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         wake(self.wake.as_raw_fd(), idx as c_int);
     }
@@ -465,13 +466,7 @@ impl QueueWait {
     pub(crate) fn wait(&mut self, queue: &Queue, timeout: Option<Duration>) -> io::Result<()> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
-            queue.sleeping.store(1, SeqCst);
-            // A delivery counted before this check is seen here; one
-            // counted after it finds `sleeping == 1` and wakes us.
-            if queue.tally.is_empty() {
-                futex_wait(&queue.sleeping, 1, timeout);
-            }
-            queue.sleeping.store(0, SeqCst);
+            queue.sleeper.sleep_unless_noted(&queue.tally, timeout);
             Ok(())
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -482,44 +477,62 @@ impl QueueWait {
     }
 }
 
-/// `FUTEX_WAKE` of one waiter on `word`: a raw system call, so
-/// async-signal-safe.
+/// Linux: a futex word a thread sleeps on until the low-level handler
+/// counts a delivery for it (one per `Signals` queue, one for the
+/// dispatcher). The handler only makes the `FUTEX_WAKE` system call while
+/// the thread sleeps.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn futex_wake(word: &AtomicU32) {
-    // SAFETY: FUTEX_WAKE on a live, aligned 32-bit word.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            1,
-        )
-    };
-}
+struct Sleeper(AtomicU32);
 
-/// `FUTEX_WAIT` on `word` while it holds `expected`, at most `timeout`.
-/// Returns at once if the word changed; a wake-up, a signal or the timeout
-/// all end it alike.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
-    let ts = timeout.map(|t| libc::timespec {
-        tv_sec: t.as_secs().try_into().unwrap_or(i32::MAX as _),
-        tv_nsec: t.subsec_nanos() as libc::c_long,
-    });
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: FUTEX_WAIT on a live, aligned 32-bit word, with a relative
-    // timeout that outlives the call (or none).
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-            expected,
-            ts_ptr,
-        )
-    };
+impl Sleeper {
+    const fn new() -> Sleeper {
+        Sleeper(AtomicU32::new(0))
+    }
+
+    /// Signal context: wakes the sleeping thread, if any. A raw system
+    /// call, so async-signal-safe.
+    fn wake(&self) {
+        if self.0.swap(0, SeqCst) == 1 {
+            // SAFETY: FUTEX_WAKE on a live, aligned 32-bit word.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    self.0.as_ptr(),
+                    libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+                    1,
+                )
+            };
+        }
+    }
+
+    /// Sleeps until woken or `timeout` passes (`None`: no limit), unless
+    /// `tally` already holds a delivery. May return early (a signal, a
+    /// stale wake-up): the caller looks at the tally and decides.
+    fn sleep_unless_noted(&self, tally: &Tally, timeout: Option<Duration>) {
+        self.0.store(1, SeqCst);
+        // A delivery counted before this check is seen here; one counted
+        // after it finds the word at 1 and wakes us (or has already set it
+        // to 0, and FUTEX_WAIT returns at once).
+        if tally.is_empty() {
+            let ts = timeout.map(timespec);
+            let ts_ptr = ts
+                .as_ref()
+                .map_or(ptr::null(), |t| t as *const libc::timespec);
+            // SAFETY: FUTEX_WAIT on a live, aligned 32-bit word, with a
+            // relative timeout that outlives the call (or none).
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    self.0.as_ptr(),
+                    libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                    1u32,
+                    ts_ptr,
+                )
+            };
+        }
+        self.0.store(0, SeqCst);
+    }
 }
 
 /// What procctl does for one signal, in signal context.
@@ -562,9 +575,9 @@ static DISPATCH: Tally = Tally::new();
 /// The write end of the dispatcher's wake pipe (non-blocking), or -1.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 static DISPATCH_WAKE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
-/// Linux: 1 while the dispatcher sleeps (or is about to) on this futex.
+/// Linux: where the dispatcher sleeps.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-static DISPATCH_SLEEPING: AtomicU32 = AtomicU32::new(0);
+static DISPATCH_SLEEPER: Sleeper = Sleeper::new();
 /// Serialises every change to `SLOTS` and to the installed handlers.
 static HOOK_LOCK: Mutex<()> = Mutex::new(());
 
@@ -737,9 +750,7 @@ pub(crate) fn unhook(sig: i32) -> io::Result<()> {
 /// kernel's pipe locking on both sides).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn wake_dispatcher(_sig: c_int) {
-    if DISPATCH_SLEEPING.swap(0, SeqCst) == 1 {
-        futex_wake(&DISPATCH_SLEEPING);
-    }
+    DISPATCH_SLEEPER.wake();
 }
 
 /// Signal context: wakes the dispatcher thread after a delivery was
@@ -765,14 +776,7 @@ impl DispatchWait {
     /// dispatcher should stop.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     pub(crate) fn wait(&mut self) -> io::Result<()> {
-        DISPATCH_SLEEPING.store(1, SeqCst);
-        // A handler that counted before this check sees SLEEPING == 1 only
-        // if it ran after the store: then it wakes us (or the futex word is
-        // already 0 and the wait returns at once).
-        if DISPATCH.is_empty() {
-            futex_wait(&DISPATCH_SLEEPING, 1, None);
-        }
-        DISPATCH_SLEEPING.store(0, SeqCst);
+        DISPATCH_SLEEPER.sleep_unless_noted(&DISPATCH, None);
         Ok(())
     }
 
