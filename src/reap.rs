@@ -408,15 +408,16 @@ mod registry {
             }
         }
 
-        /// The orphan set, made on first use (`None` if epoll fails: the
-        /// orphans are then checked one by one).
+        /// The orphan set, made on first use.
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        fn orphan_set(&mut self) -> Option<Arc<PidfdSet>> {
+        fn orphan_set(&mut self) -> io::Result<Arc<PidfdSet>> {
             let reg = self.reg();
-            if reg.set.is_none() {
-                reg.set = PidfdSet::new().ok().map(Arc::new);
+            if let Some(set) = &reg.set {
+                return Ok(Arc::clone(set));
             }
-            reg.set.clone()
+            let set = Arc::new(PidfdSet::new()?);
+            reg.set = Some(Arc::clone(&set));
+            Ok(set)
         }
 
         /// Removes a child's entry; an orphan's pidfd leaves the orphan set
@@ -461,10 +462,11 @@ mod registry {
         pub(crate) fn orphan(&mut self, pid: i32, pidfd: Option<OwnedFd>) {
             self.remove(pid);
             #[cfg(any(target_os = "linux", target_os = "android"))]
+            // Without a set (epoll failed) the orphan is checked one by one.
             let watched = match &pidfd {
                 Some(fd) => self
                     .orphan_set()
-                    .is_some_and(|set| set.add(fd.as_fd(), pid).is_ok()),
+                    .is_ok_and(|set| set.add(fd.as_fd(), pid).is_ok()),
                 None => false,
             };
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -632,7 +634,7 @@ mod registry {
     fn start_owned() -> Result<()> {
         let set = lock()
             .orphan_set()
-            .ok_or_else(|| Error::os("epoll_create1", io::Error::last_os_error()))?;
+            .map_err(|e| Error::os("epoll_create1", e))?;
         spawn_thread("procctl-reaper", move || {
             let mut ready = [0i32; 64];
             loop {
