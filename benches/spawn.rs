@@ -62,27 +62,50 @@ mod imp {
     /// and `waitpid` here. (`libc::vfork` itself cannot be called soundly from
     /// Rust, it returns twice; the kernel does the same work either way.)
     fn raw_vfork(p: &Program) {
-        raw_vfork_with(p, false)
+        raw_vfork_with(p, false, false)
     }
 
     /// The baseline plus `CLONE_PIDFD`: the parent also gets a pidfd, as
     /// procctl's `Child` must hold one, and closes it after the wait. Its
     /// distance to the baseline is what holding a pidfd costs.
     fn raw_vfork_pidfd(p: &Program) {
-        raw_vfork_with(p, true)
+        raw_vfork_with(p, true, false)
     }
 
-    fn raw_vfork_with(p: &Program, with_pidfd: bool) {
+    /// The floor for any spawn that keeps procctl's promises: the baseline
+    /// plus `CLONE_PIDFD`, and in the child the three calls procctl's
+    /// defaults require before `execve`: SIGPIPE back to `SIG_DFL` (Rust
+    /// ignores it), an empty signal mask, and `close_range(3, ~0)` (the fd
+    /// allowlist). procctl's distance to this row is what procctl itself
+    /// adds; this row's distance to the baseline is what the guarantees
+    /// cost in the kernel.
+    fn raw_vfork_pidfd_setup(p: &Program) {
+        raw_vfork_with(p, true, true)
+    }
+
+    fn raw_vfork_with(p: &Program, with_pidfd: bool, setup: bool) {
         struct Args {
             path: *const libc::c_char,
             argv: *const *const libc::c_char,
             env: *const *const libc::c_char,
+            setup: bool,
         }
         extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
             // SAFETY: arg is the Args below, alive while the parent is
-            // suspended; execve and _exit are async-signal-safe.
+            // suspended; sigaction, sigprocmask, close_range (closing the
+            // child's own descriptors), execve and _exit are
+            // async-signal-safe system calls.
             unsafe {
                 let a = &*(arg as *const Args);
+                if a.setup {
+                    let mut sa: libc::sigaction = std::mem::zeroed();
+                    sa.sa_sigaction = libc::SIG_DFL;
+                    libc::sigaction(libc::SIGPIPE, &sa, std::ptr::null_mut());
+                    let mut empty: libc::sigset_t = std::mem::zeroed();
+                    libc::sigemptyset(&mut empty);
+                    libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+                    libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+                }
                 libc::execve(a.path, a.argv, a.env);
                 libc::_exit(127)
             }
@@ -96,6 +119,7 @@ mod imp {
             path: p.path.as_ptr(),
             argv: p.argv.as_ptr(),
             env,
+            setup,
         };
         let mut pidfd: libc::c_int = -1;
         let flags = libc::CLONE_VM
@@ -177,9 +201,10 @@ mod imp {
 
     type Method = (&'static str, fn(&Program));
 
-    const METHODS: [Method; 7] = [
+    const METHODS: [Method; 8] = [
         ("vfork_execve", raw_vfork),
         ("vfork_execve_pidfd", raw_vfork_pidfd),
+        ("vfork_execve_pidfd_setup", raw_vfork_pidfd_setup),
         ("procctl", procctl_status),
         ("procctl_spawn_wait", procctl_spawn_wait),
         ("std", std_status),
@@ -248,12 +273,14 @@ mod imp {
     /// the same round), so load that comes and goes on a shared machine
     /// cancels out instead of landing on whichever case ran at that moment.
     struct Interleaved {
-        rows: Vec<(String, usize, &'static str, f64, f64)>,
+        /// program, parent GiB, method, median time, ratio to the baseline,
+        /// ratio to the floor (`vfork_execve_pidfd_setup`).
+        rows: Vec<(String, usize, &'static str, f64, f64, f64)>,
     }
 
     impl Interleaved {
         fn measure(&mut self, name: &str, gib: usize, program: &Program, fast: bool) {
-            let rounds = if fast { 5 } else { 41 };
+            let rounds = if fast { 5 } else { 61 };
             // Each method runs at least this long per round (and at least once).
             let slice = Duration::from_millis(if fast { 2 } else { 15 });
             let mut times: Vec<Vec<f64>> = vec![Vec::new(); METHODS.len()];
@@ -268,15 +295,28 @@ mod imp {
                     times[i].push(start.elapsed().as_nanos() as f64 / n as f64);
                 }
             }
-            for (i, (method, _)) in METHODS.iter().enumerate() {
-                let mut ratios: Vec<f64> = times[i]
+            let floor = METHODS
+                .iter()
+                .position(|(m, _)| *m == "vfork_execve_pidfd_setup")
+                .expect("the floor is measured");
+            let ratio = |i: usize, base: usize| {
+                let mut r: Vec<f64> = times[i]
                     .iter()
-                    .zip(&times[0])
-                    .map(|(t, base)| t / base)
+                    .zip(&times[base])
+                    .map(|(t, b)| t / b)
                     .collect();
-                let ratio = median(&mut ratios);
+                median(&mut r)
+            };
+            for (i, (method, _)) in METHODS.iter().enumerate() {
                 let time = median(&mut times[i].clone());
-                self.rows.push((name.to_owned(), gib, method, time, ratio));
+                self.rows.push((
+                    name.to_owned(),
+                    gib,
+                    method,
+                    time,
+                    ratio(i, 0),
+                    ratio(i, floor),
+                ));
             }
         }
 
@@ -285,17 +325,17 @@ mod imp {
                 "\nInterleaved ratios (median over rounds of method / vfork+execve in the same round)\n"
             );
             println!(
-                "| program | parent | method | median time | vs vfork+execve | vs same method, small parent |"
+                "| program | parent | method | median time | vs vfork+execve | vs floor (pidfd + setup) | vs same method, small parent |"
             );
-            println!("|---|---|---|---|---|---|");
-            for (name, gib, method, time, ratio) in &self.rows {
+            println!("|---|---|---|---|---|---|---|");
+            for (name, gib, method, time, ratio, vs_floor) in &self.rows {
                 let small = self
                     .rows
                     .iter()
                     .find(|r| r.0 == *name && r.1 == 0 && r.2 == *method)
                     .map_or(f64::NAN, |r| r.3);
                 println!(
-                    "| {name} | {gib} GiB | {method} | {:.1} µs | {ratio:.2}× | {:.2}× |",
+                    "| {name} | {gib} GiB | {method} | {:.1} µs | {ratio:.2}× | {vs_floor:.2}× | {:.2}× |",
                     time / 1e3,
                     time / small
                 );

@@ -373,8 +373,11 @@ mod registry {
         SPAWN_GATE.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The reap lock. Every reap procctl does happens while it is held, and
-    /// it is only ever held for non-blocking calls.
+    /// The reap lock. Every reap procctl does happens while it is held,
+    /// except one: [`Child::wait`](crate::proc::Child::wait) on Linux reaps
+    /// through the child's pidfd (which names that process only, so no
+    /// recycled pid can be hit) and records the status under the lock
+    /// afterwards. The lock is only ever held for non-blocking calls.
     pub(crate) struct Locked<'a>(MutexGuard<'a, Option<Registry>>);
 
     pub(crate) fn lock() -> Locked<'static> {
@@ -451,6 +454,31 @@ mod registry {
         /// Forgets a child (detached, or reaped elsewhere).
         pub(crate) fn forget(&mut self, pid: i32) {
             self.remove(pid);
+        }
+
+        /// Forgets `pid` only if it is still registered to `shared`: once
+        /// a child is reaped its pid may already name a newer child.
+        pub(crate) fn forget_if(&mut self, pid: i32, shared: &Arc<Shared>) {
+            let ours = matches!(
+                self.reg().children.get(&pid),
+                Some(Entry::Live(weak)) if std::ptr::eq(weak.as_ptr(), Arc::as_ptr(shared))
+            );
+            if ours {
+                self.remove(pid);
+            }
+        }
+
+        /// Records the status of a child its own handle reaped through its
+        /// pidfd, outside the lock.
+        pub(crate) fn reaped(
+            &mut self,
+            pid: i32,
+            shared: &Arc<Shared>,
+            exit: ExitStatus,
+            ru: Rusage,
+        ) {
+            shared.record(exit, ru);
+            self.forget_if(pid, shared);
         }
 
         fn is_orphan(&mut self, pid: i32) -> bool {

@@ -450,6 +450,68 @@ fn any_child_wait_never_steals_a_new_childs_status() {
     reaper.join().unwrap();
 }
 
+#[test]
+fn waits_from_several_threads_and_try_wait_agree() {
+    let _g = shared();
+    // `wait` reaps through the pidfd without the reap lock on Linux; every
+    // other waiter (a second `wait`, `try_wait`, `wait_timeout`) must
+    // still get the same status, never `NotChild`.
+    for i in 0..100 {
+        let child = std::sync::Arc::new(sh(&format!("exit {}", i % 40)).spawn().unwrap());
+        let pid = child.pid();
+        let waiters: Vec<_> = (0..3)
+            .map(|k| {
+                let child = child.clone();
+                std::thread::spawn(move || match k {
+                    0 | 1 => child.wait().unwrap(),
+                    _ => child.wait_timeout(DEADLINE).unwrap().expect("exited"),
+                })
+            })
+            .collect();
+        let polled = within(pid, {
+            let child = child.clone();
+            move || loop {
+                if let Some(s) = child.try_wait().unwrap() {
+                    break s;
+                }
+                std::thread::yield_now();
+            }
+        });
+        assert_eq!(polled.code(), Some(i % 40));
+        for w in waiters {
+            assert_eq!(w.join().unwrap(), polled);
+        }
+        assert_eq!(child.wait().unwrap(), polled);
+    }
+}
+
+#[test]
+fn wait_beside_an_any_child_reaper_gets_its_status() {
+    let _g = exclusive();
+    // `Child::wait` (pidfd reap, no lock while blocked) racing a thread
+    // that reaps any child in a loop: whoever reaps, the handle gets the
+    // status, and the registry forgets only its own entry even when the
+    // pid comes back for the next child.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reaper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = procctl::reap::reap_zombies();
+            }
+        })
+    };
+    for i in 0..200 {
+        let child = sh(&format!("exit {}", i % 50)).spawn().unwrap();
+        let pid = child.pid();
+        let status = within(pid, move || child.wait().unwrap());
+        assert_eq!(status.code(), Some(i % 50));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    reaper.join().unwrap();
+    assert_eq!(zombies(), vec![]);
+}
+
 // --- communicate -------------------------------------------------------
 
 #[test]

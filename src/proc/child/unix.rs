@@ -2,6 +2,7 @@
 //! status), reaped and signalled under the reap lock of [`crate::reap`].
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,10 @@ pub(crate) struct Shared {
     pub(super) pid: Pid,
     pub(super) pidfd: Option<OwnedFd>,
     done: OnceLock<(ExitStatus, Rusage)>,
+    /// A thread is reaping this child through its pidfd without the reap
+    /// lock ([`Child::wait`] on Linux): its status is on the way even
+    /// though `waitpid` already reports `ECHILD`.
+    reaping: AtomicBool,
 }
 
 impl Shared {
@@ -28,6 +33,7 @@ impl Shared {
             pid,
             pidfd,
             done: OnceLock::new(),
+            reaping: AtomicBool::new(false),
         }
     }
 
@@ -93,8 +99,12 @@ impl Child {
             Ok(_) => Ok(self.done()),
             Err(e) if e.raw_os_error() == Some(libc::ECHILD) => match self.done() {
                 Some(s) => Ok(Some(s)),
+                None if self.inner.reaping.load(Ordering::Acquire) => {
+                    drop(locked);
+                    self.await_reaping()
+                }
                 None => {
-                    locked.forget(pid);
+                    locked.forget_if(pid, &self.inner);
                     Err(Error::NotChild { pid: self.pid() })
                 }
             },
@@ -102,9 +112,81 @@ impl Child {
         }
     }
 
+    /// Another thread reaped the child through its pidfd and is about to
+    /// record the status (it needs the reap lock, which we gave up): wait
+    /// for that, or, if its reap failed after all, look again.
+    fn await_reaping(&self) -> Result<Option<ExitStatus>> {
+        loop {
+            if let Some(s) = self.done() {
+                return Ok(Some(s));
+            }
+            if !self.inner.reaping.load(Ordering::Acquire) {
+                return self.poll_exit();
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// Linux: reaps the child with one blocking `waitid(P_PIDFD)`, without
+    /// holding the reap lock while it blocks, then records the status under
+    /// it. Other spawns, waits and the reapers go on meanwhile. A pidfd
+    /// names this process only, so a recycled pid cannot be reaped by
+    /// mistake; the registry entry is dropped only if the pid still names
+    /// this child. `Ok(None)`: this path does not apply (no pidfd, a
+    /// kernel without `P_PIDFD`, another thread already in it, or the
+    /// child was reaped by another path); the general path sorts it out.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn reap_blocking(&self) -> Result<Option<ExitStatus>> {
+        use std::sync::atomic::AtomicU8;
+        /// Whether `waitid(P_PIDFD)` works here: unknown, no.
+        static PIDFD_WAIT: AtomicU8 = AtomicU8::new(0);
+        const NO: u8 = 2;
+        let Some(fd) = &self.inner.pidfd else {
+            return Ok(None);
+        };
+        if self.done().is_some()
+            || PIDFD_WAIT.load(Ordering::Relaxed) == NO
+            || self.inner.reaping.swap(true, Ordering::AcqRel)
+        {
+            return Ok(None);
+        }
+        let reaped = wait::reap_pidfd(fd.as_fd());
+        let result = match reaped {
+            Ok((raw, ru)) => match crate::WaitStatus::from_raw(raw) {
+                Some(crate::WaitStatus::Exited(status)) => {
+                    reap::lock().reaped(self.pid().as_raw(), &self.inner, status, ru);
+                    Ok(self.done())
+                }
+                // waitid(WEXITED) reports exits only.
+                _ => Ok(None),
+            },
+            Err(e) => match e.raw_os_error() {
+                // Before Linux 5.4 (no P_PIDFD) or filtered.
+                Some(libc::EINVAL | libc::ENOSYS | libc::EPERM) => {
+                    PIDFD_WAIT.store(NO, Ordering::Relaxed);
+                    Ok(None)
+                }
+                Some(libc::ECHILD) => Ok(None),
+                _ => Err(Error::os("waitid", e)),
+            },
+        };
+        self.inner.reaping.store(false, Ordering::Release);
+        result
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn reap_blocking(&self) -> Result<Option<ExitStatus>> {
+        Ok(None)
+    }
+
     /// Waits until the child ends or `deadline` passes.
     pub(super) fn wait_deadline(&self, deadline: Option<Instant>) -> Result<Option<ExitStatus>> {
         reap::drain_orphans();
+        if deadline.is_none() {
+            if let Some(s) = self.reap_blocking()? {
+                return Ok(Some(s));
+            }
+        }
         let mut backoff = Duration::from_millis(1);
         loop {
             if let Some(s) = self.try_wait()? {
@@ -144,8 +226,9 @@ impl Child {
             // A pidfd names this process and no other, reaped or not.
             Some(fd) => pidfd::send_signal(fd.as_fd(), sig),
             None => {
-                // Reaping only happens under this lock, so while we hold it
-                // the pid is still our (possibly zombie) child.
+                // Without a pidfd, reaping only happens under this lock,
+                // so while we hold it the pid is still our (possibly
+                // zombie) child.
                 let _locked = reap::lock();
                 if self.done().is_some() {
                     return Ok(());
