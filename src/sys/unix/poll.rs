@@ -121,19 +121,33 @@ fn sigpipe_pending() -> bool {
     unsafe { libc::sigpending(&mut set) == 0 && libc::sigismember(&set, libc::SIGPIPE) == 1 }
 }
 
-/// `read(fd)` into the spare capacity of `buf` (first making room for at
-/// least `chunk` more bytes), appending what was read. Returns the count;
-/// 0 is end-of-file.
+/// `read(fd)` of at most `chunk` bytes into the spare capacity of `buf`
+/// (first making room for them), appending what was read. Returns the
+/// count; 0 is end-of-file.
+///
+/// With `prefault`, the pages about to be filled are touched first. A pipe
+/// `read` copies while holding the pipe's lock, and a page fault on fresh
+/// buffer memory inside that copy keeps the writer (spinning on the lock)
+/// waiting; faulting the pages in beforehand keeps the lock short. Only
+/// worth it for a buffer that is known to be filling up: for a short
+/// output it would fault pages that are never used.
 pub(crate) fn read_append(
     fd: BorrowedFd<'_>,
     buf: &mut Vec<u8>,
     chunk: usize,
+    prefault: bool,
 ) -> io::Result<usize> {
     buf.reserve(chunk);
     let spare = buf.spare_capacity_mut();
-    // SAFETY: the kernel writes at most spare.len() bytes into memory that
-    // buf owns and does not use.
-    let n = unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+    let len = spare.len().min(chunk);
+    if prefault {
+        for page in spare[..len].iter_mut().step_by(4096) {
+            page.write(0);
+        }
+    }
+    // SAFETY: the kernel writes at most len <= spare.len() bytes into
+    // memory that buf owns and does not use.
+    let n = unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), len) };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
