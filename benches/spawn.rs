@@ -374,37 +374,51 @@ mod imp {
         }
     }
 
-    fn communicate_benches(c: &mut Criterion, fast: bool) {
+    fn communicate_procctl(input: &[u8]) {
+        let child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.communicate(input).unwrap();
+        assert_eq!(out.stdout.len(), input.len());
+    }
+
+    fn communicate_std_thread(input: &[u8]) {
+        let mut child = StdCommand::new("cat")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let out = std::thread::scope(|s| {
+            s.spawn(move || stdin.write_all(input).unwrap());
+            child.wait_with_output().unwrap()
+        });
+        assert_eq!(out.stdout.len(), input.len());
+    }
+
+    /// Criterion's two rows, then the same two interleaved (one of each per
+    /// round): the median over rounds of procctl / std in the same round.
+    fn communicate_benches(c: &mut Criterion, fast: bool) -> f64 {
         let input: Vec<u8> = (0..64u32 << 20).map(|i| (i % 251) as u8).collect();
-        let mut g = configure(c, "communicate_64MiB", fast);
-        g.bench_function("procctl", |b| {
-            b.iter(|| {
-                let child = Command::new("cat")
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                let out = child.communicate(&input).unwrap();
-                assert_eq!(out.stdout.len(), input.len());
+        if std::env::var("PROCCTL_BENCH_CRITERION").as_deref() != Ok("0") {
+            let mut g = configure(c, "communicate_64MiB", fast);
+            g.bench_function("procctl", |b| b.iter(|| communicate_procctl(&input)));
+            g.bench_function("std_thread", |b| b.iter(|| communicate_std_thread(&input)));
+            g.finish();
+        }
+        let mut ratios: Vec<f64> = (0..if fast { 3 } else { 21 })
+            .map(|_| {
+                let t = std::time::Instant::now();
+                communicate_procctl(&input);
+                let p = t.elapsed().as_secs_f64();
+                let t = std::time::Instant::now();
+                communicate_std_thread(&input);
+                p / t.elapsed().as_secs_f64()
             })
-        });
-        let input = &input;
-        g.bench_function("std_thread", |b| {
-            b.iter(|| {
-                let mut child = StdCommand::new("cat")
-                    .stdin(std::process::Stdio::piped())
-                    .stdout(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                let mut stdin = child.stdin.take().unwrap();
-                let out = std::thread::scope(|s| {
-                    s.spawn(move || stdin.write_all(input).unwrap());
-                    child.wait_with_output().unwrap()
-                });
-                assert_eq!(out.stdout.len(), input.len());
-            })
-        });
-        g.finish();
+            .collect();
+        median(&mut ratios)
     }
 
     /// The median of one benchmark, in nanoseconds, from criterion's files.
@@ -472,11 +486,14 @@ mod imp {
         let mut c = Criterion::default().configure_from_args();
         let mut interleaved = Interleaved { rows: Vec::new() };
         spawn_benches(&mut c, fast, &dir, &mut interleaved);
-        communicate_benches(&mut c, fast);
+        let communicate = communicate_benches(&mut c, fast);
         c.final_summary();
         let _ = std::fs::remove_dir_all(&dir);
         print_ratios();
         interleaved.print();
+        println!(
+            "\n| communicate 64 MiB each way, interleaved | procctl / std + writer thread, median of rounds | {communicate:.2}× |"
+        );
     }
 }
 
