@@ -470,6 +470,7 @@ mod registry {
 
         /// Records the status of a child its own handle reaped through its
         /// pidfd, outside the lock.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
         pub(crate) fn reaped(
             &mut self,
             pid: i32,

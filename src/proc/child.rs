@@ -362,6 +362,13 @@ impl Child {
     ///
     /// # Platform notes
     ///
+    /// On Linux (5.4 and later): one blocking `waitid(P_PIDFD)` on the
+    /// child's pidfd, which reaps this process and no other even if its
+    /// pid is recycled, and takes no lock while it blocks, so other spawns
+    /// and waits go on. Elsewhere, and on older kernels, it sleeps in
+    /// `waitid(WNOWAIT)` (which reaps nothing) and then reaps with
+    /// `waitpid` under procctl's reap lock.
+    ///
     /// On Windows: `WaitForSingleObject(process, INFINITE)`, then
     /// `GetExitCodeProcess`; nothing is reaped. [`Error::Os`](crate::Error::Os) if Windows
     /// fails the wait.
