@@ -6,6 +6,12 @@
 //! then closes the pipe so they all exit at once and times until every
 //! one is reaped.
 //!
+//! A floor row per group reaps the same kind of children the way the
+//! issue requires a reaper to (each child's pidfd in one epoll set;
+//! `waitpid`, `EPOLL_CTL_DEL` and `close` per exited child) with raw calls
+//! on the timing thread: no registry, no thread hop. What procctl's reaper
+//! adds is its distance to that row.
+//!
 //! A third case splits the cost: procctl's children (each with a pidfd in
 //! the parent) reaped by the raw loop. A forked child inherits every
 //! descriptor of its parent, so with one pidfd per live child the k-th
@@ -111,6 +117,84 @@ mod imp {
         kids
     }
 
+    /// The floor of the design the reaper must have, written with raw
+    /// calls: every child's pidfd in one epoll set, and per exited child
+    /// `waitpid` + `EPOLL_CTL_DEL` + `close`. Lower than any real reaper:
+    /// it reaps on the timing thread itself (no wake-up of another thread)
+    /// and keeps no registry.
+    struct PidfdSet {
+        epoll: RawFd,
+        n: usize,
+    }
+
+    impl PidfdSet {
+        fn new() -> PidfdSet {
+            // SAFETY: creates a new epoll descriptor, owned by the set.
+            let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+            assert!(epoll >= 0, "epoll_create1");
+            PidfdSet { epoll, n: 0 }
+        }
+
+        /// Opens `pid`'s pidfd and adds it, with the pid, to the set.
+        fn watch(&mut self, pid: libc::pid_t) {
+            // SAFETY: pidfd_open of our own child; returns a new fd or -1.
+            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
+            assert!(fd >= 0, "pidfd_open");
+            let mut ev = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: (pid as u64) << 32 | fd as u32 as u64,
+            };
+            // SAFETY: a valid epoll fd, a valid pidfd and event.
+            let ret = unsafe { libc::epoll_ctl(self.epoll, libc::EPOLL_CTL_ADD, fd, &mut ev) };
+            assert_eq!(ret, 0, "epoll_ctl");
+            self.n += 1;
+        }
+
+        /// Reaps every watched child as the set reports it.
+        fn reap_all(&mut self) {
+            let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
+            while self.n > 0 {
+                // SAFETY: events is a writable array of 64 entries.
+                let k = unsafe { libc::epoll_wait(self.epoll, events.as_mut_ptr(), 64, -1) };
+                for ev in &events[..k.max(0) as usize] {
+                    let (pid, fd) = ((ev.u64 >> 32) as libc::pid_t, ev.u64 as u32 as RawFd);
+                    let mut st = 0;
+                    // SAFETY: reaping our own exited child, then removing
+                    // and closing its pidfd.
+                    unsafe {
+                        assert_eq!(libc::waitpid(pid, &mut st, 0), pid);
+                        libc::epoll_ctl(self.epoll, libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut());
+                        libc::close(fd);
+                    }
+                    self.n -= 1;
+                }
+            }
+        }
+    }
+
+    impl Drop for PidfdSet {
+        fn drop(&mut self) {
+            // SAFETY: closing the epoll fd the set owns.
+            unsafe { libc::close(self.epoll) };
+        }
+    }
+
+    /// `N` raw forked children, each watched by pidfd in `set`.
+    fn raw_watched_children(r: &std::io::PipeReader, w: RawFd, set: &mut PidfdSet) {
+        for _ in 0..N {
+            // SAFETY: the child only closes a descriptor, reads from a pipe
+            // and calls _exit.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                wait_for_go(r, w);
+                // SAFETY: _exit is always safe to call.
+                unsafe { libc::_exit(0) };
+            }
+            assert!(pid > 0, "fork failed");
+            set.watch(pid);
+        }
+    }
+
     fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group("reap_2000_children");
         g.sample_size(10)
@@ -121,6 +205,16 @@ mod imp {
         });
         g.bench_function("procctl children, raw waitpid loop", |b| {
             b.iter_custom(|iters| bursts(iters, |r, w| procctl_children(r, w, true), raw_reap_all))
+        });
+        let set = std::cell::RefCell::new(PidfdSet::new());
+        g.bench_function("floor: raw pidfds in epoll, waitpid + DEL + close", |b| {
+            b.iter_custom(|iters| {
+                bursts(
+                    iters,
+                    |r, w| raw_watched_children(r, w, &mut set.borrow_mut()),
+                    || set.borrow_mut().reap_all(),
+                )
+            })
         });
         procctl::reap::start_reaper(procctl::reap::ReapMode::Owned).unwrap();
         g.bench_function("procctl start_reaper(Owned)", |b| {
@@ -147,6 +241,20 @@ mod imp {
                 }
             };
             b.iter_custom(|iters| bursts(iters, start, raw_reap_all))
+        });
+        let set = std::cell::RefCell::new(PidfdSet::new());
+        g.bench_function("floor: std spawn, raw pidfds in epoll", |b| {
+            let start = |r: &std::io::PipeReader, _: RawFd| {
+                for _ in 0..N {
+                    let child = std::process::Command::new(&prog)
+                        .stdin(r.try_clone().unwrap())
+                        .spawn()
+                        .unwrap();
+                    set.borrow_mut().watch(child.id() as libc::pid_t);
+                    std::mem::forget(child); // reaped through the set
+                }
+            };
+            b.iter_custom(|iters| bursts(iters, start, || set.borrow_mut().reap_all()))
         });
         g.bench_function("procctl spawn, kept, raw waitpid(-1) loop", |b| {
             let start = |r: &std::io::PipeReader, _: RawFd| {
