@@ -121,12 +121,14 @@ mod imp {
     /// calls: every child's pidfd in one epoll set, and per exited child
     /// `waitpid` + `EPOLL_CTL_DEL` + `close`. Lower than any real reaper:
     /// it reaps on the timing thread itself (no wake-up of another thread)
-    /// and keeps no registry.
+    /// and keeps no registry. Linux only (pidfds).
+    #[cfg(target_os = "linux")]
     struct PidfdSet {
         epoll: RawFd,
         n: usize,
     }
 
+    #[cfg(target_os = "linux")]
     impl PidfdSet {
         fn new() -> PidfdSet {
             // SAFETY: creates a new epoll descriptor, owned by the set.
@@ -172,6 +174,7 @@ mod imp {
         }
     }
 
+    #[cfg(target_os = "linux")]
     impl Drop for PidfdSet {
         fn drop(&mut self) {
             // SAFETY: closing the epoll fd the set owns.
@@ -180,6 +183,7 @@ mod imp {
     }
 
     /// `N` raw forked children, each watched by pidfd in `set`.
+    #[cfg(target_os = "linux")]
     fn raw_watched_children(r: &std::io::PipeReader, w: RawFd, set: &mut PidfdSet) {
         for _ in 0..N {
             // SAFETY: the child only closes a descriptor, reads from a pipe
@@ -206,16 +210,19 @@ mod imp {
         g.bench_function("procctl children, raw waitpid loop", |b| {
             b.iter_custom(|iters| bursts(iters, |r, w| procctl_children(r, w, true), raw_reap_all))
         });
-        let set = std::cell::RefCell::new(PidfdSet::new());
-        g.bench_function("floor: raw pidfds in epoll, waitpid + DEL + close", |b| {
-            b.iter_custom(|iters| {
-                bursts(
-                    iters,
-                    |r, w| raw_watched_children(r, w, &mut set.borrow_mut()),
-                    || set.borrow_mut().reap_all(),
-                )
-            })
-        });
+        #[cfg(target_os = "linux")]
+        {
+            let set = std::cell::RefCell::new(PidfdSet::new());
+            g.bench_function("floor: raw pidfds in epoll, waitpid + DEL + close", |b| {
+                b.iter_custom(|iters| {
+                    bursts(
+                        iters,
+                        |r, w| raw_watched_children(r, w, &mut set.borrow_mut()),
+                        || set.borrow_mut().reap_all(),
+                    )
+                })
+            });
+        }
         procctl::reap::start_reaper(procctl::reap::ReapMode::Owned).unwrap();
         g.bench_function("procctl start_reaper(Owned)", |b| {
             b.iter_custom(|iters| bursts(iters, |r, w| procctl_children(r, w, false), reaper_done))
@@ -242,20 +249,23 @@ mod imp {
             };
             b.iter_custom(|iters| bursts(iters, start, raw_reap_all))
         });
-        let set = std::cell::RefCell::new(PidfdSet::new());
-        g.bench_function("floor: std spawn, raw pidfds in epoll", |b| {
-            let start = |r: &std::io::PipeReader, _: RawFd| {
-                for _ in 0..N {
-                    let child = std::process::Command::new(&prog)
-                        .stdin(r.try_clone().unwrap())
-                        .spawn()
-                        .unwrap();
-                    set.borrow_mut().watch(child.id() as libc::pid_t);
-                    std::mem::forget(child); // reaped through the set
-                }
-            };
-            b.iter_custom(|iters| bursts(iters, start, || set.borrow_mut().reap_all()))
-        });
+        #[cfg(target_os = "linux")]
+        {
+            let set = std::cell::RefCell::new(PidfdSet::new());
+            g.bench_function("floor: std spawn, raw pidfds in epoll", |b| {
+                let start = |r: &std::io::PipeReader, _: RawFd| {
+                    for _ in 0..N {
+                        let child = std::process::Command::new(&prog)
+                            .stdin(r.try_clone().unwrap())
+                            .spawn()
+                            .unwrap();
+                        set.borrow_mut().watch(child.id() as libc::pid_t);
+                        std::mem::forget(child); // reaped through the set
+                    }
+                };
+                b.iter_custom(|iters| bursts(iters, start, || set.borrow_mut().reap_all()))
+            });
+        }
         g.bench_function("procctl spawn, kept, raw waitpid(-1) loop", |b| {
             let start = |r: &std::io::PipeReader, _: RawFd| {
                 (0..N)
