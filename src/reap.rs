@@ -615,6 +615,16 @@ mod registry {
         }
     }
 
+    /// The exit status behind a raw `wait` status known to report an exit
+    /// (from `waitid(WEXITED)`), decoded as every other reap decodes it.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(crate) fn exit_status(raw: i32) -> Option<ExitStatus> {
+        match WaitStatus::from_raw(raw).unwrap_or_else(|| unknown_status(raw)) {
+            WaitStatus::Exited(exit) => Some(exit),
+            _ => None,
+        }
+    }
+
     fn unknown_status(raw: i32) -> WaitStatus {
         let sig = |n: i32| crate::Signal::from_raw(n).unwrap_or(crate::Signal::TRAP);
         if raw & 0xff == 0x7f {
@@ -718,5 +728,24 @@ mod registry {
             }
         })
         .inspect_err(|_| ALL_RUNNING.store(false, Ordering::Relaxed))
+    }
+
+    #[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+    mod tests {
+        use super::exit_status;
+        use crate::{ExitStatus, Signal};
+
+        #[test]
+        fn every_exit_that_waitid_reports_decodes() {
+            assert_eq!(exit_status(3 << 8), Some(ExitStatus::Exited(3)));
+            let killed = exit_status(Signal::KILL.as_raw());
+            assert_eq!(killed.and_then(|s| s.signal()), Some(Signal::KILL));
+            // glibc's own signals 32 and 33 have no `Signal`: still an
+            // exit by signal, never "nothing to record".
+            for raw in [32, 33, 32 | 0x80] {
+                let status = exit_status(raw).expect("an exit");
+                assert!(status.code().is_none() && !status.success());
+            }
+        }
     }
 }

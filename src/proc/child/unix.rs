@@ -152,13 +152,15 @@ impl Child {
         }
         let reaped = wait::reap_pidfd(fd.as_fd());
         let result = match reaped {
-            Ok((raw, ru)) => match crate::WaitStatus::from_raw(raw) {
-                Some(crate::WaitStatus::Exited(status)) => {
+            // waitid(WEXITED) reports exits only, so this always records;
+            // a signal procctl has no name for (glibc's 32 and 33) decodes
+            // as in every other reap.
+            Ok((raw, ru)) => match reap::exit_status(raw) {
+                Some(status) => {
                     reap::lock().reaped(self.pid().as_raw(), &self.inner, status, ru);
                     Ok(self.done())
                 }
-                // waitid(WEXITED) reports exits only.
-                _ => Ok(None),
+                None => Ok(None),
             },
             Err(e) => match e.raw_os_error() {
                 // Before Linux 5.4 (no P_PIDFD) or filtered.
