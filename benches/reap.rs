@@ -38,6 +38,12 @@ mod imp {
 
     /// Forks `N` raw children that exit when the pipe reaches EOF.
     fn raw_children(r: &std::io::PipeReader, w: RawFd) {
+        raw_children_then(r, w, |_| {});
+    }
+
+    /// [`raw_children`], calling `forked(pid)` in the parent after each
+    /// fork.
+    fn raw_children_then(r: &std::io::PipeReader, w: RawFd, mut forked: impl FnMut(libc::pid_t)) {
         for _ in 0..N {
             // SAFETY: the child only closes a descriptor, reads from a pipe
             // and calls _exit.
@@ -48,6 +54,7 @@ mod imp {
                 unsafe { libc::_exit(0) };
             }
             assert!(pid > 0, "fork failed");
+            forked(pid);
         }
     }
 
@@ -182,23 +189,6 @@ mod imp {
         }
     }
 
-    /// `N` raw forked children, each watched by pidfd in `set`.
-    #[cfg(target_os = "linux")]
-    fn raw_watched_children(r: &std::io::PipeReader, w: RawFd, set: &mut PidfdSet) {
-        for _ in 0..N {
-            // SAFETY: the child only closes a descriptor, reads from a pipe
-            // and calls _exit.
-            let pid = unsafe { libc::fork() };
-            if pid == 0 {
-                wait_for_go(r, w);
-                // SAFETY: _exit is always safe to call.
-                unsafe { libc::_exit(0) };
-            }
-            assert!(pid > 0, "fork failed");
-            set.watch(pid);
-        }
-    }
-
     fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group("reap_2000_children");
         g.sample_size(10)
@@ -217,7 +207,7 @@ mod imp {
                 b.iter_custom(|iters| {
                     bursts(
                         iters,
-                        |r, w| raw_watched_children(r, w, &mut set.borrow_mut()),
+                        |r, w| raw_children_then(r, w, |pid| set.borrow_mut().watch(pid)),
                         || set.borrow_mut().reap_all(),
                     )
                 })

@@ -519,9 +519,7 @@ mod registry {
             let Some((pid, raw, ru)) = wait::wait4(pid, flags | libc::WNOHANG)? else {
                 return Ok(None);
             };
-            // A status naming no known signal comes only from ptrace stops
-            // with event bits: report the signal part.
-            let status = WaitStatus::from_raw(raw).unwrap_or_else(|| unknown_status(raw));
+            let status = decode(raw);
             if let WaitStatus::Exited(exit) = status {
                 self.finished(pid, exit, ru);
             }
@@ -619,10 +617,17 @@ mod registry {
     /// (from `waitid(WEXITED)`), decoded as every other reap decodes it.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     pub(crate) fn exit_status(raw: i32) -> Option<ExitStatus> {
-        match WaitStatus::from_raw(raw).unwrap_or_else(|| unknown_status(raw)) {
+        match decode(raw) {
             WaitStatus::Exited(exit) => Some(exit),
             _ => None,
         }
+    }
+
+    /// A raw `wait` status as every reap of procctl decodes it. A status
+    /// naming no known signal (a ptrace stop with event bits, or glibc's
+    /// own signals 32 and 33) reports what it can of the signal part.
+    fn decode(raw: i32) -> WaitStatus {
+        WaitStatus::from_raw(raw).unwrap_or_else(|| unknown_status(raw))
     }
 
     fn unknown_status(raw: i32) -> WaitStatus {

@@ -433,6 +433,16 @@ fn any_child_wait_never_steals_a_new_childs_status() {
     let _g = exclusive();
     // One thread spawns, another reaps "any child" at the same time: each
     // Child must still see its own status.
+    beside_an_any_child_reaper(|| {
+        for i in 0..200 {
+            let child = sh(&format!("exit {}", i % 50)).spawn().unwrap();
+            assert_eq!(wait(&child).code(), Some(i % 50));
+        }
+    });
+}
+
+/// Runs `f` while another thread reaps "any child" in a loop.
+fn beside_an_any_child_reaper(f: impl FnOnce()) {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reaper = {
         let stop = stop.clone();
@@ -442,10 +452,7 @@ fn any_child_wait_never_steals_a_new_childs_status() {
             }
         })
     };
-    for i in 0..200 {
-        let child = sh(&format!("exit {}", i % 50)).spawn().unwrap();
-        assert_eq!(wait(&child).code(), Some(i % 50));
-    }
+    f();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     reaper.join().unwrap();
 }
@@ -492,23 +499,14 @@ fn wait_beside_an_any_child_reaper_gets_its_status() {
     // that reaps any child in a loop: whoever reaps, the handle gets the
     // status, and the registry forgets only its own entry even when the
     // pid comes back for the next child.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reaper = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let _ = procctl::reap::reap_zombies();
-            }
-        })
-    };
-    for i in 0..200 {
-        let child = sh(&format!("exit {}", i % 50)).spawn().unwrap();
-        let pid = child.pid();
-        let status = within(pid, move || child.wait().unwrap());
-        assert_eq!(status.code(), Some(i % 50));
-    }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    reaper.join().unwrap();
+    beside_an_any_child_reaper(|| {
+        for i in 0..200 {
+            let child = sh(&format!("exit {}", i % 50)).spawn().unwrap();
+            let pid = child.pid();
+            let status = within(pid, move || child.wait().unwrap());
+            assert_eq!(status.code(), Some(i % 50));
+        }
+    });
     assert_eq!(zombies(), vec![]);
 }
 
