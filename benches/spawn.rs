@@ -4,7 +4,8 @@
 //! `Child` holds costs by itself); for `/bin/true` (dynamically linked) and
 //! for a tiny static program built here (so the exec loader does not hide
 //! the mechanism);
-//! with the parent holding a small heap, 1 GiB and 4 GiB of touched memory.
+//! with the parent holding a small heap, 1 GiB and 4 GiB of touched memory,
+//! and a small parent holding 1000 open descriptors.
 //! Then `communicate` of 64 MiB each way against std's `output` with a
 //! writer thread.
 //!
@@ -273,13 +274,14 @@ mod imp {
     /// the same round), so load that comes and goes on a shared machine
     /// cancels out instead of landing on whichever case ran at that moment.
     struct Interleaved {
-        /// program, parent GiB, method, median time, ratio to the baseline,
-        /// ratio to the floor (`vfork_execve_pidfd_setup`).
-        rows: Vec<(String, usize, &'static str, f64, f64, f64)>,
+        /// program, parent ("0 GiB", "1000 fds", ...), method, median time,
+        /// ratio to the baseline, ratio to the floor
+        /// (`vfork_execve_pidfd_setup`).
+        rows: Vec<(String, String, &'static str, f64, f64, f64)>,
     }
 
     impl Interleaved {
-        fn measure(&mut self, name: &str, gib: usize, program: &Program, fast: bool) {
+        fn measure(&mut self, name: &str, parent: &str, program: &Program, fast: bool) {
             let rounds = if fast { 5 } else { 61 };
             // Each method runs at least this long per round (and at least once).
             let slice = Duration::from_millis(if fast { 2 } else { 15 });
@@ -311,7 +313,7 @@ mod imp {
                 let time = median(&mut times[i].clone());
                 self.rows.push((
                     name.to_owned(),
-                    gib,
+                    parent.to_owned(),
                     method,
                     time,
                     ratio(i, 0),
@@ -328,20 +330,27 @@ mod imp {
                 "| program | parent | method | median time | vs vfork+execve | vs floor (pidfd + setup) | vs same method, small parent |"
             );
             println!("|---|---|---|---|---|---|---|");
-            for (name, gib, method, time, ratio, vs_floor) in &self.rows {
+            for (name, parent, method, time, ratio, vs_floor) in &self.rows {
                 let small = self
                     .rows
                     .iter()
-                    .find(|r| r.0 == *name && r.1 == 0 && r.2 == *method)
+                    .find(|r| r.0 == *name && r.1 == SMALL && r.2 == *method)
                     .map_or(f64::NAN, |r| r.3);
                 println!(
-                    "| {name} | {gib} GiB | {method} | {:.1} µs | {ratio:.2}× | {vs_floor:.2}× | {:.2}× |",
+                    "| {name} | {parent} | {method} | {:.1} µs | {ratio:.2}× | {vs_floor:.2}× | {:.2}× |",
                     time / 1e3,
                     time / small
                 );
             }
         }
     }
+
+    /// The parent every other parent is compared with.
+    const SMALL: &str = "0 GiB";
+
+    /// Descriptors the parent holds in the "many descriptors" case, as a
+    /// server with open connections would.
+    const MANY_FDS: usize = 1000;
 
     fn median(v: &mut [f64]) -> f64 {
         v.sort_by(|a, b| a.total_cmp(b));
@@ -368,10 +377,27 @@ mod imp {
                     }
                     g.finish();
                 }
-                interleaved.measure(name, gib, program, fast);
+                interleaved.measure(name, &format!("{gib} GiB"), program, fast);
             }
             drop(memory);
         }
+        // A small parent holding many descriptors (close-on-exec, as
+        // Rust opens them): every path but procctl's copies the whole
+        // descriptor table into each child.
+        let fds: Vec<std::fs::File> = (0..MANY_FDS)
+            .map(|_| std::fs::File::open("/dev/null").unwrap())
+            .collect();
+        for (name, program) in &programs {
+            if criterion {
+                let mut g = configure(c, &format!("{name}_{MANY_FDS}fds"), fast);
+                for (method, f) in METHODS {
+                    g.bench_function(method, |b| b.iter(|| f(program)));
+                }
+                g.finish();
+            }
+            interleaved.measure(name, &format!("{MANY_FDS} fds"), program, fast);
+        }
+        drop(fds);
     }
 
     fn communicate_procctl(input: &[u8]) {
@@ -447,8 +473,8 @@ mod imp {
         );
         println!("|---|---|---|---|---|---|");
         for name in ["true", "static"] {
-            for gib in [0, 1, 4] {
-                let group = format!("{name}_{gib}GiB");
+            for parent in ["0GiB", "1GiB", "4GiB", &format!("{MANY_FDS}fds")] {
+                let group = format!("{name}_{parent}");
                 let Some(base) = median_ns(&group, "vfork_execve") else {
                     continue;
                 };
@@ -458,7 +484,7 @@ mod imp {
                     };
                     let small = median_ns(&format!("{name}_0GiB"), method).unwrap_or(f64::NAN);
                     println!(
-                        "| {name} | {gib} GiB | {method} | {:.1} µs | {:.2}× | {:.2}× |",
+                        "| {name} | {parent} | {method} | {:.1} µs | {:.2}× | {:.2}× |",
                         t / 1e3,
                         t / base,
                         t / small

@@ -294,6 +294,60 @@ fn map_fd_handles_sources_sitting_on_targets() {
 }
 
 #[test]
+fn high_fds_are_passed_or_closed_and_the_parents_table_is_untouched() {
+    let _g = shared();
+    let fd_target = |fd: i32| fs::read_link(format!("/proc/self/fd/{fd}")).unwrap();
+    let stdio_before: Vec<PathBuf> = (0..3).map(fd_target).collect();
+    let a = tmp("high-a");
+    fs::write(&a, "high a\n").unwrap();
+    let file = fs::File::open(&a).unwrap();
+    // Two descriptors far above the rest, near the top of what the
+    // process may open: one without close-on-exec that the allowlist must
+    // still close, one to pass at its own number.
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: limit is a writable rlimit.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    let top = limit.rlim_cur.min(1 << 16) as i32;
+    assert!(top >= 64, "RLIMIT_NOFILE {top} is too low for this test");
+    let dup_at = |cmd: i32, min: i32| {
+        // SAFETY: F_DUPFD* returns a new descriptor that we own.
+        let fd = unsafe { libc::fcntl(file.as_raw_fd(), cmd, min) };
+        assert!(
+            fd >= min,
+            "F_DUPFD at {min}: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: as above.
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    };
+    let leaky = dup_at(libc::F_DUPFD, top / 2);
+    let kept = dup_at(libc::F_DUPFD_CLOEXEC, top - 8);
+    let (kept_fd, leaky_fd) = (kept.as_raw_fd(), leaky.as_raw_fd());
+    let mut cmd = sh(&format!("cat /dev/fd/{kept_fd}; cat <&3; ls /proc/$$/fd"));
+    cmd.keep_fd(kept_fd)
+        .map_fd(fs::File::open(&a).unwrap().into(), 3)
+        .stdin(Stdio::null());
+    let out = stdout_of(&mut cmd);
+    let fds = out
+        .strip_prefix("high a\nhigh a\n")
+        .unwrap_or_else(|| panic!("{out:?}"));
+    let mut fds: Vec<i32> = fds.split_whitespace().map(|s| s.parse().unwrap()).collect();
+    fds.sort();
+    assert_eq!(fds, [0, 1, 2, 3, kept_fd]);
+    // The child rearranged its own descriptors only: ours are where they
+    // were, and the high ones are still open.
+    let stdio_after: Vec<PathBuf> = (0..3).map(fd_target).collect();
+    assert_eq!(stdio_before, stdio_after);
+    assert_eq!(fd_target(leaky_fd), fd_target(kept_fd));
+}
+
+#[test]
 fn stdio_from_files_and_pipes() {
     let _g = shared();
     let input = tmp("stdin-file");

@@ -15,6 +15,15 @@
 //!   (< 5.5) it falls back to `clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)`
 //!   and resets the signal handlers by hand in the child; without
 //!   `CLONE_PIDFD` (< 5.2) it opens the pidfd after the fact.
+//!   With the fd allowlist on (the default) the child is also made with
+//!   `CLONE_FILES`, sharing our descriptor table instead of receiving a
+//!   copy of all of it, and its first system call is
+//!   `close_range(n, ~0, CLOSE_RANGE_UNSHARE)`: a private table holding
+//!   only the descriptors below `n`, the lowest number above every
+//!   descriptor it uses. A spawn then costs the same whether we hold 5
+//!   descriptors or 50,000. Without `CLOSE_RANGE_UNSHARE` (< 5.9) the
+//!   child exits before touching anything and is made again without
+//!   sharing.
 //!   A failure in the child is written into memory that the parent reads
 //!   once `CLONE_VFORK` lets it run again (after the child's `execve` or
 //!   `_exit`), the way glibc's `posix_spawn` reports it: no pipe needed.
@@ -99,6 +108,12 @@ fn step_code(step: SpawnStep) -> u64 {
     STEPS.iter().position(|s| *s == step).unwrap_or(0) as u64 + 1
 }
 
+/// The step code of "`close_range(CLOSE_RANGE_UNSHARE)` failed": the
+/// child shared our descriptor table and could not make its own, so it
+/// changed nothing and exited; the parent spawns again without sharing.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+const UNSHARE_FAILED: u64 = 0xff;
+
 fn decode(report: u64) -> Option<Failure> {
     if report == 0 {
         return None;
@@ -133,6 +148,14 @@ struct Ctx<'r, 'a> {
     allowed: Vec<RawFd>,
     /// Upper bound for closing one by one where `close_range` is missing.
     fd_limit: RawFd,
+    /// One above every descriptor the child uses (at least 3): the only
+    /// ones it needs from our table.
+    needed_below: RawFd,
+    /// The child was created sharing our descriptor table
+    /// (`CLONE_FILES`, Linux): its first act is
+    /// `close_range(needed_below, ~0, CLOSE_RANGE_UNSHARE)`, which gives it
+    /// a private table holding only the descriptors below `needed_below`.
+    unshare: bool,
     /// The child's signal mask.
     mask: libc::sigset_t,
     /// Reset every handled signal by hand (no `CLONE_CLEAR_SIGHAND`).
@@ -174,6 +197,15 @@ impl<'r, 'a> Ctx<'r, 'a> {
             .collect();
         allowed.sort_unstable();
         allowed.dedup();
+        let needed_below = req
+            .moves
+            .iter()
+            .flat_map(|m| [m.src, m.dst])
+            .chain(req.keep.iter().copied())
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1)
+            .max(3);
         let fd_limit = if req.close_others && CLOSE_RANGE.load(Ordering::Relaxed) != YES {
             fd_limit()
         } else {
@@ -190,6 +222,8 @@ impl<'r, 'a> Ctx<'r, 'a> {
             reloc_min,
             allowed,
             fd_limit,
+            needed_below,
+            unshare: false,
             mask,
             reset_handlers: true,
             report: AtomicU64::new(0),
@@ -289,8 +323,13 @@ fn reap_failed(pid: i32) {
 unsafe extern "C" fn child_main(arg: *mut c_void) -> c_int {
     // SAFETY: see the function's contract.
     let ctx = unsafe { &mut *arg.cast::<Ctx<'_, '_>>() };
-    let (step, err) = child_setup_and_exec(ctx);
-    let report = (step_code(step) << 32) | (err as u32 as u64);
+    let report = match unshare_fds(ctx) {
+        0 => {
+            let (step, err) = child_setup_and_exec(ctx);
+            (step_code(step) << 32) | (err as u32 as u64)
+        }
+        err => (UNSHARE_FAILED << 32) | (err as u32 as u64),
+    };
     if ctx.report_fd >= 0 {
         let bytes = report.to_ne_bytes();
         // SAFETY: writing 8 bytes from a local buffer to our pipe. A short
@@ -302,6 +341,45 @@ unsafe extern "C" fn child_main(arg: *mut c_void) -> c_int {
     }
     // SAFETY: _exit is async-signal-safe and never returns.
     unsafe { libc::_exit(127) }
+}
+
+/// In a child that shares our descriptor table (`ctx.unshare`), gives it
+/// its own, holding only the descriptors below `ctx.needed_below`: one
+/// system call, and a copy whose cost does not depend on how many
+/// descriptors we hold. Returns 0 or an errno; on failure nothing has
+/// changed in the table we share. Must run before anything touches a
+/// descriptor.
+fn unshare_fds(ctx: &Ctx<'_, '_>) -> c_int {
+    if !ctx.unshare {
+        return 0;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        #[cfg(test)]
+        {
+            let fake = imp::FAKE_UNSHARE_ERRNO.load(Ordering::Relaxed);
+            if fake != 0 {
+                return fake;
+            }
+        }
+        const CLOSE_RANGE_UNSHARE: libc::c_uint = 1 << 1;
+        // SAFETY: close_range takes two numbers and flags; with
+        // CLOSE_RANGE_UNSHARE the closing happens on the child's new
+        // private table, never on the one it shared with us.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                ctx.needed_below as libc::c_uint,
+                libc::c_uint::MAX,
+                CLOSE_RANGE_UNSHARE,
+            )
+        };
+        if ret != 0 {
+            return errno();
+        }
+        CLOSE_RANGE.store(YES, Ordering::Relaxed);
+    }
+    0
 }
 
 /// Runs every set-up step in the child; returns only on failure.
@@ -372,6 +450,13 @@ fn child_setup_and_exec(ctx: &mut Ctx<'_, '_>) -> (SpawnStep, c_int) {
         }
     }
     if ctx.req.close_others {
+        // After the unshare nothing at or above `needed_below` is open
+        // except relocated sources, which are close-on-exec.
+        let end = if ctx.unshare {
+            ctx.needed_below - 1
+        } else {
+            RawFd::MAX
+        };
         let mut lo: RawFd = 3;
         for &fd in &ctx.allowed {
             if fd > lo && close_fds(lo, fd - 1, ctx.fd_limit) != 0 {
@@ -381,7 +466,7 @@ fn child_setup_and_exec(ctx: &mut Ctx<'_, '_>) -> (SpawnStep, c_int) {
                 lo = fd.saturating_add(1);
             }
         }
-        if close_fds(lo, RawFd::MAX, ctx.fd_limit) != 0 {
+        if lo <= end && close_fds(lo, end, ctx.fd_limit) != 0 {
             return fail(SpawnStep::CloseFds);
         }
     }
@@ -463,7 +548,9 @@ fn close_fds(lo: RawFd, hi: RawFd, fd_limit: RawFd) -> c_int {
             return 0;
         }
         let e = errno();
-        if e != libc::ENOSYS {
+        // ENOSYS: an old kernel; EPERM: a seccomp filter that does not know
+        // the call (close_range itself never refuses with EPERM).
+        if e != libc::ENOSYS && e != libc::EPERM {
             return e;
         }
         // The store reaches the parent's memory on the CLONE_VM path: later
@@ -577,7 +664,52 @@ mod imp {
         Ok(r)
     }
 
+    /// Whether a child made with `CLONE_FILES` can unshare its descriptor
+    /// table with `close_range(CLOSE_RANGE_UNSHARE)` (Linux 5.9).
+    static UNSHARE: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+    /// Makes the child's unshare fail with this errno (tests only).
+    #[cfg(test)]
+    pub(super) static FAKE_UNSHARE_ERRNO: std::sync::atomic::AtomicI32 =
+        std::sync::atomic::AtomicI32::new(0);
+
     pub(super) fn spawn(ctx: &mut Ctx<'_, '_>) -> Result<Spawned, Failure> {
+        // With the allowlist the child needs only a few low descriptors:
+        // rather than have the kernel copy our whole table into it and then
+        // close nearly all of it, share the table (CLONE_FILES) and let the
+        // child take a private copy of just the low part.
+        ctx.unshare = ctx.req.close_others
+            && UNSHARE.load(Ordering::Relaxed) != NO
+            && CLOSE_RANGE.load(Ordering::Relaxed) != NO;
+        loop {
+            let spawned = spawn_once(ctx)?;
+            let report = ctx.report.load(Ordering::Acquire);
+            if !ctx.unshare || report >> 32 != UNSHARE_FAILED {
+                if ctx.unshare {
+                    UNSHARE.store(YES, Ordering::Relaxed);
+                }
+                return match decode(report) {
+                    Some(failure) => {
+                        reap_failed(spawned.pid);
+                        Err(failure)
+                    }
+                    None => Ok(spawned),
+                };
+            }
+            // The child changed nothing and exited: spawn again, copying
+            // the whole table as the kernel does by default.
+            reap_failed(spawned.pid);
+            let errno = (report & 0xffff_ffff) as c_int;
+            if matches!(errno, libc::ENOSYS | libc::EINVAL | libc::EPERM) {
+                UNSHARE.store(NO, Ordering::Relaxed);
+            }
+            ctx.unshare = false;
+            ctx.report.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// One process creation; the caller reads the child's report.
+    fn spawn_once(ctx: &mut Ctx<'_, '_>) -> Result<Spawned, Failure> {
         let fork_err = |e| (SpawnStep::Fork, e);
         let (pid, pidfd) = with_stack(|stack| {
             // No handler of ours may run on the child, which shares our
@@ -608,10 +740,6 @@ mod imp {
             Some(fd) => Some(fd),
             None => super::super::pidfd::open(pid).ok().flatten(),
         };
-        if let Some(failure) = decode(ctx.report.load(Ordering::Acquire)) {
-            reap_failed(pid);
-            return Err(failure);
-        }
         Ok(Spawned { pid, pidfd })
     }
 
@@ -619,12 +747,13 @@ mod imp {
     fn clone_vfork(ctx: &mut Ctx<'_, '_>, stack: &Stack) -> io::Result<(i32, Option<OwnedFd>)> {
         let arg = (ctx as *mut Ctx<'_, '_>).cast::<c_void>();
         let mut pidfd: c_int = -1;
+        let files = if ctx.unshare { libc::CLONE_FILES } else { 0 };
 
         #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if CLONE3.load(Ordering::Relaxed) != NO {
             ctx.reset_handlers = false;
             let args = CloneArgs {
-                flags: (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD) as u64
+                flags: (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | files) as u64
                     | CLONE_CLEAR_SIGHAND,
                 pidfd: (&mut pidfd as *mut c_int) as u64,
                 child_tid: 0,
@@ -653,7 +782,7 @@ mod imp {
 
         ctx.reset_handlers = true;
         let with_pidfd = CLONE_PIDFD.load(Ordering::Relaxed) != NO;
-        let mut flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+        let mut flags = libc::CLONE_VM | libc::CLONE_VFORK | files | libc::SIGCHLD;
         if with_pidfd {
             flags |= libc::CLONE_PIDFD;
         }
@@ -690,6 +819,16 @@ mod imp {
     #[cfg(test)]
     pub(super) fn clone3_state() -> u8 {
         CLONE3.load(Ordering::Relaxed)
+    }
+
+    #[cfg(test)]
+    pub(super) fn unshare_state() -> u8 {
+        UNSHARE.load(Ordering::Relaxed)
+    }
+
+    #[cfg(test)]
+    pub(super) fn force_unshare(state: u8) {
+        UNSHARE.store(state, Ordering::Relaxed);
     }
 
     extern "C" fn child_main_clone(arg: *mut c_void) -> c_int {
@@ -914,8 +1053,54 @@ mod tests {
         assert_eq!(status.and_then(|s| s.code()), Some(0));
     }
 
+    /// The tests that force a fallback take this, so they do not undo
+    /// each other's forcing.
+    static FORCING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// What a shell started by `cmd` sees in `/proc/self/fd`, sorted.
+    fn child_fds(cmd: &mut Command) -> Vec<i32> {
+        let child = cmd
+            .args(["-c", "ls /proc/$$/fd"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child
+            .communicate_timeout(b"", Duration::from_secs(10))
+            .unwrap();
+        assert!(out.status.success(), "{:?}", out.status);
+        let mut fds: Vec<i32> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        fds.sort();
+        fds
+    }
+
+    #[test]
+    fn a_child_that_cannot_unshare_is_made_again_with_a_copied_table() {
+        let _g = FORCING.lock().unwrap_or_else(|p| p.into_inner());
+        let file = std::fs::File::open("/dev/null").unwrap();
+        // ENOMEM: a passing failure, tried again and shared again next time;
+        // EINVAL (no CLOSE_RANGE_UNSHARE): never shared again.
+        for (errno, after) in [(libc::ENOMEM, UNKNOWN), (libc::EINVAL, NO)] {
+            imp::force_unshare(UNKNOWN);
+            imp::FAKE_UNSHARE_ERRNO.store(errno, Ordering::Relaxed);
+            let fds =
+                child_fds(Command::new("/bin/sh").map_fd(file.try_clone().unwrap().into(), 5));
+            imp::FAKE_UNSHARE_ERRNO.store(0, Ordering::Relaxed);
+            assert_eq!(fds, [0, 1, 2, 5]);
+            assert_eq!(imp::unshare_state(), after);
+        }
+        // With sharing on again, the same spawn shares and unshares.
+        imp::force_unshare(UNKNOWN);
+        let fds = child_fds(Command::new("/bin/sh").map_fd(file.into(), 5));
+        assert_eq!(fds, [0, 1, 2, 5]);
+        assert_eq!(imp::unshare_state(), YES);
+    }
+
     #[test]
     fn clone_fallbacks_spawn_and_report_failures() {
+        let _g = FORCING.lock().unwrap_or_else(|p| p.into_inner());
         for (clone3, clone_pidfd) in [(NO, UNKNOWN), (NO, NO)] {
             imp::force(clone3, clone_pidfd);
             let child = Command::new("sh")
@@ -966,6 +1151,8 @@ mod tests {
         assert_eq!(ctx.relocate, [true, true, false, false]);
         assert_eq!(ctx.reloc_min, 10);
         assert_eq!(ctx.allowed, [3, 4, 9, 12]);
+        // Every source, target and kept descriptor is below it.
+        assert_eq!(ctx.needed_below, 13);
     }
 
     #[test]
