@@ -55,8 +55,12 @@ impl Command {
     }
 
     /// Where to look for the program: the child's `PATH` if it was set or
-    /// removed here, else ours.
+    /// removed here, else ours. A program named with a slash is not looked
+    /// up (as `execvp` does), so nothing is read then.
     fn search_path(&self) -> Option<OsString> {
+        if self.program.as_os_str().as_bytes().contains(&b'/') {
+            return None;
+        }
         match self.env.get(OsStr::new("PATH")) {
             Some(set) => set.clone(),
             None => std::env::var_os("PATH"),
