@@ -202,7 +202,11 @@ impl From<PipeWriter> for Stdio {
 /// - **Descriptors**: only 0, 1 and 2. Every other descriptor is closed
 ///   in the child, whether or not it is close-on-exec; name the ones to
 ///   pass with `keep_fd` or `map_fd`, or turn the allowlist off with
-///   `inherit_fds`.
+///   `inherit_fds`. On Linux the allowlist also makes the spawn cheaper:
+///   the child shares the parent's descriptor table until its first
+///   system call takes a private copy of only the low descriptors it uses
+///   (`CLONE_FILES`, then `close_range` with `CLOSE_RANGE_UNSHARE`), so a
+///   spawn costs the same with 5 or 50,000 descriptors open.
 /// - **Signals**: every signal with a handler in the parent is at its
 ///   default (as `execve` does), `SIGPIPE` too (Rust programs ignore it;
 ///   the programs they start should not); other ignored signals stay
