@@ -1,0 +1,249 @@
+//! `Command` on a kernel that lacks what the fast spawn path uses: each
+//! test runs in a forked child that installs a seccomp filter making
+//! `clone3` and/or `close_range` fail the way an old kernel (`ENOSYS`) or
+//! a container's seccomp profile (`EPERM`) makes them fail, then spawns
+//! for real. The descriptor allowlist, `map_fd`, exit statuses and spawn
+//! errors must all come out the same as on the fast path.
+//!
+//! `harness = false`: the safe `fork` needs a single-threaded process, and
+//! a seccomp filter is process-wide state that must not reach other tests.
+//! Linux only (seccomp); elsewhere this binary runs no test.
+
+mod support;
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::fs;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    use procctl::error::SpawnStep;
+    use procctl::proc::{Command, Stdio};
+
+    use super::support;
+
+    /// How a filtered system call fails.
+    #[derive(Clone, Copy)]
+    struct Deny {
+        nr: libc::c_long,
+        errno: i32,
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    const AUDIT_ARCH: u32 = 0xC000_003E;
+    #[cfg(target_arch = "aarch64")]
+    const AUDIT_ARCH: u32 = 0xC000_00B7;
+
+    fn stmt(code: u32, k: u32) -> libc::sock_filter {
+        libc::sock_filter {
+            code: code as u16,
+            jt: 0,
+            jf: 0,
+            k,
+        }
+    }
+
+    fn jump_eq(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+        libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt,
+            jf,
+            k,
+        }
+    }
+
+    /// Installs a filter that makes each of `deny` fail with its errno and
+    /// allows every other call. `Err` if this kernel or sandbox allows no
+    /// filter.
+    fn install(deny: &[Deny]) -> Result<(), std::io::Error> {
+        let ld = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+        let ret = libc::BPF_RET | libc::BPF_K;
+        // struct seccomp_data: int nr; __u32 arch; ...
+        let mut prog = vec![
+            stmt(ld, 4),
+            // Another architecture's calls (x32, ia32): allowed untouched.
+            jump_eq(AUDIT_ARCH, 1, 0),
+            stmt(ret, libc::SECCOMP_RET_ALLOW),
+            stmt(ld, 0),
+        ];
+        for d in deny {
+            prog.push(jump_eq(d.nr as u32, 0, 1));
+            prog.push(stmt(
+                ret,
+                libc::SECCOMP_RET_ERRNO | (d.errno as u32 & libc::SECCOMP_RET_DATA),
+            ));
+        }
+        prog.push(stmt(ret, libc::SECCOMP_RET_ALLOW));
+        let fprog = libc::sock_fprog {
+            len: prog.len() as u16,
+            filter: prog.as_mut_ptr(),
+        };
+        // SAFETY: prctl and seccomp with a valid filter program that lives
+        // across the call; the filter only affects this (forked) process.
+        unsafe {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &fprog as *const libc::sock_fprog,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+
+    /// What a shell sees: its stdout, which lists `/proc/$$/fd` last.
+    fn shell_output(cmd: &mut Command) -> String {
+        let child = cmd.stdout(Stdio::piped()).spawn().expect("spawn");
+        let out = child
+            .communicate_timeout(b"", std::time::Duration::from_secs(10))
+            .expect("communicate");
+        assert!(out.status.success(), "{:?}", out.status);
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    /// Everything the fast path guarantees, checked from inside children.
+    fn spawn_checks() {
+        let dir = std::env::temp_dir().join(format!("procctl-fallbacks-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("mapped");
+        fs::write(&file, "mapped file\n").unwrap();
+
+        // A descriptor without close-on-exec, far above the rest: the
+        // allowlist must close it whichever way it closes descriptors.
+        let null = fs::File::open("/dev/null").unwrap();
+        // SAFETY: F_DUPFD returns a new descriptor that we own.
+        let leaky =
+            unsafe { OwnedFd::from_raw_fd(libc::fcntl(null.as_raw_fd(), libc::F_DUPFD, 200)) };
+        assert!(leaky.as_raw_fd() >= 200);
+
+        for _ in 0..20 {
+            let out = shell_output(
+                Command::new("/bin/sh")
+                    .args(["-c", "cat <&5; ls /proc/$$/fd"])
+                    .map_fd(fs::File::open(&file).unwrap().into(), 5),
+            );
+            assert_eq!(out, "mapped file\n0\n1\n2\n5\n");
+        }
+        let status = Command::new("/bin/sh")
+            .args(["-c", "exit 7"])
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(7));
+        let err = Command::new("true")
+            .current_dir("/no/such/dir")
+            .spawn()
+            .unwrap_err();
+        assert_eq!(err.spawn_step(), Some(SpawnStep::Chdir), "{err}");
+        let err = Command::new("/no/such/program").spawn().unwrap_err();
+        assert!(matches!(err, procctl::Error::NotFound { .. }), "{err}");
+        // The failed spawns were reaped.
+        assert_eq!(support::zombies(), []);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Runs `spawn_checks` in a forked child under a filter denying `deny`.
+    fn under_filter(deny: &'static [Deny]) {
+        let child = procctl::proc::fork(move || {
+            support::arm_alarm();
+            if let Err(e) = install(deny) {
+                eprintln!("seccomp filter refused ({e}): this test checks nothing here");
+                return 77;
+            }
+            // The filter is in force: each denied call fails as asked.
+            for d in deny {
+                // SAFETY: calls with invalid arguments that the filter
+                // answers before the kernel looks at them.
+                let ret = unsafe { libc::syscall(d.nr, 0, 0, 0) };
+                let got = std::io::Error::last_os_error().raw_os_error();
+                if ret != -1 || got != Some(d.errno) {
+                    eprintln!("call {} was not filtered: {ret}, {got:?}", d.nr);
+                    return 2;
+                }
+            }
+            match std::panic::catch_unwind(spawn_checks) {
+                Ok(()) => 0,
+                Err(_) => 1,
+            }
+        })
+        .expect("fork");
+        let status = support::wait10(&child);
+        match status.code() {
+            Some(0) => {}
+            Some(77) => println!("    (skipped: no seccomp filter allowed here)"),
+            _ => panic!("checks under the filter failed: {status:?}"),
+        }
+    }
+
+    const NO_CLONE3: Deny = Deny {
+        nr: libc::SYS_clone3,
+        errno: libc::ENOSYS,
+    };
+    const NO_CLOSE_RANGE: Deny = Deny {
+        nr: libc::SYS_close_range,
+        errno: libc::ENOSYS,
+    };
+    const CLOSE_RANGE_REFUSED: Deny = Deny {
+        nr: libc::SYS_close_range,
+        errno: libc::EPERM,
+    };
+    const CLONE3_REFUSED: Deny = Deny {
+        nr: libc::SYS_clone3,
+        errno: libc::EPERM,
+    };
+
+    fn without_clone3() {
+        under_filter(&[NO_CLONE3]);
+    }
+
+    fn clone3_refused_by_a_container_profile() {
+        under_filter(&[CLONE3_REFUSED]);
+    }
+
+    fn without_close_range() {
+        under_filter(&[NO_CLOSE_RANGE]);
+    }
+
+    fn close_range_refused_by_a_container_profile() {
+        under_filter(&[CLOSE_RANGE_REFUSED]);
+    }
+
+    fn without_clone3_or_close_range() {
+        under_filter(&[NO_CLONE3, NO_CLOSE_RANGE]);
+    }
+
+    fn unfiltered() {
+        under_filter(&[]);
+    }
+
+    pub fn main() {
+        support::run(&[
+            ("unfiltered", unfiltered),
+            ("without_clone3", without_clone3),
+            (
+                "clone3_refused_by_a_container_profile",
+                clone3_refused_by_a_container_profile,
+            ),
+            ("without_close_range", without_close_range),
+            (
+                "close_range_refused_by_a_container_profile",
+                close_range_refused_by_a_container_profile,
+            ),
+            (
+                "without_clone3_or_close_range",
+                without_clone3_or_close_range,
+            ),
+        ]);
+    }
+}
+
+fn main() {
+    #[cfg(target_os = "linux")]
+    linux::main();
+    #[cfg(not(target_os = "linux"))]
+    support::run(&[]);
+}
