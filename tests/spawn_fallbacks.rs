@@ -1,7 +1,8 @@
 //! `Command` on a kernel that lacks what the fast spawn path uses: each
 //! test runs in a forked child that installs a seccomp filter making
 //! `clone3` and/or `close_range` fail the way an old kernel (`ENOSYS`) or
-//! a container's seccomp profile (`EPERM`) makes them fail, then spawns
+//! a container's seccomp profile (`EPERM`) makes them fail (and, last,
+//! `getdents64` too, so `/proc/self/fd` cannot be listed), then spawns
 //! for real. The descriptor allowlist, `map_fd`, exit statuses and spawn
 //! errors must all come out the same as on the fast path.
 //!
@@ -15,6 +16,7 @@ mod support;
 mod linux {
     use std::fs;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::path::Path;
 
     use procctl::error::SpawnStep;
     use procctl::proc::{Command, Stdio};
@@ -106,10 +108,14 @@ mod linux {
         String::from_utf8(out.stdout).expect("utf-8")
     }
 
+    /// How the shell lists its descriptors: `ls` where the filter leaves
+    /// `getdents64` alone, else a test of each number that matters.
+    const LIST_FDS: &str = "ls /proc/$$/fd";
+    const PROBE_FDS: &str =
+        "for fd in 0 1 2 3 4 5 6 7 8 9 200; do [ -e /proc/$$/fd/$fd ] && echo $fd; done; true";
+
     /// Everything the fast path guarantees, checked from inside children.
-    fn spawn_checks() {
-        let dir = std::env::temp_dir().join(format!("procctl-fallbacks-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
+    fn spawn_checks(list: &str, dir: &Path) {
         let file = dir.join("mapped");
         fs::write(&file, "mapped file\n").unwrap();
 
@@ -124,7 +130,7 @@ mod linux {
         for _ in 0..20 {
             let out = shell_output(
                 Command::new("/bin/sh")
-                    .args(["-c", "cat <&5; ls /proc/$$/fd"])
+                    .args(["-c", &format!("cat <&5; {list}")])
                     .map_fd(fs::File::open(&file).unwrap().into(), 5),
             );
             assert_eq!(out, "mapped file\n0\n1\n2\n5\n");
@@ -141,13 +147,22 @@ mod linux {
         assert_eq!(err.spawn_step(), Some(SpawnStep::Chdir), "{err}");
         let err = Command::new("/no/such/program").spawn().unwrap_err();
         assert!(matches!(err, procctl::Error::NotFound { .. }), "{err}");
-        // The failed spawns were reaped.
-        assert_eq!(support::zombies(), []);
-        fs::remove_dir_all(&dir).unwrap();
+        // The failed spawns were reaped: nothing is left for an any-child
+        // reap (which, unlike a /proc scan, needs no directory listing).
+        assert_eq!(procctl::reap::reap_zombies().unwrap(), []);
     }
 
     /// Runs `spawn_checks` in a forked child under a filter denying `deny`.
     fn under_filter(deny: &'static [Deny]) {
+        let list = if deny.iter().any(|d| d.nr == libc::SYS_getdents64) {
+            PROBE_FDS
+        } else {
+            LIST_FDS
+        };
+        // Made and removed out here: removing a directory needs a listing.
+        let dir = std::env::temp_dir().join(format!("procctl-fallbacks-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let in_child = dir.clone();
         let child = procctl::proc::fork(move || {
             support::arm_alarm();
             if let Err(e) = install(deny) {
@@ -165,13 +180,14 @@ mod linux {
                     return 2;
                 }
             }
-            match std::panic::catch_unwind(spawn_checks) {
+            match std::panic::catch_unwind(|| spawn_checks(list, &in_child)) {
                 Ok(()) => 0,
                 Err(_) => 1,
             }
         })
         .expect("fork");
         let status = support::wait10(&child);
+        fs::remove_dir_all(&dir).unwrap();
         match status.code() {
             Some(0) => {}
             Some(77) => println!("    (skipped: no seccomp filter allowed here)"),
@@ -190,6 +206,11 @@ mod linux {
     const CLOSE_RANGE_REFUSED: Deny = Deny {
         nr: libc::SYS_close_range,
         errno: libc::EPERM,
+    };
+    /// Without a directory listing, `/proc/self/fd` cannot be read.
+    const NO_GETDENTS: Deny = Deny {
+        nr: libc::SYS_getdents64,
+        errno: libc::ENOSYS,
     };
     const CLONE3_REFUSED: Deny = Deny {
         nr: libc::SYS_clone3,
@@ -216,6 +237,10 @@ mod linux {
         under_filter(&[NO_CLONE3, NO_CLOSE_RANGE]);
     }
 
+    fn without_close_range_or_a_descriptor_listing() {
+        under_filter(&[NO_CLOSE_RANGE, NO_GETDENTS]);
+    }
+
     fn unfiltered() {
         under_filter(&[]);
     }
@@ -236,6 +261,10 @@ mod linux {
             (
                 "without_clone3_or_close_range",
                 without_clone3_or_close_range,
+            ),
+            (
+                "without_close_range_or_a_descriptor_listing",
+                without_close_range_or_a_descriptor_listing,
             ),
         ]);
     }

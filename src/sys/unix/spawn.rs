@@ -23,7 +23,9 @@
 //!   descriptor it uses. A spawn then costs the same whether we hold 5
 //!   descriptors or 50,000. Without `CLOSE_RANGE_UNSHARE` (< 5.9) the
 //!   child exits before touching anything and is made again without
-//!   sharing.
+//!   sharing. Without `close_range` at all (< 5.9, or a seccomp profile
+//!   that refuses it) the child closes what `/proc/self/fd` lists, and only
+//!   without `/proc` every number up to the descriptor limit.
 //!   A failure in the child is written into memory that the parent reads
 //!   once `CLONE_VFORK` lets it run again (after the child's `execve` or
 //!   `_exit`), the way glibc's `posix_spawn` reports it: no pipe needed.
@@ -457,17 +459,9 @@ fn child_setup_and_exec(ctx: &mut Ctx<'_, '_>) -> (SpawnStep, c_int) {
         } else {
             RawFd::MAX
         };
-        let mut lo: RawFd = 3;
-        for &fd in &ctx.allowed {
-            if fd > lo && close_fds(lo, fd - 1, ctx.fd_limit) != 0 {
-                return fail(SpawnStep::CloseFds);
-            }
-            if fd >= lo {
-                lo = fd.saturating_add(1);
-            }
-        }
-        if lo <= end && close_fds(lo, end, ctx.fd_limit) != 0 {
-            return fail(SpawnStep::CloseFds);
+        let err = close_all_but(&ctx.allowed, end, ctx.fd_limit);
+        if err != 0 {
+            return (SpawnStep::CloseFds, err);
         }
     }
 
@@ -532,44 +526,145 @@ fn reset_handlers() {
     }
 }
 
-/// Closes descriptors `lo..=hi`. Returns 0 or an errno.
-fn close_fds(lo: RawFd, hi: RawFd, fd_limit: RawFd) -> c_int {
+/// Closes every descriptor from 3 to `end` that is not in `allowed`
+/// (sorted). Returns 0 or an errno. Async-signal-safe.
+///
+/// `close_range` on each gap where the kernel has it; else, on Linux, the
+/// descriptors `/proc/self/fd` lists (a handful of system calls where
+/// closing every number up to the descriptor limit could take a million);
+/// else every number up to `fd_limit`, one by one.
+fn close_all_but(allowed: &[RawFd], end: RawFd, fd_limit: RawFd) -> c_int {
     #[cfg(any(target_os = "linux", target_os = "freebsd"))]
     if CLOSE_RANGE.load(Ordering::Relaxed) != NO {
-        #[cfg(target_os = "linux")]
-        // SAFETY: close_range takes two numbers and flags; closing fds in
-        // the child affects only the child's descriptor table.
-        let ret = unsafe { libc::syscall(libc::SYS_close_range, lo as u32, hi as u32, 0) };
-        #[cfg(target_os = "freebsd")]
-        // SAFETY: as above.
-        let ret = unsafe { libc::close_range(lo as u32, hi as u32, 0) } as libc::c_long;
-        if ret == 0 {
-            CLOSE_RANGE.store(YES, Ordering::Relaxed);
-            return 0;
+        let err = for_each_gap(allowed, end, |lo, hi| {
+            #[cfg(target_os = "linux")]
+            // SAFETY: close_range takes two numbers and flags; closing fds
+            // in the child affects only the child's descriptor table.
+            let ret = unsafe { libc::syscall(libc::SYS_close_range, lo as u32, hi as u32, 0) };
+            #[cfg(target_os = "freebsd")]
+            // SAFETY: as above.
+            let ret = unsafe { libc::close_range(lo as u32, hi as u32, 0) } as libc::c_long;
+            if ret == 0 { 0 } else { errno() }
+        });
+        match err {
+            0 => {
+                CLOSE_RANGE.store(YES, Ordering::Relaxed);
+                return 0;
+            }
+            // ENOSYS: an old kernel; EPERM: a seccomp filter that does not
+            // know the call (close_range itself never refuses with EPERM).
+            // The store reaches the parent's memory on the CLONE_VM path:
+            // later spawns prepare `fd_limit` up front.
+            libc::ENOSYS | libc::EPERM => CLOSE_RANGE.store(NO, Ordering::Relaxed),
+            e => return e,
         }
-        let e = errno();
-        // ENOSYS: an old kernel; EPERM: a seccomp filter that does not know
-        // the call (close_range itself never refuses with EPERM).
-        if e != libc::ENOSYS && e != libc::EPERM {
-            return e;
-        }
-        // The store reaches the parent's memory on the CLONE_VM path: later
-        // spawns prepare `fd_limit` up front.
-        CLOSE_RANGE.store(NO, Ordering::Relaxed);
     }
-    let hi = if fd_limit > 0 {
-        hi.min(fd_limit - 1)
-    } else {
-        hi.min(1 << 16)
+    #[cfg(target_os = "linux")]
+    if close_listed(allowed, end) {
+        return 0;
+    }
+    let limit = if fd_limit > 0 { fd_limit - 1 } else { 1 << 16 };
+    for_each_gap(allowed, end.min(limit), |lo, hi| {
+        for fd in lo..=hi {
+            // SAFETY: closing an fd number in the child; EBADF is expected
+            // for numbers that are not open.
+            unsafe { libc::close(fd) };
+        }
+        0
+    })
+}
+
+/// Calls `close(lo, hi)` for each range of `3..=end` between the sorted
+/// `allowed` descriptors; stops at the first non-zero (errno) result.
+fn for_each_gap(
+    allowed: &[RawFd],
+    end: RawFd,
+    mut close: impl FnMut(RawFd, RawFd) -> c_int,
+) -> c_int {
+    let mut lo: RawFd = 3;
+    for &fd in allowed {
+        if fd > end {
+            break;
+        }
+        if fd > lo {
+            let err = close(lo, fd - 1);
+            if err != 0 {
+                return err;
+            }
+        }
+        if fd >= lo {
+            lo = fd.saturating_add(1);
+        }
+    }
+    if lo <= end { close(lo, end) } else { 0 }
+}
+
+/// Closes what `/proc/self/fd` lists from 3 to `end`, except `allowed`
+/// (sorted). `false` if the listing cannot be read (no `/proc`); what was
+/// closed by then stays closed. Async-signal-safe: a stack buffer and raw
+/// `getdents64`, no allocation.
+#[cfg(target_os = "linux")]
+fn close_listed(allowed: &[RawFd], end: RawFd) -> bool {
+    // SAFETY: opening a directory by a static NUL-terminated path.
+    let dir = unsafe {
+        libc::open(
+            c"/proc/self/fd".as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
     };
-    let mut fd = lo;
-    while fd <= hi {
-        // SAFETY: closing an fd number in the child; EBADF is expected for
-        // numbers that are not open.
-        unsafe { libc::close(fd) };
-        fd += 1;
+    if dir < 0 {
+        return false;
     }
-    0
+    let mut buf = [0u8; 2048];
+    let ok = loop {
+        // SAFETY: getdents64 writes at most buf.len() bytes into buf.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, dir, buf.as_mut_ptr(), buf.len()) };
+        if n <= 0 {
+            break n == 0;
+        }
+        let mut closed = false;
+        // struct linux_dirent64: u64 d_ino, i64 d_off, u16 d_reclen,
+        // u8 d_type, then the NUL-terminated name.
+        let mut entries = &buf[..n as usize];
+        while entries.len() >= 19 {
+            let reclen = u16::from_ne_bytes([entries[16], entries[17]]) as usize;
+            if reclen < 19 || reclen > entries.len() {
+                break;
+            }
+            if let Some(fd) = parse_fd(&entries[19..reclen]) {
+                if fd >= 3 && fd <= end && fd != dir && allowed.binary_search(&fd).is_err() {
+                    // SAFETY: closing a descriptor of the child's own.
+                    unsafe { libc::close(fd) };
+                    closed = true;
+                }
+            }
+            entries = &entries[reclen..];
+        }
+        // Closing changes the listing under the read position: start
+        // over until a pass over the listing closes nothing.
+        // SAFETY: rewinding our own directory descriptor.
+        if closed && unsafe { libc::lseek(dir, 0, libc::SEEK_SET) } < 0 {
+            break false;
+        }
+    };
+    // SAFETY: our own directory descriptor.
+    unsafe { libc::close(dir) };
+    ok
+}
+
+/// A descriptor number from a NUL-terminated directory entry name.
+#[cfg(target_os = "linux")]
+fn parse_fd(name: &[u8]) -> Option<RawFd> {
+    let digits = name.split(|&b| b == 0).next()?;
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0 as RawFd, |n, &b| {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(RawFd::from(b - b'0'))
+    })
 }
 
 #[cfg(target_os = "linux")]
@@ -1153,6 +1248,35 @@ mod tests {
         assert_eq!(ctx.allowed, [3, 4, 9, 12]);
         // Every source, target and kept descriptor is below it.
         assert_eq!(ctx.needed_below, 13);
+    }
+
+    #[test]
+    fn gaps_between_allowed_descriptors() {
+        let gaps = |allowed: &[RawFd], end| {
+            let mut v = Vec::new();
+            for_each_gap(allowed, end, |lo, hi| {
+                v.push((lo, hi));
+                0
+            });
+            v
+        };
+        assert_eq!(gaps(&[3, 5, 9], 20), [(4, 4), (6, 8), (10, 20)]);
+        assert_eq!(gaps(&[4, 30], 10), [(3, 3), (5, 10)]);
+        assert_eq!(gaps(&[], RawFd::MAX), [(3, RawFd::MAX)]);
+        assert_eq!(gaps(&[], 2), []);
+        assert_eq!(gaps(&[3, 4], 4), []);
+        // The first failure stops the walk and is returned.
+        assert_eq!(for_each_gap(&[5], 9, |_, _| libc::EBADF), libc::EBADF);
+    }
+
+    #[test]
+    fn descriptor_names_parse() {
+        assert_eq!(parse_fd(b"12\0\0\0"), Some(12));
+        assert_eq!(parse_fd(b"0\0"), Some(0));
+        assert_eq!(parse_fd(b".\0"), None);
+        assert_eq!(parse_fd(b"..\0"), None);
+        assert_eq!(parse_fd(b"\0"), None);
+        assert_eq!(parse_fd(b"99999999999\0"), None);
     }
 
     #[test]
