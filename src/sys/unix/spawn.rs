@@ -1148,8 +1148,9 @@ mod tests {
         assert_eq!(status.and_then(|s| s.code()), Some(0));
     }
 
-    /// The tests that force a fallback take this, so they do not undo
-    /// each other's forcing.
+    /// Every test here that spawns takes this: they force fallbacks and
+    /// fake failures through process-wide state, which must not reach a
+    /// spawn of another test.
     static FORCING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     /// What a shell started by `cmd` sees in `/proc/self/fd`, sorted.
@@ -1175,16 +1176,17 @@ mod tests {
     fn a_child_that_cannot_unshare_is_made_again_with_a_copied_table() {
         let _g = FORCING.lock().unwrap_or_else(|p| p.into_inner());
         let file = std::fs::File::open("/dev/null").unwrap();
-        // ENOMEM: a passing failure, tried again and shared again next time;
+        // ENOMEM: a passing failure, tried again and shared again next time
+        // (so never NO; a spawn of another test may have made it YES since);
         // EINVAL (no CLOSE_RANGE_UNSHARE): never shared again.
-        for (errno, after) in [(libc::ENOMEM, UNKNOWN), (libc::EINVAL, NO)] {
+        for (errno, disabled) in [(libc::ENOMEM, false), (libc::EINVAL, true)] {
             imp::force_unshare(UNKNOWN);
             imp::FAKE_UNSHARE_ERRNO.store(errno, Ordering::Relaxed);
             let fds =
                 child_fds(Command::new("/bin/sh").map_fd(file.try_clone().unwrap().into(), 5));
             imp::FAKE_UNSHARE_ERRNO.store(0, Ordering::Relaxed);
             assert_eq!(fds, [0, 1, 2, 5]);
-            assert_eq!(imp::unshare_state(), after);
+            assert_eq!(imp::unshare_state() == NO, disabled, "after {errno}");
         }
         // With sharing on again, the same spawn shares and unshares.
         imp::force_unshare(UNKNOWN);
