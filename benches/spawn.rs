@@ -367,18 +367,24 @@ mod imp {
             sizes.push(4);
         }
         let criterion = std::env::var("PROCCTL_BENCH_CRITERION").as_deref() != Ok("0");
-        for gib in sizes {
-            let memory = hold_memory(gib);
+        // Every method on every program, in the parent as it is now:
+        // `group` names the criterion group's parent part, `parent` the
+        // interleaved table's.
+        let mut measure_all = |group: &str, parent: &str| {
             for (name, program) in &programs {
                 if criterion {
-                    let mut g = configure(c, &format!("{name}_{gib}GiB"), fast);
+                    let mut g = configure(c, &format!("{name}_{group}"), fast);
                     for (method, f) in METHODS {
                         g.bench_function(method, |b| b.iter(|| f(program)));
                     }
                     g.finish();
                 }
-                interleaved.measure(name, &format!("{gib} GiB"), program, fast);
+                interleaved.measure(name, parent, program, fast);
             }
+        };
+        for gib in sizes {
+            let memory = hold_memory(gib);
+            measure_all(&format!("{gib}GiB"), &format!("{gib} GiB"));
             drop(memory);
         }
         // A small parent holding many descriptors (close-on-exec, as
@@ -387,16 +393,7 @@ mod imp {
         let fds: Vec<std::fs::File> = (0..MANY_FDS)
             .map(|_| std::fs::File::open("/dev/null").unwrap())
             .collect();
-        for (name, program) in &programs {
-            if criterion {
-                let mut g = configure(c, &format!("{name}_{MANY_FDS}fds"), fast);
-                for (method, f) in METHODS {
-                    g.bench_function(method, |b| b.iter(|| f(program)));
-                }
-                g.finish();
-            }
-            interleaved.measure(name, &format!("{MANY_FDS} fds"), program, fast);
-        }
+        measure_all(&format!("{MANY_FDS}fds"), &format!("{MANY_FDS} fds"));
         drop(fds);
     }
 
