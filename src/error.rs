@@ -47,6 +47,10 @@ pub enum SpawnStep {
     Open,
     /// The `execve` call itself.
     Exec,
+    /// Entering the requested cgroup (Linux): `clone3`'s
+    /// `CLONE_INTO_CGROUP`, or on the `clone` fallback the child's write
+    /// of itself to `cgroup.procs`.
+    Cgroup,
 }
 
 impl fmt::Display for SpawnStep {
@@ -62,6 +66,7 @@ impl fmt::Display for SpawnStep {
             SpawnStep::Signals => "signal setup",
             SpawnStep::Open => "open",
             SpawnStep::Exec => "exec",
+            SpawnStep::Cgroup => "join cgroup",
         })
     }
 }
@@ -213,6 +218,47 @@ pub enum Error {
         /// The time it was given.
         after: Duration,
     },
+
+    /// A cgroup file-system operation failed (Linux): creating, opening,
+    /// reading, writing or removing a cgroup of a
+    /// [`Scope`](crate::proc::Scope). `EACCES`/`EPERM`/`EROFS` mean the
+    /// cgroup is not writable here (not delegated to us, or mounted
+    /// read-only); `EBUSY`/`EOPNOTSUPP` that the cgroup tree's rules
+    /// refuse it.
+    #[error("cgroup {}: {call} failed", .path.display())]
+    Cgroup {
+        /// The cgroup directory (or file) concerned.
+        path: std::path::PathBuf,
+        /// The call or file: `"mkdir"`, `"write cgroup.kill"`, ...
+        call: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A directory given as a cgroup is not on a cgroup v2 file system
+    /// (Linux).
+    #[error("{} is not a cgroup v2 directory", .path.display())]
+    NotCgroup2 {
+        /// The directory.
+        path: std::path::PathBuf,
+    },
+
+    /// [`Child::signal_group`](crate::proc::Child::signal_group) after the
+    /// child was reaped: the group's number can no longer be named safely.
+    #[error("process {pid} was already reaped: its process group can no longer be named safely")]
+    GroupLeaderReaped {
+        /// The reaped child.
+        pid: Pid,
+    },
+
+    /// [`Child::signal_group`](crate::proc::Child::signal_group) on a child
+    /// that does not lead a process group.
+    #[error("process {pid} does not lead a process group")]
+    NotGroupLeader {
+        /// The child.
+        pid: Pid,
+    },
 }
 
 fn multi_threaded_message(threads: Option<usize>) -> String {
@@ -269,6 +315,7 @@ impl Error {
             | Error::PermissionDenied { source, .. }
             | Error::ResourceLimit { source, .. }
             | Error::Spawn { source, .. }
+            | Error::Cgroup { source, .. }
             | Error::Os { source, .. } => Some(source),
             _ => None,
         }
@@ -286,8 +333,11 @@ impl Error {
             Error::NoChildren | Error::NotChild { .. } => io::ErrorKind::Other,
             Error::NoSuchProcess { .. } => io::ErrorKind::NotFound,
             Error::Timeout { .. } => io::ErrorKind::TimedOut,
+            Error::NotCgroup2 { .. } => io::ErrorKind::InvalidInput,
+            Error::GroupLeaderReaped { .. } | Error::NotGroupLeader { .. } => io::ErrorKind::Other,
             Error::ResourceLimit { source, .. }
             | Error::Spawn { source, .. }
+            | Error::Cgroup { source, .. }
             | Error::Os { source, .. } => source.kind(),
         }
     }

@@ -721,3 +721,68 @@ impl From<std::process::Child> for Child {
         Child::from_std(child)
     }
 }
+
+#[cfg(unix)]
+impl Child {
+    /// `killpg(pid, signal)`: signals the process group this child leads,
+    /// reaching its descendants that stayed in the group.
+    ///
+    /// The child must lead a group: start it with
+    /// [`Command::process_group(0)`](crate::proc::Command::process_group)
+    /// or [`Command::setsid(true)`](crate::proc::Command::setsid) (or it
+    /// calls `setpgid(0, 0)`/`setsid()` itself). A process that left the
+    /// group (`setsid`, `setpgid`, a shell's job control) is not reached:
+    /// for a whole tree use a [`Scope`](crate::proc::Scope) on Linux.
+    ///
+    /// Race-free: on Linux 6.9+ the signal goes through the child's pidfd
+    /// (`pidfd_send_signal` with `PIDFD_SIGNAL_PROCESS_GROUP`), which names
+    /// the group by the process, not by a number. Elsewhere it is
+    /// `killpg` under procctl's reap lock after checking that the child is
+    /// not reaped: while a process is an unreaped child its pid, and so its
+    /// group id, cannot be given to anyone else.
+    ///
+    /// Once the child has been reaped, this refuses with
+    /// [`Error::GroupLeaderReaped`](crate::Error::GroupLeaderReaped): the
+    /// group may still have members, but its number is no longer ours to
+    /// name safely (once the group is empty the kernel may hand it to a
+    /// new process). Signal the group before waiting, or use a `Scope`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::GroupLeaderReaped`](crate::Error::GroupLeaderReaped) after
+    /// the child was reaped; [`Error::NotGroupLeader`](crate::Error::NotGroupLeader)
+    /// when the child does not lead a process group (it is in ours, for
+    /// example); [`Error::PermissionDenied`](crate::Error::PermissionDenied)
+    /// (`EPERM`) when no member may be signalled; else
+    /// [`Error::Os`](crate::Error::Os) naming the call.
+    ///
+    /// # Platform notes
+    ///
+    /// Unix only. Before Linux 6.9 (and on other Unix systems) the
+    /// `killpg` path is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::{Signal, proc::Command};
+    ///
+    /// // sh and its sleep share the group that sh leads.
+    /// let child = Command::new("sh")
+    ///     .args(["-c", "sleep 30; echo never"])
+    ///     .process_group(0)
+    ///     .spawn()?;
+    /// child.signal_group(Signal::TERM)?;
+    /// assert_eq!(child.wait()?.signal(), Some(Signal::TERM));
+    /// // Reaped: the group can no longer be named safely.
+    /// assert!(matches!(
+    ///     child.signal_group(Signal::TERM),
+    ///     Err(procctl::Error::GroupLeaderReaped { .. })
+    /// ));
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    #[doc(alias = "killpg")]
+    #[doc(alias = "pidfd_send_signal")]
+    pub fn signal_group(&self, signal: Signal) -> Result<()> {
+        self.send_group(signal)
+    }
+}

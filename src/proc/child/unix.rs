@@ -280,3 +280,83 @@ impl Child {
         }
     }
 }
+
+// ---- Child::signal_group (process group of a child that leads one) ----
+
+impl Child {
+    /// [`Child::signal_group`]: the group this child leads, while it is
+    /// unreaped; see there for the rules.
+    pub(super) fn send_group(&self, signal: Signal) -> Result<()> {
+        use std::sync::atomic::AtomicU8;
+        /// Whether `pidfd_send_signal(PIDFD_SIGNAL_PROCESS_GROUP)` works
+        /// here (Linux 6.9+): unknown, no.
+        static PGRP_FLAG: AtomicU8 = AtomicU8::new(0);
+        const NO: u8 = 2;
+
+        let pid = self.pid();
+        let sig = signal.as_raw();
+        let denied = |e| Error::PermissionDenied {
+            subject: format!("signal {signal} to the process group of {pid}"),
+            source: e,
+        };
+        if self.done().is_some() {
+            return Err(Error::GroupLeaderReaped { pid });
+        }
+        // The kernel names the group by the pidfd's process, never by a
+        // number: nothing recycled can be reached, reaped or not.
+        if let Some(fd) = &self.inner.pidfd {
+            if PGRP_FLAG.load(Ordering::Relaxed) != NO {
+                match pidfd::send_signal_group(fd.as_fd(), sig) {
+                    Ok(()) => return Ok(()),
+                    // No process in a group numbered like the child.
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                        return Err(if self.done().is_some() {
+                            Error::GroupLeaderReaped { pid }
+                        } else {
+                            Error::NotGroupLeader { pid }
+                        });
+                    }
+                    // Before Linux 6.9 the flag is unknown; ENOSYS/EPERM:
+                    // no pidfd_send_signal, or a filter.
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {
+                        PGRP_FLAG.store(NO, Ordering::Relaxed);
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::EPERM) => return Err(denied(e)),
+                    Err(e) => return Err(Error::os("pidfd_send_signal", e)),
+                }
+            }
+        }
+        // killpg by number: only while the pid is certainly still ours. The
+        // reap lock stops every reap except a blocking pidfd wait in
+        // progress (`reaping`); for that one, the pidfd tells whether the
+        // child has exited, and an unexited child is unreaped. (Between
+        // that look and the killpg the pid would have to exit, be reaped
+        // and the whole pid space wrap around to a new group leader.)
+        let _locked = reap::lock();
+        if self.done().is_some() {
+            return Err(Error::GroupLeaderReaped { pid });
+        }
+        if self.inner.reaping.load(Ordering::Acquire) {
+            let exited = match &self.inner.pidfd {
+                Some(fd) => pidfd::wait_readable(fd.as_fd(), Some(Duration::ZERO))
+                    .map_err(|e| Error::os("poll", e))?,
+                None => true,
+            };
+            if exited {
+                return Err(Error::GroupLeaderReaped { pid });
+            }
+        }
+        match nix::unistd::getpgid(Some(pid.into())) {
+            Ok(pg) if pg.as_raw() == pid.as_raw() => {}
+            Ok(_) => return Err(Error::NotGroupLeader { pid }),
+            // Not visible any more: reaped by code outside procctl.
+            Err(nix::errno::Errno::ESRCH) => return Err(Error::GroupLeaderReaped { pid }),
+            Err(e) => return Err(Error::os("getpgid", e.into())),
+        }
+        match sys::kill(-pid.as_raw(), sig) {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => Err(denied(e)),
+            Err(e) => Err(Error::os("killpg", e)),
+        }
+    }
+}

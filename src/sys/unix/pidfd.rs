@@ -87,3 +87,37 @@ pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io
         }
     }
 }
+
+/// `PIDFD_SIGNAL_PROCESS_GROUP` from `linux/pidfd.h` (Linux 6.9).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const PIDFD_SIGNAL_PROCESS_GROUP: libc::c_uint = 1 << 2;
+
+/// `pidfd_send_signal(fd, sig, NULL, PIDFD_SIGNAL_PROCESS_GROUP)`: signals
+/// the process group whose id is the pidfd's process (the group it leads).
+/// The kernel names the group by the pidfd's `struct pid`, never by a
+/// number, so a recycled pid cannot be reached. `EINVAL` before Linux 6.9;
+/// `ESRCH` when no process is in that group (the process leads none).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn send_signal_group(fd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+    // SAFETY: a valid pidfd, a signal number, a NULL siginfo and a flag.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<u8>(),
+            PIDFD_SIGNAL_PROCESS_GROUP,
+        )
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// No pidfds on this platform.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn send_signal_group(_fd: BorrowedFd<'_>, _sig: i32) -> io::Result<()> {
+    Err(io::Error::from_raw_os_error(libc::ENOSYS))
+}
