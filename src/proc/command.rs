@@ -303,6 +303,9 @@ pub struct Command {
     #[cfg(unix)]
     default: Vec<Signal>,
     drop_policy: DropPolicy,
+    /// The cgroup to start in (`Command::scope`, Linux).
+    #[cfg(target_os = "linux")]
+    scope: Option<std::sync::Arc<crate::sys::cgroup::Target>>,
 }
 
 impl fmt::Debug for Command {
@@ -333,6 +336,8 @@ impl fmt::Debug for Command {
             .field("signal_mask", &self.mask)
             .field("ignore_signals", &self.ignore)
             .field("default_signals", &self.default);
+        #[cfg(target_os = "linux")]
+        d.field("scope", &self.scope.as_ref().map(|t| &t.path));
         d.field("drop_policy", &self.drop_policy).finish()
     }
 }
@@ -388,6 +393,8 @@ impl Command {
             #[cfg(unix)]
             default: Vec::new(),
             drop_policy: DropPolicy::Reap,
+            #[cfg(target_os = "linux")]
+            scope: None,
         }
     }
 

@@ -15,6 +15,8 @@
 //! | `os.system(cmd)`            | [`system`]                                |
 //! | `os.popen(cmd, "r"/"w")`    | [`popen`] with [`PopenMode`]              |
 //! | `popen2.popen2(cmd)`        | [`popen2`], [`Popen::communicate`]        |
+//! | `systemd-run --scope`, cgroup `cgroup.kill` (Linux) | [`Scope`], [`Command::scope`] |
+//! | `os.killpg(os.getpgid(p.pid), sig)` | [`Child::signal_group`] |
 //! | `multiprocessing.Process` / `threading.Thread` | [`spawn_task`] (a process on Unix, a thread on Windows), [`spawn_thread_task`] |
 
 #[cfg(any(unix, windows))]
@@ -29,6 +31,8 @@ mod exec;
 mod fork;
 #[cfg(unix)]
 mod group;
+#[cfg(target_os = "linux")]
+mod scope;
 #[cfg(any(unix, windows))]
 mod shell;
 mod task;
@@ -48,6 +52,8 @@ pub use fork::{_exit, thread_count};
 pub use fork::{fork, fork_unchecked};
 #[cfg(unix)]
 pub use group::{getpgid, getpgrp, getsid, setpgid, setsid};
+#[cfg(target_os = "linux")]
+pub use scope::{Scope, ScopeDropPolicy};
 #[cfg(any(unix, windows))]
 pub use shell::{Popen, popen, popen2, system};
 pub use task::{Task, TaskId, spawn_task, spawn_thread_task};

@@ -189,6 +189,8 @@ impl Command {
                 .map(|m| m.iter().map(|s| s.as_raw()).collect()),
             ignore: self.ignore.iter().map(|s| s.as_raw()).collect(),
             default: self.default.iter().map(|s| s.as_raw()).collect(),
+            #[cfg(target_os = "linux")]
+            cgroup: self.scope.as_ref().map(|t| t.request()),
         };
 
         // Until the new child is registered, no "wait for any child" may
@@ -206,5 +208,63 @@ impl Command {
         let child = Child::from_shared(shared).with_stdio(parent_stdin, stdout, stderr);
         child.set_drop_policy(self.drop_policy);
         Ok(child)
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Command {
+    /// Starts the child inside `scope`'s cgroup, from its birth (Linux).
+    ///
+    /// With `clone3` (Linux 5.7+) the kernel creates the process directly
+    /// in the cgroup (`CLONE_INTO_CGROUP`): there is no moment at which it,
+    /// or anything it starts, runs outside. On the `clone` fallback (an
+    /// older kernel, or a seccomp filter that refuses `clone3`) the child
+    /// writes itself into the cgroup's `cgroup.procs` as its first act,
+    /// still before the program runs. Everything the program starts stays
+    /// in the cgroup (or in cgroups below it), whatever it does with
+    /// sessions, process groups or double forks, so
+    /// [`Scope::kill`](crate::proc::Scope::kill) reaches all of it.
+    ///
+    /// The command keeps its own reference to the cgroup: dropping the
+    /// `Scope` removes the cgroup, and a later spawn of this command then
+    /// fails with [`SpawnStep::Cgroup`] (`ENODEV` or `ENOENT`).
+    ///
+    /// # Errors
+    ///
+    /// At `spawn`: [`Error::Spawn`] with [`SpawnStep::Cgroup`] and the
+    /// kernel's errno when the cgroup refuses the child (`EBUSY`: a
+    /// domain cgroup with controllers enabled for its children;
+    /// `EOPNOTSUPP`: an invalid cgroup type; `EACCES`: not delegated to
+    /// us; `ENODEV`/`ENOENT`: removed).
+    ///
+    /// # Platform notes
+    ///
+    /// Linux only, as [`Scope`](crate::proc::Scope).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::proc::{Command, Scope};
+    ///
+    /// # match Scope::new() {
+    /// # Ok(scope) => {
+    /// // let scope = Scope::new()?;
+    /// let child = Command::new("sh")
+    ///     .args(["-c", "cat /proc/self/cgroup"])
+    ///     .scope(&scope)
+    ///     .stdout(procctl::proc::Stdio::piped())
+    ///     .spawn()?;
+    /// let out = child.communicate(b"")?;
+    /// let name = scope.path().file_name().unwrap().to_str().unwrap();
+    /// assert!(String::from_utf8_lossy(&out.stdout).contains(name));
+    /// # }
+    /// # Err(e) => eprintln!("no writable cgroup v2 here: {e}"),
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    #[doc(alias = "CLONE_INTO_CGROUP")]
+    pub fn scope(&mut self, scope: &crate::proc::Scope) -> &mut Command {
+        self.scope = Some(scope.target());
+        self
     }
 }

@@ -1,5 +1,7 @@
 //! The Unix backend.
 
+#[cfg(target_os = "linux")]
+pub(crate) mod cgroup;
 pub(crate) mod exec;
 pub(crate) mod pidfd;
 pub(crate) mod pipe;

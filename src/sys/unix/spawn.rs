@@ -80,6 +80,15 @@ pub(crate) struct Request<'a> {
     pub(crate) ignore: Vec<i32>,
     /// Signals set to `SIG_DFL` in the child (SIGPIPE always is).
     pub(crate) default: Vec<i32>,
+    // ---- cgroup (proc::Scope) ----
+    /// Start the child in this cgroup: its directory descriptor (opened
+    /// `O_RDONLY | O_DIRECTORY`) for `clone3(CLONE_INTO_CGROUP)`, and the
+    /// path of its `cgroup.procs`, which the child writes itself into on
+    /// the `clone` fallback (or when the descriptor is -1) before
+    /// anything else.
+    #[cfg(target_os = "linux")]
+    pub(crate) cgroup: Option<(RawFd, &'a CStr)>,
+    // ---- end cgroup ----
 }
 
 /// A started child.
@@ -95,7 +104,7 @@ pub(crate) struct Spawned {
 pub(crate) type Failure = (SpawnStep, io::Error);
 
 /// The steps the child reports, by index (0 means "no failure").
-const STEPS: [SpawnStep; 8] = [
+const STEPS: [SpawnStep; 9] = [
     SpawnStep::Fork,
     SpawnStep::Chdir,
     SpawnStep::Dup2,
@@ -104,6 +113,7 @@ const STEPS: [SpawnStep; 8] = [
     SpawnStep::Setpgid,
     SpawnStep::Signals,
     SpawnStep::Exec,
+    SpawnStep::Cgroup,
 ];
 
 fn step_code(step: SpawnStep) -> u64 {
@@ -167,6 +177,15 @@ struct Ctx<'r, 'a> {
     /// Where the child reports a failure when it does not (fork): the write
     /// end of a close-on-exec pipe, or -1.
     report_fd: RawFd,
+    // ---- cgroup (proc::Scope) ----
+    /// The child writes itself into `req.cgroup`'s `cgroup.procs` (the
+    /// `clone` fallback; `clone3` placed it there already).
+    #[cfg(target_os = "linux")]
+    join_cgroup: bool,
+    /// The process creation failed because `clone3` refused the cgroup.
+    #[cfg(target_os = "linux")]
+    cgroup_refused: bool,
+    // ---- end cgroup ----
 }
 
 impl<'r, 'a> Ctx<'r, 'a> {
@@ -230,6 +249,10 @@ impl<'r, 'a> Ctx<'r, 'a> {
             reset_handlers: true,
             report: AtomicU64::new(0),
             report_fd: -1,
+            #[cfg(target_os = "linux")]
+            join_cgroup: false,
+            #[cfg(target_os = "linux")]
+            cgroup_refused: false,
         }
     }
 }
@@ -387,6 +410,31 @@ fn unshare_fds(ctx: &Ctx<'_, '_>) -> c_int {
 /// Runs every set-up step in the child; returns only on failure.
 fn child_setup_and_exec(ctx: &mut Ctx<'_, '_>) -> (SpawnStep, c_int) {
     let fail = |step| (step, errno());
+
+    // 0. The cgroup, on the `clone` fallback (cgroup: proc::Scope).
+    #[cfg(target_os = "linux")]
+    if ctx.join_cgroup {
+        if let Some((_, procs)) = ctx.req.cgroup {
+            // Writing "0" to cgroup.procs moves the writer itself.
+            // SAFETY: open/write/close of a NUL-terminated path prepared
+            // before the clone: async-signal-safe, no allocation.
+            let err = unsafe {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                let err = if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    errno()
+                } else {
+                    0
+                };
+                if fd >= 0 {
+                    libc::close(fd);
+                }
+                err
+            };
+            if err != 0 {
+                return (SpawnStep::Cgroup, err);
+            }
+        }
+    }
 
     // 1. Signal dispositions. Handlers were cleared by the kernel
     //    (CLONE_CLEAR_SIGHAND) or are reset here; SIGPIPE goes back to the
@@ -676,6 +724,8 @@ mod imp {
     use super::*;
 
     const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+    /// `CLONE_INTO_CGROUP` (Linux 5.7), from `linux/sched.h`.
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
     /// Whether `clone3` with `CLONE_CLEAR_SIGHAND` works; `clone` with
     /// `CLONE_PIDFD` works.
@@ -806,6 +856,7 @@ mod imp {
     /// One process creation; the caller reads the child's report.
     fn spawn_once(ctx: &mut Ctx<'_, '_>) -> Result<Spawned, Failure> {
         let fork_err = |e| (SpawnStep::Fork, e);
+        ctx.cgroup_refused = false;
         let (pid, pidfd) = with_stack(|stack| {
             // No handler of ours may run on the child, which shares our
             // memory until it execs. `clone3` with CLONE_CLEAR_SIGHAND
@@ -828,7 +879,13 @@ mod imp {
             r
         })
         .map_err(fork_err)?
-        .map_err(fork_err)?;
+        .map_err(|e| {
+            if ctx.cgroup_refused {
+                (SpawnStep::Cgroup, e)
+            } else {
+                (SpawnStep::Fork, e)
+            }
+        })?;
         // CLONE_VFORK: the child has exec'd or exited by now, and the
         // kernel's wake-up orders its store before this load.
         let pidfd = match pidfd {
@@ -847,9 +904,21 @@ mod imp {
         #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if CLONE3.load(Ordering::Relaxed) != NO {
             ctx.reset_handlers = false;
+            // cgroup (proc::Scope): born in it, no window outside.
+            ctx.join_cgroup = false;
+            let (into_cgroup, cgroup) = match ctx.req.cgroup {
+                Some((fd, _)) if fd >= 0 => (CLONE_INTO_CGROUP, fd as u64),
+                // -1: the child joins through cgroup.procs.
+                Some(_) => {
+                    ctx.join_cgroup = true;
+                    (0, 0)
+                }
+                None => (0, 0),
+            };
             let args = CloneArgs {
                 flags: (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | files) as u64
-                    | CLONE_CLEAR_SIGHAND,
+                    | CLONE_CLEAR_SIGHAND
+                    | into_cgroup,
                 pidfd: (&mut pidfd as *mut c_int) as u64,
                 child_tid: 0,
                 parent_tid: 0,
@@ -857,6 +926,9 @@ mod imp {
                 stack: stack.base as u64,
                 stack_size: stack.len as u64,
                 tls: 0,
+                set_tid: 0,
+                set_tid_size: 0,
+                cgroup,
             };
             // SAFETY: args describes a fresh stack of ours; the child runs
             // child_main(arg) on it and never returns into our frames; arg
@@ -868,6 +940,17 @@ mod imp {
             }
             let err = io::Error::from_raw_os_error(-ret as i32);
             match -ret as c_int {
+                // cgroup: EINVAL/E2BIG may be the flag or the larger
+                // struct unknown (< 5.7): the `clone` fallback, this time
+                // only. Any other failure but the process limits is the
+                // cgroup refusing the child.
+                libc::EINVAL | libc::E2BIG if into_cgroup != 0 => {}
+                e if into_cgroup != 0
+                    && !matches!(e, libc::ENOSYS | libc::EPERM | libc::EAGAIN | libc::ENOMEM) =>
+                {
+                    ctx.cgroup_refused = true;
+                    return Err(err);
+                }
                 // No clone3 (or filtered), no CLONE_CLEAR_SIGHAND, or an
                 // old seccomp profile: use clone.
                 libc::ENOSYS | libc::EINVAL | libc::EPERM => CLONE3.store(NO, Ordering::Relaxed),
@@ -876,6 +959,8 @@ mod imp {
         }
 
         ctx.reset_handlers = true;
+        // cgroup (proc::Scope): the child joins before it runs anything.
+        ctx.join_cgroup = ctx.req.cgroup.is_some();
         let with_pidfd = CLONE_PIDFD.load(Ordering::Relaxed) != NO;
         let mut flags = libc::CLONE_VM | libc::CLONE_VFORK | files | libc::SIGCHLD;
         if with_pidfd {
@@ -936,7 +1021,8 @@ mod imp {
         (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
     }
 
-    /// `struct clone_args`, version 0 (64 bytes).
+    /// `struct clone_args`, version 2 (88 bytes, Linux 5.7; older kernels
+    /// accept it while the fields they do not know are zero).
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     #[repr(C)]
     struct CloneArgs {
@@ -948,6 +1034,9 @@ mod imp {
         stack: u64,
         stack_size: u64,
         tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
     }
 
     /// `clone3(args)`: in the parent returns the pid or `-errno`; the
@@ -1243,6 +1332,7 @@ mod tests {
             mask: None,
             ignore: vec![],
             default: vec![],
+            cgroup: None,
         };
         let ctx = Ctx::new(&mut req);
         assert_eq!(ctx.relocate, [true, true, false, false]);
