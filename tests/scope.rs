@@ -96,6 +96,18 @@ mod linux {
         String::from_utf8(line).unwrap()
     }
 
+    /// CPU time (user + system) this process has used.
+    fn cpu_time() -> Duration {
+        // SAFETY: a zeroed rusage is a valid out-parameter.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage fills the struct.
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+        let tv = |t: libc::timeval| {
+            Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+        };
+        tv(ru.ru_utime) + tv(ru.ru_stime)
+    }
+
     fn cgroup_of(pid: Pid) -> String {
         std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default()
     }
@@ -172,9 +184,18 @@ mod linux {
         assert!(status.success());
         assert_eq!(scope.pids().unwrap().len(), 1);
         let start = Instant::now();
+        let cpu = cpu_time();
         assert!(scope.wait_timeout(TEN_SECONDS).unwrap());
         let took = start.elapsed();
+        let spent = cpu_time() - cpu;
         assert!(took < Duration::from_secs(5), "{took:?}");
+        // Asleep in poll, not spinning: the wait uses about 0.1 ms of CPU
+        // here; a spinning one used 60 ms of these 300 even on this
+        // crowded machine (it burns whatever CPU it gets).
+        assert!(
+            spent < took / 30,
+            "waited {took:?}, used {spent:?} of CPU: a busy loop?"
+        );
         assert!(scope.is_empty().unwrap());
         // And wait() on an empty scope returns at once.
         scope.wait().unwrap();

@@ -205,6 +205,8 @@ pub(crate) fn wait_change(events: &File, deadline: Option<Instant>) -> io::Resul
                 left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
             }
         };
+        // POLLPRI only: kernfs reports POLLIN at all times, so asking for
+        // it would turn this wait into a busy loop.
         let mut pfd = libc::pollfd {
             fd: events.as_fd().as_raw_fd(),
             events: libc::POLLPRI,
