@@ -201,6 +201,28 @@ mod linux {
         scope.wait().unwrap();
     }
 
+    /// A process leaves the cgroup when it exits, before it is reaped:
+    /// `wait` returns while our child is still a zombie, which its `Child`
+    /// then reaps with the real status; the empty cgroup can be removed.
+    fn an_unreaped_zombie_is_not_in_the_scope() {
+        let Some(scope) = scope_or_skip() else { return };
+        let child = Command::new("sh")
+            .args(["-c", "exit 3"])
+            .scope(&scope)
+            .spawn()
+            .unwrap();
+        assert!(scope.wait_timeout(TEN_SECONDS).unwrap());
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.pid())).unwrap();
+        assert_eq!(stat.rsplit(") ").next().unwrap().chars().next(), Some('Z'));
+        assert!(scope.pids().unwrap().is_empty());
+        assert!(scope.is_empty().unwrap());
+        let path = scope.path().to_owned();
+        scope.set_drop_policy(ScopeDropPolicy::Remove);
+        drop(scope);
+        assert!(!path.exists(), "an empty cgroup is removed, zombie or not");
+        assert_eq!(support::wait10(&child).code(), Some(3));
+    }
+
     fn the_cgroup_is_gone_after_drop() {
         let Some(scope) = scope_or_skip() else { return };
         let path = scope.path().to_owned();
@@ -703,6 +725,10 @@ mod linux {
             (
                 "wait_is_woken_when_the_last_process_ends",
                 wait_is_woken_when_the_last_process_ends,
+            ),
+            (
+                "an_unreaped_zombie_is_not_in_the_scope",
+                an_unreaped_zombie_is_not_in_the_scope,
             ),
             (
                 "the_cgroup_is_gone_after_drop",
