@@ -40,7 +40,7 @@ mod wait;
 pub use child::{Child, ResourceUsage};
 #[cfg(any(unix, windows))]
 pub use command::{Command, Stdio};
-pub use common::{DropPolicy, Output, PopenMode};
+pub use common::{DropPolicy, Output, PipeHolder, PipesHeldOpen, PopenMode, StdStream};
 #[cfg(unix)]
 pub use exec::{execv, execve, execvp, execvpe};
 pub use fork::{_exit, thread_count};

@@ -1,6 +1,7 @@
 //! The Unix backend.
 
 pub(crate) mod exec;
+pub(crate) mod holders;
 pub(crate) mod pidfd;
 pub(crate) mod pipe;
 pub(crate) mod poll;
