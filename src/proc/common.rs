@@ -194,6 +194,8 @@ pub struct PipeHolder {
 }
 
 impl PipeHolder {
+    // Unused on Windows, which names no holder.
+    #[cfg_attr(windows, allow(dead_code))]
     pub(crate) fn new(pid: Pid, name: OsString) -> PipeHolder {
         PipeHolder { pid, name }
     }

@@ -78,6 +78,21 @@ pub(crate) fn pump(
     backend::pump(stdin, input, outputs, children, deadline, wait_delay)
 }
 
+/// [`pump`] with no process to watch and no wait delay, the pipes closed
+/// if `deadline` passes first (`None` then): what `Popen::communicate`
+/// calls, and the signature callers had before the wait delay.
+pub(crate) fn pump_owned(
+    stdin: Option<PipeWriter>,
+    input: &[u8],
+    outputs: [Option<PipeReader>; 2],
+    deadline: Option<Instant>,
+) -> Result<Option<[Vec<u8>; 2]>> {
+    Ok(match pump(stdin, input, outputs, &[], deadline, None)? {
+        Pumped::Done { out, .. } => Some(out),
+        Pumped::TimedOut { .. } => None,
+    })
+}
+
 /// What a [`Child`] keeps for `communicate` between calls.
 #[derive(Default)]
 pub(crate) struct CommState {

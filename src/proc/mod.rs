@@ -12,6 +12,8 @@
 //! | `os.setpgid`, `os.setsid`   | [`setpgid`], [`setsid`], [`getpgid`], [`getsid`] |
 //! | `subprocess.Popen`, `os.posix_spawn` | [`Command`]`::spawn` -> [`Child`] |
 //! | `subprocess.run(capture_output=True)`, `Popen.communicate` | [`Command::output`], [`Child::communicate`] |
+//! | `Popen.communicate(timeout=t)`, `TimeoutExpired.output` | [`Child::communicate_timeout`], [`Error::partial_output`](crate::Error::partial_output) |
+//! | (Go) `Cmd.WaitDelay`        | [`Command::wait_delay`], [`Output::pipes_held_open`] |
 //! | `os.system(cmd)`            | [`system`]                                |
 //! | `os.popen(cmd, "r"/"w")`    | [`popen`] with [`PopenMode`]              |
 //! | `popen2.popen2(cmd)`        | [`popen2`], [`Popen::communicate`]        |

@@ -13,7 +13,7 @@ use std::io::{self, PipeReader, PipeWriter, Read, Write};
 use super::child::Child;
 use super::command::{Command, Stdio};
 use super::common::PopenMode;
-use super::communicate::{Pumped, pump};
+use super::communicate::pump_owned;
 #[cfg(unix)]
 use crate::Signal;
 use crate::error::{Error, Result};
@@ -325,12 +325,8 @@ impl Popen {
             });
         }
         let drains = self.stdout.is_some();
-        let outputs = [self.stdout.take(), None];
-        let Pumped::Done { out: [out, _], .. } =
-            pump(self.stdin.take(), input, outputs, &[], None, None)?
-        else {
-            unreachable!("no deadline")
-        };
+        let [out, _] = pump_owned(self.stdin.take(), input, [self.stdout.take(), None], None)?
+            .expect("no deadline");
         self.stdout_drained |= drains;
         Ok(out)
     }
