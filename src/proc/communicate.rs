@@ -471,6 +471,17 @@ mod poll_pump {
         child.wait().map(drop)
     }
 
+    /// The pidfd that polls readable when `child` has exited (Linux). A
+    /// unit test can make the calling thread see none, to take the path of
+    /// the systems without pidfds.
+    fn exit_fd<'c>(child: &'c Child) -> Option<BorrowedFd<'c>> {
+        #[cfg(test)]
+        if super::tests::NO_PIDFD.with(std::cell::Cell::get) {
+            return None;
+        }
+        child.exit_fd()
+    }
+
     enum End {
         Eof,
         Cut(PipesHeldOpen),
@@ -587,7 +598,7 @@ mod poll_pump {
                 let pipes = watches.len();
                 let mut tick = None;
                 for c in &running {
-                    match c.exit_fd() {
+                    match exit_fd(c) {
                         Some(pidfd) => watches.push(fd(pidfd, false)),
                         None => tick = Some(now + backoff),
                     }
@@ -607,7 +618,7 @@ mod poll_pump {
                     let mut pidfds = watches[pipes..].iter().map(|w| w.ready);
                     let mut still = Vec::with_capacity(running.len());
                     for c in running.drain(..) {
-                        let ended = match c.exit_fd() {
+                        let ended = match exit_fd(c) {
                             Some(_) => pidfds.next() == Some(true),
                             None => c.try_wait()?.is_some(),
                         };
@@ -948,13 +959,29 @@ mod tests {
     use crate::proc::{Command, StdStream};
     use crate::{Signal, signal};
 
+    thread_local! {
+        /// Set: the pump in this thread polls no pidfd (`try_wait` at
+        /// growing intervals instead, as on other Unix systems).
+        pub(super) static NO_PIDFD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    #[test]
+    fn pump_waits_for_every_child_before_the_delay() {
+        shared_pipe_scenario();
+    }
+
+    #[test]
+    fn pump_waits_for_every_child_without_pidfds() {
+        NO_PIDFD.with(|n| n.set(true));
+        shared_pipe_scenario();
+    }
+
     /// Two watched children share one stdout pipe, as a pipeline's
     /// members share stderr, and a third, unwatched process (standing in
     /// for a grandchild) holds it too. The wait delay starts when the LAST
     /// watched child has ended: B ends first, A writes later, and cutting
     /// at B's end would lose A's line.
-    #[test]
-    fn pump_waits_for_every_child_before_the_delay() {
+    fn shared_pipe_scenario() {
         let (r, w) = std::io::pipe().unwrap();
         let spawn = |script: &str, w: PipeWriter| {
             Command::new("/bin/sh")
