@@ -211,12 +211,18 @@ pub enum Error {
 
     /// An operation with a deadline did not finish in time (for example
     /// `Child::communicate_timeout`, which kills the child first).
+    ///
+    /// For `communicate_timeout` it carries what was read before the
+    /// deadline: see [`Error::partial_output`].
     #[error("{what} timed out after {after:?}")]
     Timeout {
         /// What timed out: `"communicate"`, ...
         what: &'static str,
         /// The time it was given.
         after: Duration,
+        /// What was read from stdout and stderr before the deadline, for
+        /// an operation that reads output; `None` for one that does not.
+        partial: Option<Box<(Vec<u8>, Vec<u8>)>>,
     },
 
     /// A cgroup file-system operation failed (Linux): creating, opening,
@@ -304,6 +310,65 @@ impl Error {
     pub fn spawn_step(&self) -> Option<SpawnStep> {
         match self {
             Error::Spawn { step, .. } => Some(*step),
+            _ => None,
+        }
+    }
+
+    /// What a timed-out `communicate` had read from stdout and stderr
+    /// before its deadline ([`Error::Timeout`]); `None` for other errors.
+    ///
+    /// Those bytes are not read again: a later `communicate` on the same
+    /// child returns what comes after them (like the `output` and `stderr`
+    /// of Python's `TimeoutExpired`, except that Python's next
+    /// `communicate` repeats them).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procctl::proc::{Command, Stdio};
+    ///
+    /// # #[cfg(unix)] {
+    /// let child = Command::new("sh")
+    ///     .args(["-c", "echo early; exec sleep 60"])
+    ///     .stdout(Stdio::piped())
+    ///     .spawn()?;
+    /// let err = child.communicate_timeout(b"", Duration::from_millis(300)).unwrap_err();
+    /// let (stdout, stderr) = err.partial_output().expect("communicate reads output");
+    /// assert_eq!(stdout, b"early\n");
+    /// assert!(stderr.is_empty());
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    pub fn partial_output(&self) -> Option<(&[u8], &[u8])> {
+        match self {
+            Error::Timeout {
+                partial: Some(p), ..
+            } => Some((&p.0, &p.1)),
+            _ => None,
+        }
+    }
+
+    /// [`Error::partial_output`], by value (no copy).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procctl::proc::{Command, Stdio};
+    ///
+    /// # #[cfg(unix)] {
+    /// let child = Command::new("sh")
+    ///     .args(["-c", "echo early >&2; exec sleep 60"])
+    ///     .stderr(Stdio::piped())
+    ///     .spawn()?;
+    /// let err = child.communicate_timeout(b"", Duration::from_millis(300)).unwrap_err();
+    /// let (_, stderr) = err.into_partial_output().unwrap();
+    /// assert_eq!(stderr, b"early\n");
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    pub fn into_partial_output(self) -> Option<(Vec<u8>, Vec<u8>)> {
+        match self {
+            Error::Timeout {
+                partial: Some(p), ..
+            } => Some(*p),
             _ => None,
         }
     }

@@ -67,6 +67,14 @@ fn main() {
         ("stdio_debug_names_the_call", stdio_debug_names_the_call),
         ("terminate_with_signal", terminate_with_signal),
         ("communicate_timeout_kills", communicate_timeout_kills),
+        (
+            "communicate_timeout_keeps_partial_output",
+            communicate_timeout_keeps_partial_output,
+        ),
+        (
+            "wait_delay_cuts_a_pipe_a_grandchild_holds",
+            wait_delay_cuts_a_pipe_a_grandchild_holds,
+        ),
         ("missing_program_is_not_found", missing_program_is_not_found),
         ("adopt_std_child", adopt_std_child),
         ("drop_policy_kill", drop_policy_kill),
@@ -102,6 +110,22 @@ fn child_main(mode: &str) -> ! {
         }
         "sleep" => {
             std::thread::sleep(Duration::from_secs(arg.parse().unwrap()));
+            std::process::exit(0)
+        }
+        "print_then_sleep" => {
+            println!("early");
+            eprintln!("err");
+            std::thread::sleep(Duration::from_secs(arg.parse().unwrap()));
+            std::process::exit(0)
+        }
+        "leave_holder" => {
+            // A grandchild inherits our stdout and stderr and outlives us.
+            Command::new(std::env::current_exe().unwrap())
+                .env(CHILD_ENV, format!("sleep:{arg}"))
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap();
+            println!("parent done");
             std::process::exit(0)
         }
         "cat" => {
@@ -707,6 +731,61 @@ fn communicate_timeout_kills() {
         .unwrap()
         .expect("killed at the deadline");
     assert!(!status.success());
+}
+
+/// The bytes read before the deadline come with the error; a later
+/// `communicate` returns the rest, and together they are what was printed.
+fn communicate_timeout_keeps_partial_output() {
+    let child = this_binary("print_then_sleep:60")
+        .stdout(proc::Stdio::piped())
+        .stderr(proc::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = child
+        .communicate_timeout(b"", Duration::from_millis(1500))
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    let (out, errs) = err.into_partial_output().expect("partial output");
+    child.kill().unwrap();
+    let rest = child
+        .communicate_timeout(b"", Duration::from_secs(10))
+        .unwrap();
+    assert!(!rest.status.success());
+    assert_eq!([out, rest.stdout].concat(), b"early\n");
+    assert_eq!([errs, rest.stderr].concat(), b"err\n");
+}
+
+/// A grandchild keeps stdout and stderr open after the child exits: with
+/// a wait delay `communicate` returns soon after the exit, says which
+/// pipes it cut, and has everything the child wrote.
+fn wait_delay_cuts_a_pipe_a_grandchild_holds() {
+    let child = this_binary("leave_holder:5")
+        .stdout(proc::Stdio::piped())
+        .stderr(proc::Stdio::piped())
+        .wait_delay(Duration::from_millis(200))
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let out = child
+        .communicate_timeout(b"", Duration::from_secs(10))
+        .unwrap();
+    let took = started.elapsed();
+    let held = out
+        .pipes_held_open()
+        .expect("the grandchild holds the pipes");
+    #[cfg(unix)]
+    for h in held.all_holders() {
+        let _ = procctl::signal::kill(h.pid(), Signal::KILL);
+    }
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end(),
+        "parent done"
+    );
+    assert!(held.stdout() && held.stderr(), "{held}");
+    #[cfg(target_os = "linux")]
+    assert_eq!(held.all_holders().len(), 1, "{held}");
 }
 
 fn missing_program_is_not_found() {

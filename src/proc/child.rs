@@ -201,6 +201,9 @@ pub struct Child {
     stdin: Mutex<Option<PipeWriter>>,
     stdout: Mutex<Option<PipeReader>>,
     stderr: Mutex<Option<PipeReader>>,
+    /// `communicate`'s state between calls: the wait delay, and what an
+    /// expired `communicate_timeout` left.
+    pub(super) comm: Mutex<super::communicate::CommState>,
 }
 
 impl std::fmt::Debug for Child {
@@ -250,7 +253,16 @@ impl Child {
             stdin: Mutex::new(None),
             stdout: Mutex::new(None),
             stderr: Mutex::new(None),
+            comm: Mutex::default(),
         }
+    }
+
+    /// The pidfd that polls readable once the child has exited (Linux);
+    /// `None` without one.
+    #[cfg(unix)]
+    pub(crate) fn exit_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.inner.pidfd.as_ref().map(|fd| fd.as_fd())
     }
 
     /// Attaches the parent's ends of the child's stdio pipes.

@@ -15,6 +15,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 #[cfg(windows)]
 use std::os::windows::io::OwnedHandle;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::child::Child;
 use super::common::{DropPolicy, Output};
@@ -306,6 +307,7 @@ pub struct Command {
     /// The cgroup to start in (`Command::scope`, Linux).
     #[cfg(target_os = "linux")]
     scope: Option<std::sync::Arc<crate::sys::cgroup::Target>>,
+    wait_delay: Option<Duration>,
 }
 
 impl fmt::Debug for Command {
@@ -338,7 +340,9 @@ impl fmt::Debug for Command {
             .field("default_signals", &self.default);
         #[cfg(target_os = "linux")]
         d.field("scope", &self.scope.as_ref().map(|t| &t.path));
-        d.field("drop_policy", &self.drop_policy).finish()
+        d.field("drop_policy", &self.drop_policy)
+            .field("wait_delay", &self.wait_delay)
+            .finish()
     }
 }
 
@@ -395,6 +399,7 @@ impl Command {
             drop_policy: DropPolicy::Reap,
             #[cfg(target_os = "linux")]
             scope: None,
+            wait_delay: None,
         }
     }
 
@@ -877,6 +882,64 @@ impl Command {
         self
     }
 
+    /// Bounds how long [`output`](Command::output) and the spawned child's
+    /// [`communicate`](super::Child::communicate) (and
+    /// `communicate_timeout`) wait for the captured pipes to reach
+    /// end-of-file once the child has ended (Go's `Cmd.WaitDelay`).
+    ///
+    /// A pipe reaches end-of-file when every process holding its write
+    /// end has closed it, and a child's children inherit it: after
+    /// `sh -c 'echo hi; server &'` the shell is gone but `server` still
+    /// holds stdout, and reading to the end would wait for `server` too.
+    /// With a wait delay, once the child has ended its pipes get at most
+    /// `delay` more (`Duration::ZERO`: none, what is already in them is
+    /// still read); then procctl stops reading, closes its ends and
+    /// returns everything it read, with
+    /// [`Output::pipes_held_open`](super::Output::pipes_held_open) naming
+    /// the streams it cut and, on Linux, the processes that held them. A
+    /// piped stdin that a grandchild holds without reading is cut the same
+    /// way. The holders are not signalled: whatever they write to a cut
+    /// pipe later fails (`EPIPE`, or `SIGPIPE`).
+    ///
+    /// Without a wait delay (the default) the pipes are read to
+    /// end-of-file, however long that takes, as std and Python do. With
+    /// no piped stream the delay changes nothing.
+    ///
+    /// # Platform notes
+    ///
+    /// On Linux the child's pidfd tells when it has ended (no timer, no
+    /// busy loop); elsewhere the child is checked at intervals growing
+    /// from 1 to 20 ms. On Windows the reading threads still blocked on a
+    /// cut pipe are left to end with its holder, and no holder is named.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use procctl::proc::Command;
+    ///
+    /// # #[cfg(unix)] {
+    /// let started = Instant::now();
+    /// let out = Command::new("sh")
+    ///     .args(["-c", "echo hi; sleep 30 &"])
+    ///     .wait_delay(Duration::from_millis(200))
+    ///     .output()?;
+    /// assert!(started.elapsed() < Duration::from_secs(5)); // not 30 s
+    /// assert_eq!(out.stdout, b"hi\n");
+    /// let held = out.pipes_held_open().expect("the sleep holds stdout");
+    /// for sleep in held.all_holders() {
+    ///     # #[cfg(target_os = "linux")]
+    ///     assert_eq!(sleep.name(), "sleep");
+    ///     procctl::signal::kill(sleep.pid(), procctl::Signal::KILL)?;
+    /// }
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    pub fn wait_delay(&mut self, delay: Duration) -> &mut Command {
+        self.wait_delay = Some(delay);
+        self
+    }
+
     /// Starts the program and returns its [`Child`](super::Child) without waiting.
     ///
     /// Stdio not set is inherited. The `Child` holds the parent's end of
@@ -946,7 +1009,9 @@ impl Command {
     #[doc(alias = "clone3")]
     #[doc(alias = "CreateProcessW")]
     pub fn spawn(&mut self) -> Result<Child> {
-        self.spawn_imp([StdioDefault::Inherit; 3])
+        let child = self.spawn_imp([StdioDefault::Inherit; 3])?;
+        child.set_wait_delay(self.wait_delay);
+        Ok(child)
     }
 
     /// Starts the program and waits for it: [`spawn`](Command::spawn) then
@@ -975,6 +1040,11 @@ impl Command {
     /// once (with `poll` on Unix, by two threads on Windows), so a program
     /// that fills one while we read the other cannot deadlock.
     ///
+    /// Both are read to end-of-file: a background process the program
+    /// leaves behind with stdout or stderr inherited (`sh -c 'daemon &'`)
+    /// keeps `output` waiting until it ends too (CPython gh-81605, Go
+    /// #23019). [`wait_delay`](Command::wait_delay) bounds that wait.
+    ///
     /// # Errors
     ///
     /// As [`Command::spawn`] and [`Child::communicate`](super::Child::communicate).
@@ -999,7 +1069,9 @@ impl Command {
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn output(&mut self) -> Result<Output> {
-        self.spawn_imp([StdioDefault::Null, StdioDefault::Piped, StdioDefault::Piped])?
-            .communicate(b"")
+        let child =
+            self.spawn_imp([StdioDefault::Null, StdioDefault::Piped, StdioDefault::Piped])?;
+        child.set_wait_delay(self.wait_delay);
+        child.communicate(b"")
     }
 }

@@ -12,6 +12,8 @@
 //! | `os.setpgid`, `os.setsid`   | [`setpgid`], [`setsid`], [`getpgid`], [`getsid`] |
 //! | `subprocess.Popen`, `os.posix_spawn` | [`Command`]`::spawn` -> [`Child`] |
 //! | `subprocess.run(capture_output=True)`, `Popen.communicate` | [`Command::output`], [`Child::communicate`] |
+//! | `Popen.communicate(timeout=t)`, `TimeoutExpired.output` | [`Child::communicate_timeout`], [`Error::partial_output`](crate::Error::partial_output) |
+//! | (Go) `Cmd.WaitDelay`        | [`Command::wait_delay`], [`Output::pipes_held_open`] |
 //! | `os.system(cmd)`            | [`system`]                                |
 //! | `os.popen(cmd, "r"/"w")`    | [`popen`] with [`PopenMode`]              |
 //! | `popen2.popen2(cmd)`        | [`popen2`], [`Popen::communicate`]        |
@@ -44,7 +46,7 @@ mod wait;
 pub use child::{Child, ResourceUsage};
 #[cfg(any(unix, windows))]
 pub use command::{Command, Stdio};
-pub use common::{DropPolicy, Output, PopenMode};
+pub use common::{DropPolicy, Output, PipeHolder, PipesHeldOpen, PopenMode, StdStream};
 #[cfg(unix)]
 pub use exec::{execv, execve, execvp, execvpe};
 pub use fork::{_exit, thread_count};

@@ -3,6 +3,7 @@
 #[cfg(target_os = "linux")]
 pub(crate) mod cgroup;
 pub(crate) mod exec;
+pub(crate) mod holders;
 pub(crate) mod pidfd;
 pub(crate) mod pipe;
 pub(crate) mod poll;

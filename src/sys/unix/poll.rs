@@ -23,14 +23,24 @@ pub(crate) struct Watch {
 /// `poll(fds, timeout)`: waits until one of `fds` is ready or `deadline`
 /// passes (`None`: no deadline). Sets `ready` on each; returns whether any
 /// is. `EINTR` is retried with the time that is left.
+///
+/// Up to 8 descriptors (three pipes and a few pidfds) live on the stack;
+/// more (a long pipeline's pidfds) in one allocation per call.
 pub(crate) fn poll(fds: &mut [Watch], deadline: Option<Instant>) -> io::Result<bool> {
-    const MAX: usize = 3;
-    let mut pfds = [libc::pollfd {
+    const ON_STACK: usize = 8;
+    let empty = libc::pollfd {
         fd: -1,
         events: 0,
         revents: 0,
-    }; MAX];
-    assert!(fds.len() <= MAX, "poll: at most {MAX} descriptors");
+    };
+    let mut stack = [empty; ON_STACK];
+    let mut heap = Vec::new();
+    let pfds: &mut [libc::pollfd] = if fds.len() <= ON_STACK {
+        &mut stack[..fds.len()]
+    } else {
+        heap.resize(fds.len(), empty);
+        &mut heap
+    };
     for (p, w) in pfds.iter_mut().zip(fds.iter()) {
         p.fd = w.fd;
         p.events = if w.write { libc::POLLOUT } else { libc::POLLIN };
@@ -44,8 +54,8 @@ pub(crate) fn poll(fds: &mut [Watch], deadline: Option<Instant>) -> io::Result<b
                 left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
             }
         };
-        // SAFETY: pfds holds fds.len() initialised pollfd entries.
-        let ret = unsafe { libc::poll(pfds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        // SAFETY: pfds holds pfds.len() initialised pollfd entries.
+        let ret = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
         match cvt(ret) {
             Ok(0) if ms == 0 => {
                 fds.iter_mut().for_each(|w| w.ready = false);

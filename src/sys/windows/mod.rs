@@ -5,6 +5,7 @@ use std::ffi::c_void;
 
 use crate::Pid;
 
+pub(crate) mod holders;
 pub(crate) mod pipe;
 pub(crate) mod process;
 pub(crate) mod signal;
