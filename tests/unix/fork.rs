@@ -62,6 +62,18 @@ pub fn main() {
             "fork_refuses_when_multithreaded",
             fork_refuses_when_multithreaded,
         ),
+        (
+            "fork_unchecked_child_takes_no_stdout_lock",
+            fork_unchecked_child_takes_no_stdout_lock,
+        ),
+        (
+            "fork_unchecked_panic_takes_no_lock",
+            fork_unchecked_panic_takes_no_lock,
+        ),
+        (
+            "fork_unchecked_panic_message_reaches_stderr",
+            fork_unchecked_panic_message_reaches_stderr,
+        ),
     ]);
 }
 
@@ -587,4 +599,143 @@ fn fork_refuses_when_multithreaded() {
     until_single_threaded();
     let child = fork(|| 0).unwrap();
     assert!(wait10(&child).success());
+}
+
+/// Runs `scenario` in a forked child whose stdout and stderr go to
+/// /dev/null (it starts a noisy thread) and expects it to exit with 0.
+fn in_quiet_child(scenario: fn() -> i32) {
+    let child = fork(|| {
+        arm_alarm();
+        let null = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        // SAFETY: dup2 on valid descriptors.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), 1);
+            libc::dup2(null.as_raw_fd(), 2);
+        }
+        scenario()
+    })
+    .unwrap();
+    let status = wait10(&child);
+    assert_eq!(
+        status,
+        ExitStatus::Exited(0),
+        "1 = a child hung, 2 = wrong status"
+    );
+}
+
+/// Forks 40 `fork_unchecked` children, each running `body`, while
+/// `noise` runs in a loop on another thread; each must end with
+/// `expected` within 2 s. 0 if all did, 1 at the first that hung, 2 for a
+/// wrong status.
+fn forty_children_beside(noise: fn(), body: fn() -> i32, expected: ExitStatus) -> i32 {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    let stop = Arc::new(AtomicBool::new(false));
+    let noisy = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stop.load(SeqCst) {
+                noise();
+            }
+        })
+    };
+    let mut verdict = 0;
+    for _ in 0..40 {
+        // SAFETY: `body` only returns or panics: the closure follows the
+        // rules of a multi-threaded fork; what procctl does around it is
+        // what the test checks.
+        let child = unsafe { procctl::proc::fork_unchecked(body) }.unwrap();
+        match child.wait_timeout(Duration::from_secs(2)).unwrap() {
+            Some(status) if status == expected => {}
+            Some(_) => {
+                verdict = 2;
+                break;
+            }
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                verdict = 1;
+                break;
+            }
+        }
+    }
+    stop.store(true, SeqCst);
+    noisy.join().unwrap();
+    verdict
+}
+
+/// Issue 14, item 13: with another thread printing in a loop (so holding
+/// std's stdout lock most of the time), a `fork_unchecked` child whose
+/// closure only returns must not touch that lock: each of 40 exits.
+fn fork_unchecked_child_takes_no_stdout_lock() {
+    in_quiet_child(|| {
+        forty_children_beside(
+            || println!("noise from another thread"),
+            || 7,
+            ExitStatus::Exited(7),
+        )
+    });
+}
+
+/// Issue 14, item 13: a panic in a `fork_unchecked` child becomes exit
+/// code 101 without the panic machinery's locks (the default hook's
+/// backtrace lock, held here by a thread that keeps panicking).
+fn fork_unchecked_panic_takes_no_lock() {
+    in_quiet_child(|| {
+        forty_children_beside(
+            || {
+                let _ = std::panic::catch_unwind(|| panic!("noise: a panic in another thread"));
+            },
+            || panic!("a panic in a fork_unchecked child"),
+            ExitStatus::Exited(101),
+        )
+    });
+}
+
+/// The panic of a `fork_unchecked` child is still reported: its location
+/// and message on descriptor 2, written without std's stderr, and exit
+/// code 101. A later safe `fork` still runs the program's hook.
+fn fork_unchecked_panic_message_reaches_stderr() {
+    let (mut r, w) = std::io::pipe().unwrap();
+    let fd = w.as_raw_fd();
+    // SAFETY: single-threaded here; the child only calls dup2 (on valid
+    // descriptors) and panics.
+    let child = unsafe {
+        procctl::proc::fork_unchecked(|| {
+            libc::dup2(fd, 2);
+            let n = std::hint::black_box(42);
+            panic!("deliberate panic number {n}")
+        })
+    }
+    .unwrap();
+    drop(w);
+    let mut err = String::new();
+    r.read_to_string(&mut err).unwrap();
+    assert_eq!(wait10(&child), ExitStatus::Exited(101));
+    assert!(
+        err.starts_with("panicked in a fork_unchecked child at tests/unix/fork.rs:")
+            && err.ends_with(": deliberate panic number 42\n"),
+        "{err:?}"
+    );
+
+    let (mut r, w) = std::io::pipe().unwrap();
+    let fd = w.as_raw_fd();
+    let child = fork(|| {
+        // SAFETY: dup2 on valid descriptors.
+        unsafe { libc::dup2(fd, 2) };
+        panic!("a panic in a safe fork")
+    })
+    .unwrap();
+    drop(w);
+    let mut err = String::new();
+    r.read_to_string(&mut err).unwrap();
+    assert_eq!(wait10(&child), ExitStatus::Exited(101));
+    assert!(err.contains("a panic in a safe fork"), "{err:?}");
+    assert!(
+        !err.contains("panicked in a fork_unchecked child"),
+        "{err:?}"
+    );
 }
