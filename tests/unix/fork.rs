@@ -630,18 +630,20 @@ fn in_quiet_child(scenario: fn() -> i32) {
 /// `noise` runs in a loop on another thread; each must end with
 /// `expected` within 2 s. 0 if all did, 1 at the first that hung, 2 for a
 /// wrong status.
-fn forty_children_beside(noise: fn(), body: fn() -> i32, expected: ExitStatus) -> i32 {
+fn children_beside(noise: fn(), body: fn() -> i32, expected: ExitStatus) -> i32 {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
     let stop = Arc::new(AtomicBool::new(false));
-    let noisy = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            while !stop.load(SeqCst) {
-                noise();
-            }
+    let noisy: Vec<_> = (0..1)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(SeqCst) {
+                    noise();
+                }
+            })
         })
-    };
+        .collect();
     let mut verdict = 0;
     for _ in 0..40 {
         // SAFETY: `body` only returns or panics: the closure follows the
@@ -663,8 +665,50 @@ fn forty_children_beside(noise: fn(), body: fn() -> i32, expected: ExitStatus) -
         }
     }
     stop.store(true, SeqCst);
-    noisy.join().unwrap();
+    for thread in noisy {
+        thread.join().unwrap();
+    }
     verdict
+}
+
+/// Set by `print_holding_the_lock` while it holds stdout's lock.
+static PRINTER_HOLDS_STDOUT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Prints a line and keeps stdout's lock for 1 ms, then leaves it free for
+/// 100 µs (for the forking thread's pre-fork flush).
+fn print_holding_the_lock() {
+    use std::sync::atomic::Ordering::SeqCst;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "noise from another thread").unwrap();
+        PRINTER_HOLDS_STDOUT.store(true, SeqCst);
+        spin(Duration::from_millis(1));
+        PRINTER_HOLDS_STDOUT.store(false, SeqCst);
+    }
+    spin(Duration::from_micros(100));
+}
+
+/// A `pthread_atfork` prepare handler: runs after procctl's pre-fork
+/// flush, just before the process is copied, and waits (at most 100 ms)
+/// until the printer holds stdout's lock again, so that every child is
+/// made while another thread holds it (left to chance, the forking thread
+/// usually wins: it has just released the lock).
+extern "C" fn fork_while_the_printer_holds_stdout() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let start = std::time::Instant::now();
+    while !PRINTER_HOLDS_STDOUT.load(SeqCst) && start.elapsed() < Duration::from_millis(100) {
+        std::hint::spin_loop();
+    }
+}
+
+/// Busy-waits for `d` (a sleeping thread would not take the lock back in
+/// time).
+fn spin(d: Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
 }
 
 /// Issue 14, item 13: with another thread printing in a loop (so holding
@@ -672,11 +716,10 @@ fn forty_children_beside(noise: fn(), body: fn() -> i32, expected: ExitStatus) -
 /// closure only returns must not touch that lock: each of 40 exits.
 fn fork_unchecked_child_takes_no_stdout_lock() {
     in_quiet_child(|| {
-        forty_children_beside(
-            || println!("noise from another thread"),
-            || 7,
-            ExitStatus::Exited(7),
-        )
+        // SAFETY: registers a plain function (in this forked test process
+        // only) that reads an atomic and the clock.
+        unsafe { libc::pthread_atfork(Some(fork_while_the_printer_holds_stdout), None, None) };
+        children_beside(print_holding_the_lock, || 7, ExitStatus::Exited(7))
     });
 }
 
@@ -685,7 +728,7 @@ fn fork_unchecked_child_takes_no_stdout_lock() {
 /// backtrace lock, held here by a thread that keeps panicking).
 fn fork_unchecked_panic_takes_no_lock() {
     in_quiet_child(|| {
-        forty_children_beside(
+        children_beside(
             || {
                 let _ = std::panic::catch_unwind(|| panic!("noise: a panic in another thread"));
             },
