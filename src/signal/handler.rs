@@ -64,7 +64,7 @@ impl SigId {
 type Callback = Arc<dyn Fn(Signal) + Send + Sync>;
 
 /// A registered closure, as the dispatcher holds it.
-pub(crate) struct Call {
+struct Call {
     id: u64,
     f: Callback,
     /// Cleared by [`unregister`]; read and written only with the registry
