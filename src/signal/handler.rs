@@ -588,8 +588,7 @@ pub fn unregister(id: SigId) -> bool {
     }
     // A handler unregistering itself runs on the dispatcher thread: its
     // own call is the running one, and waiting for it would never end.
-    let on_dispatcher = reg.dispatcher == Some(std::thread::current().id());
-    if reg.running == Some(id.id) && !on_dispatcher {
+    if reg.running == Some(id.id) && reg.dispatcher != Some(std::thread::current().id()) {
         reg.waiting += 1;
         while reg.running == Some(id.id) {
             reg = CALL_DONE.wait(reg).unwrap_or_else(PoisonError::into_inner);
