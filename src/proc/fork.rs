@@ -9,6 +9,8 @@ use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 #[cfg(unix)]
 use std::sync::Arc;
+#[cfg(unix)]
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
 #[cfg(unix)]
 use super::child::{Child, Shared};
@@ -34,6 +36,14 @@ use crate::sys;
 /// The returned [`Child`] owns the process: wait for it, or drop it and
 /// procctl reaps it later (see [`crate::reap`]); no zombie is left behind.
 /// On Linux the handle holds a pidfd, so it never signals a recycled pid.
+///
+/// Signal handlers: closures registered with
+/// [`signal::register`](crate::signal::register) do not run in the child
+/// (their dispatcher thread is not there); a signal that only closures
+/// handled gets back the disposition procctl replaced, while flags and
+/// [`Signals`](crate::signal::Signals) iterators keep working. This holds
+/// for every `fork` of the process, procctl's or not (see
+/// [`register`](crate::signal::register#fork)).
 ///
 /// Tests run by libtest are always multi-threaded: call `fork` from a
 /// `harness = false` test binary, or use [`fork_unchecked`] knowingly.
@@ -72,7 +82,7 @@ pub fn fork<F: FnOnce() -> i32>(child: F) -> Result<Child> {
     }
     // SAFETY: the process has a single thread, so no lock can be held by a
     // thread that does not exist in the child.
-    unsafe { fork_unchecked(child) }
+    unsafe { fork_inner(child, Side::Safe) }
 }
 
 /// How many threads the calling process has, `None` where the platform
@@ -88,8 +98,31 @@ pub fn thread_count() -> Option<usize> {
 
 /// `fork()` without the single-thread check.
 ///
-/// Same behaviour as [`fork`] otherwise: flushes stdio first, runs `child`,
-/// turns a panic into exit code 101, leaves with [`_exit`].
+/// As [`fork`] otherwise (stdio flushed before the fork, `child` run, the
+/// child ended with [`_exit`] and the returned code, signal handlers as
+/// [`fork`] says), except for what the child does around `child`, where
+/// it takes no lock, since another thread of the parent may have held any
+/// of them at the moment of the fork:
+///
+/// - it does not flush stdio after `child` returns: what `child` leaves in
+///   std's `stdout` buffer is lost (it should not print anyway; write to a
+///   descriptor with plain `write` calls instead);
+/// - a panic in `child` still becomes exit code 101, but not through the
+///   program's panic hook (std's default hook takes a lock to print):
+///   procctl wraps the panic hook, once per process, from the parent side
+///   of the first `fork_unchecked`, so that in such a child it writes
+///   `panicked in a fork_unchecked child at FILE:LINE: MESSAGE` to
+///   descriptor 2 with plain `write` calls and calls `_exit(101)` at once,
+///   without unwinding (no destructor of the closure's locals runs).
+///   Everywhere else the wrapper calls the hook it wrapped. What remains
+///   before any hook runs is std's: a formatted message (`panic!("{x}")`)
+///   is formatted into a `String`, so it allocates (glibc's and musl's
+///   `malloc` are safe after `fork`, a custom allocator may not be), and
+///   std reads its hook under a lock that only a thread inside
+///   `std::panic::set_hook` or `take_hook` at the moment of the fork would
+///   hold. A hook the program sets after the first `fork_unchecked`
+///   replaces procctl's wrapper, and a panicking child then runs it. So:
+///   do not panic in `child`; if it might, prefer a literal message.
 ///
 /// # Safety
 ///
@@ -116,6 +149,32 @@ pub fn thread_count() -> Option<usize> {
 /// ```
 #[cfg(unix)]
 pub unsafe fn fork_unchecked<F: FnOnce() -> i32>(child: F) -> Result<Child> {
+    install_child_panic_hook();
+    // SAFETY: the caller upholds the post-fork rules.
+    unsafe { fork_inner(child, Side::Unchecked) }
+}
+
+/// Which of the two forks: what the child may do after the closure.
+#[cfg(unix)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// Single-threaded: the child may flush stdio and run the panic hook.
+    Safe,
+    /// Possibly multi-threaded: the child takes no lock.
+    Unchecked,
+}
+
+/// Set in the child of [`fork_unchecked`]: a panic there ends the process
+/// from procctl's panic hook (see [`install_child_panic_hook`]).
+#[cfg(unix)]
+static UNCHECKED_CHILD: AtomicBool = AtomicBool::new(false);
+
+/// # Safety
+///
+/// - As [`fork_unchecked`]; with [`Side::Safe`], the process has one
+///   thread.
+#[cfg(unix)]
+unsafe fn fork_inner<F: FnOnce() -> i32>(child: F, side: Side) -> Result<Child> {
     flush_stdio();
     // Hold the reap lock across the fork: no other thread can reap the new
     // pid before its pidfd is open and it is registered.
@@ -128,8 +187,12 @@ pub unsafe fn fork_unchecked<F: FnOnce() -> i32>(child: F) -> Result<Child> {
         Ok(None) => {
             locked.reset_after_fork();
             drop(locked);
+            UNCHECKED_CHILD.store(side == Side::Unchecked, SeqCst);
             let code = catch_unwind(AssertUnwindSafe(child)).unwrap_or(101);
-            flush_stdio();
+            if side == Side::Safe {
+                // Alone in the process: stdout's lock is free.
+                flush_stdio();
+            }
             sys::exit(code)
         }
         Ok(Some(pid)) => {
@@ -142,6 +205,66 @@ pub unsafe fn fork_unchecked<F: FnOnce() -> i32>(child: F) -> Result<Child> {
             Ok(Child::from_shared(shared))
         }
     }
+}
+
+/// Wraps the panic hook, once per process, in one that ends a
+/// [`fork_unchecked`] child at once: it writes `panicked in a
+/// fork_unchecked child at FILE:LINE: MESSAGE` to descriptor 2 with plain
+/// `write` calls and calls `_exit(101)`. It runs no other hook (std's
+/// default hook takes a lock to print, a program's hook may do anything)
+/// and nothing unwinds (unwinding allocates the panic's box). Elsewhere it
+/// calls the hook it wraps. Installed from the parent, before the fork: a
+/// child may not take the hook's lock to change it.
+#[cfg(unix)]
+fn install_child_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if std::thread::panicking() {
+        return; // set_hook would panic; the child keeps the current hook
+    }
+    ONCE.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if UNCHECKED_CHILD.load(SeqCst) {
+                unchecked_child_panicked(info)
+            }
+            prev(info)
+        }));
+    });
+}
+
+/// The panic of a [`fork_unchecked`] child: no lock, no allocation.
+#[cfg(unix)]
+fn unchecked_child_panicked(info: &std::panic::PanicHookInfo<'_>) -> ! {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("Box<dyn Any>");
+    let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    let mut n = line;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for part in [
+        b"panicked in a fork_unchecked child at ".as_slice(),
+        file.as_bytes(),
+        b":",
+        &digits[at..],
+        b": ",
+        message.as_bytes(),
+        b"\n",
+    ] {
+        sys::process::write_stderr(part);
+    }
+    sys::exit(101)
 }
 
 #[cfg(unix)]

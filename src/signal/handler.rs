@@ -7,11 +7,20 @@
 //! to wake the dispatcher: a thread, started on the first [`register`],
 //! that sleeps (on a futex on Linux, a pipe elsewhere) and runs the closures registered for the signals
 //! that arrived. Flags and queues need no thread.
+//!
+//! Whether a closure may start is decided under the registry lock: the
+//! dispatcher checks the registration's `live` bit and records it as
+//! `running` in one critical section, [`unregister`] clears the bit in
+//! another, then waits (on a condition variable) while its registration
+//! is the running one. A `pthread_atfork` handler takes the registry lock
+//! around every `fork` and, in the child, marks it `forked`: the child has
+//! no dispatcher, so the parent's closures are dropped there.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::ThreadId;
 
 use super::{os_error, refuse_uncatchable, refuse_unhandleable};
 use crate::{Error, Result, Signal, sys};
@@ -54,6 +63,16 @@ impl SigId {
 /// A closure from [`register`].
 type Callback = Arc<dyn Fn(Signal) + Send + Sync>;
 
+/// A registered closure, as the dispatcher holds it.
+struct Call {
+    id: u64,
+    f: Callback,
+    /// Cleared by [`unregister`]; read and written only with the registry
+    /// locked, so that "still registered" and "now running" are decided
+    /// together.
+    live: AtomicBool,
+}
+
 /// One registration.
 pub(crate) enum Kind {
     /// A closure, run by the dispatcher thread.
@@ -68,11 +87,11 @@ pub(crate) enum Kind {
 /// The registrations of one signal.
 #[derive(Default)]
 struct Entries {
-    calls: Vec<(u64, Callback)>,
+    calls: Vec<Arc<Call>>,
     flags: Vec<(u64, Arc<AtomicBool>)>,
     queues: Vec<(u64, Arc<sys::signal::Queue>)>,
     /// `calls` as the dispatcher reads it: cloned out of the lock.
-    snapshot: Arc<[Callback]>,
+    snapshot: Arc<[Arc<Call>]>,
 }
 
 impl Entries {
@@ -86,7 +105,11 @@ impl Entries {
 
     fn add(&mut self, id: u64, kind: Kind) {
         match kind {
-            Kind::Call(f) => self.calls.push((id, f)),
+            Kind::Call(f) => self.calls.push(Arc::new(Call {
+                id,
+                f,
+                live: AtomicBool::new(true),
+            })),
             Kind::Flag(flag) => self.flags.push((id, flag)),
             Kind::Queue(queue) => self.queues.push((id, queue)),
         }
@@ -95,7 +118,13 @@ impl Entries {
 
     fn remove(&mut self, id: u64) -> bool {
         let before = self.len();
-        self.calls.retain(|(i, _)| *i != id);
+        self.calls.retain(|call| {
+            let keep = call.id != id;
+            if !keep {
+                call.live.store(false, SeqCst);
+            }
+            keep
+        });
         self.flags.retain(|(i, _)| *i != id);
         self.queues.retain(|(i, _)| *i != id);
         self.refresh();
@@ -103,7 +132,7 @@ impl Entries {
     }
 
     fn refresh(&mut self) {
-        self.snapshot = self.calls.iter().map(|(_, f)| Arc::clone(f)).collect();
+        self.snapshot = self.calls.iter().map(Arc::clone).collect();
     }
 
     /// What the low-level handler must do for this signal.
@@ -122,21 +151,109 @@ struct Registry {
     /// The process whose dispatcher thread is running (a forked child has
     /// the parent's registry but not its threads).
     dispatcher_pid: Option<u32>,
+    /// The dispatcher thread, so that [`unregister`] called from a handler
+    /// does not wait for itself.
+    dispatcher: Option<ThreadId>,
+    /// The registration whose closure the dispatcher is running.
+    running: Option<u64>,
+    /// Threads in [`unregister`] waiting for `running` to change.
+    waiting: usize,
+    /// Set in the child of a `fork`: the closures belong to the parent's
+    /// dispatcher and are dropped (leaked) on the next use.
+    forked: bool,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     next_id: 0,
     by_signal: BTreeMap::new(),
     dispatcher_pid: None,
+    dispatcher: None,
+    running: None,
+    waiting: 0,
+    forked: false,
 });
+
+/// Signalled when the dispatcher finishes a call and someone waits.
+static CALL_DONE: Condvar = Condvar::new();
 
 fn registry() -> MutexGuard<'static, Registry> {
     // No user code runs under the lock, so it is never poisoned in a way
     // that leaves the registry inconsistent.
-    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+    let mut reg = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+    if reg.forked {
+        reg.forget_closures();
+    }
+    reg
+}
+
+#[cfg(unix)]
+thread_local! {
+    /// The registry, locked by the forking thread from the `pthread_atfork`
+    /// prepare handler until the parent or child handler.
+    static HELD_FOR_FORK: std::cell::RefCell<Option<MutexGuard<'static, Registry>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `pthread_atfork` prepare: no other thread may hold the registry, half
+/// way through a change, when the process is copied.
+#[cfg(unix)]
+fn before_fork() {
+    let reg = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+    HELD_FOR_FORK.with(|h| *h.borrow_mut() = Some(reg));
+}
+
+/// `pthread_atfork` parent: releases the registry.
+#[cfg(unix)]
+fn after_fork_in_parent() {
+    HELD_FOR_FORK.with(|h| h.borrow_mut().take());
+}
+
+/// `pthread_atfork` child: the dispatcher thread does not exist here, nor
+/// does any call it was running or any thread waiting for one. Only plain
+/// stores (no allocation); the closures are dropped on the next use of the
+/// registry ([`Registry::forget_closures`]). Then releases the registry.
+#[cfg(unix)]
+fn after_fork_in_child() {
+    HELD_FOR_FORK.with(|h| {
+        if let Some(reg) = h.borrow_mut().as_mut() {
+            reg.dispatcher_pid = None;
+            reg.dispatcher = None;
+            reg.running = None;
+            reg.waiting = 0;
+            reg.forked = true;
+        }
+        h.borrow_mut().take();
+    });
 }
 
 impl Registry {
+    /// The child of a `fork`: closures registered in the parent do not
+    /// survive (see [`register`]). They are leaked, not dropped: their
+    /// destructors belong to the parent's objects. The low-level handler
+    /// stops counting for them, and a signal left with no registration
+    /// gets back its old disposition (the `pthread_atfork` child handler
+    /// already restored it where closures were its only registrations).
+    fn forget_closures(&mut self) {
+        self.forked = false;
+        let mut emptied = Vec::new();
+        for (&raw, entries) in self.by_signal.iter_mut() {
+            if entries.calls.is_empty() {
+                continue;
+            }
+            std::mem::forget(std::mem::take(&mut entries.calls));
+            std::mem::forget(std::mem::replace(&mut entries.snapshot, Arc::from([])));
+            if entries.is_empty() {
+                emptied.push(raw);
+            } else {
+                let _ = sys::signal::update(raw, entries.actions());
+            }
+        }
+        for raw in emptied {
+            self.by_signal.remove(&raw);
+            let _ = sys::signal::unhook(raw);
+        }
+    }
+
     fn ensure_dispatcher(&mut self) -> Result<()> {
         let me = std::process::id();
         if self.dispatcher_pid == Some(me) {
@@ -151,12 +268,13 @@ impl Registry {
             .name("procctl-signal".into())
             .spawn(move || dispatch(wake));
         let _ = sys::signal::restore_mask(&saved);
-        spawned.map_err(|e| os_error("pthread_create", e))?;
+        let handle = spawned.map_err(|e| os_error("pthread_create", e))?;
+        self.dispatcher = Some(handle.thread().id());
         self.dispatcher_pid = Some(me);
         Ok(())
     }
 
-    fn calls(&self, sig: i32) -> Arc<[Callback]> {
+    fn calls(&self, sig: i32) -> Arc<[Arc<Call>]> {
         self.by_signal
             .get(&sig)
             .map_or_else(|| Arc::from([]), |e| Arc::clone(&e.snapshot))
@@ -176,14 +294,39 @@ fn dispatch(mut wake: sys::signal::DispatchWait) {
             };
             let calls = registry().calls(raw);
             for _ in 0..count {
-                for f in calls.iter() {
+                for call in calls.iter() {
+                    if !start(call) {
+                        continue;
+                    }
                     // A panicking handler has its message printed by the
                     // panic hook and must not take the dispatcher (and
                     // every other handler) down with it.
-                    let _ = catch_unwind(AssertUnwindSafe(|| f(sig)));
+                    let _ = catch_unwind(AssertUnwindSafe(|| (call.f)(sig)));
+                    finish();
                 }
             }
         });
+    }
+}
+
+/// Marks `call` as running, unless it was unregistered: decided under the
+/// registry lock, so that once [`unregister`] has cleared `live` (under the
+/// same lock) the call never starts again.
+fn start(call: &Call) -> bool {
+    let mut reg = registry();
+    if !call.live.load(SeqCst) {
+        return false;
+    }
+    reg.running = Some(call.id);
+    true
+}
+
+/// The running call returned: wakes an [`unregister`] waiting for it.
+fn finish() {
+    let mut reg = registry();
+    reg.running = None;
+    if reg.waiting > 0 {
+        CALL_DONE.notify_all();
     }
 }
 
@@ -194,6 +337,9 @@ pub(crate) fn add(sig: Signal, kind: Kind) -> Result<SigId> {
             what: "signal handlers",
         });
     }
+    #[cfg(unix)]
+    sys::signal::install_fork_handlers(before_fork, after_fork_in_parent, after_fork_in_child)
+        .map_err(|e| os_error("pthread_atfork", e))?;
     let mut reg = registry();
     if matches!(kind, Kind::Call(_)) {
         reg.ensure_dispatcher()?;
@@ -233,13 +379,36 @@ pub(crate) fn add(sig: Signal, kind: Kind) -> Result<SigId> {
 ///   delivers runs the handler once.
 ///
 /// On the first registration for `sig`, procctl installs its low-level
-/// handler (`SA_SIGINFO | SA_RESTART`), remembering the disposition it
-/// replaces. If that was a function (another library's handler), procctl's
-/// low-level handler calls it too, after noting the signal, so nobody's
-/// handler is silently stolen. A previous `SIG_IGN` or `SIG_DFL` is
+/// handler, remembering the disposition it replaces. If that was a function
+/// (another library's handler), procctl's low-level handler calls it too,
+/// after noting the signal, so nobody's handler is silently stolen, and it
+/// keeps what that function was installed with, as far as one handler for
+/// the whole process can:
+///
+/// - procctl's handler is installed with the old one's `sa_mask` and its
+///   `SA_RESTART`, `SA_NODEFER` and `SA_ONSTACK` (and, for `SIGCHLD`,
+///   `SA_NOCLDSTOP`, `SA_NOCLDWAIT`), so the old function runs with the
+///   signals it asked to have blocked, on the stack it asked for, and a
+///   system call the signal interrupts fails with `EINTR` or restarts as
+///   it chose. Those flags then apply to the whole delivery, procctl's part
+///   included: registering on top of a handler without `SA_RESTART` makes
+///   that signal interrupt system calls in every thread, as it did before;
+/// - `SA_RESETHAND`: the old function is called for the first delivery
+///   only; from then on procctl acts as if it had found `SIG_DFL` (it stops
+///   chaining, and the last [`unregister`] restores `SIG_DFL`, as the kernel
+///   would have). What cannot be kept: the kernel's reset is what makes the
+///   *next* delivery take the default action (end the process, for most
+///   signals); with procctl's handler installed the next delivery runs the
+///   registered handlers instead;
+/// - the old handler is called with the `siginfo_t` and context the kernel
+///   gave procctl's (a one-argument handler with the signal number only).
+///
+/// With no function to chain to, procctl's handler is installed with
+/// `SA_RESTART` and an empty mask. A previous `SIG_IGN` or `SIG_DFL` is
 /// replaced, not imitated: registering a handler for `SIGTERM` stops
 /// `SIGTERM` from ending the process, as in Python. When the last
-/// registration for `sig` is removed, the old disposition comes back.
+/// registration for `sig` is removed, the old disposition comes back
+/// (exactly as it was, flags and mask included).
 /// The low-level handler preserves `errno`.
 ///
 /// If other code installs its own handler over procctl's later (another
@@ -253,6 +422,31 @@ pub(crate) fn add(sig: Signal, kind: Kind) -> Result<SigId> {
 /// [`unregister`] themselves. Handlers do not survive `exec`: the kernel
 /// resets caught signals to their default action (ignored ones stay
 /// ignored).
+///
+/// # Fork
+///
+/// Closures do not survive a `fork` (procctl's [`fork`](crate::proc::fork)
+/// and [`fork_unchecked`](crate::proc::fork_unchecked), `std`'s, or a raw
+/// `libc::fork`): the dispatcher thread does not exist in the child, and a
+/// signal caught for a closure nobody runs would simply vanish. So in the
+/// child, from a `pthread_atfork` handler that runs before `fork` returns
+/// there:
+///
+/// - a signal whose only registrations are closures gets back the
+///   disposition procctl replaced (`SIGTERM` ends the child again);
+/// - a signal that also has a [`register_flag`] flag or a
+///   [`Signals`](super::Signals) iterator keeps procctl's handler: those
+///   need no thread and keep working in the child;
+/// - deliveries counted in the parent and not yet handled are not the
+///   child's (as the kernel's pending signals are not), and are dropped;
+/// - the parent's closures are forgotten (leaked, never dropped in the
+///   child: their captures belong to the parent); [`unregister`] of their
+///   ids returns `false` there. A `register` in the child starts the
+///   child's own dispatcher.
+///
+/// procctl's locks are taken around every `fork` (in the `pthread_atfork`
+/// prepare handler) so that the child never inherits them held by a thread
+/// that does not exist there.
 ///
 /// # Errors
 ///
@@ -270,9 +464,7 @@ pub(crate) fn add(sig: Signal, kind: Kind) -> Result<SigId> {
 /// Windows: `SIGINT` and `SIGBREAK` (Ctrl+C, Ctrl+Break) through the console
 /// control handler (`SetConsoleCtrlHandler`); other signals
 /// `Error::Unsupported`. The control handler runs on a thread Windows
-/// starts, not in signal context. After `fork`, the child
-/// has the registrations but not the dispatcher thread: its next
-/// `register` starts a new one.
+/// starts, not in signal context.
 ///
 /// # Examples
 ///
@@ -349,8 +541,21 @@ pub fn register_flag(sig: Signal, flag: Arc<AtomicBool>) -> Result<SigId> {
 /// replaced is restored, if procctl's handler is still the installed one
 /// (if somebody installed another disposition since, it is left alone).
 ///
-/// A handler may still be running, on the dispatcher thread, when this
-/// returns, or run once more for a signal that arrived just before.
+/// Once `unregister` returns, the closure never starts again, even for
+/// deliveries that were counted before and not yet handled. If it is
+/// running on the dispatcher thread at that moment, `unregister` waits
+/// until that call returns, so the caller may then free what the closure
+/// uses. Two exceptions, where waiting would never end:
+///
+/// - called from a handler (on the dispatcher thread, for itself or any
+///   other registration), it returns at once: the only running call is
+///   the caller's own, which goes on until it returns;
+/// - a closure that waits for the thread calling `unregister` (a lock that
+///   thread holds, a message it would send afterwards) deadlocks with it,
+///   as a thread joining a thread that waits for it does.
+///
+/// A flag or a [`Signals`](super::Signals) queue is no longer touched by
+/// the low-level handler once this returns.
 ///
 /// # Examples
 ///
@@ -380,6 +585,15 @@ pub fn unregister(id: SigId) -> bool {
         let _ = sys::signal::unhook(raw);
     } else {
         let _ = sys::signal::update(raw, entries.actions());
+    }
+    // A handler unregistering itself runs on the dispatcher thread: its
+    // own call is the running one, and waiting for it would never end.
+    if reg.running == Some(id.id) && reg.dispatcher != Some(std::thread::current().id()) {
+        reg.waiting += 1;
+        while reg.running == Some(id.id) {
+            reg = CALL_DONE.wait(reg).unwrap_or_else(PoisonError::into_inner);
+        }
+        reg.waiting -= 1;
     }
     true
 }

@@ -62,6 +62,18 @@ pub fn main() {
             "fork_refuses_when_multithreaded",
             fork_refuses_when_multithreaded,
         ),
+        (
+            "fork_unchecked_child_takes_no_stdout_lock",
+            fork_unchecked_child_takes_no_stdout_lock,
+        ),
+        (
+            "fork_unchecked_panic_takes_no_lock",
+            fork_unchecked_panic_takes_no_lock,
+        ),
+        (
+            "fork_unchecked_panic_message_reaches_stderr",
+            fork_unchecked_panic_message_reaches_stderr,
+        ),
     ]);
 }
 
@@ -587,4 +599,186 @@ fn fork_refuses_when_multithreaded() {
     until_single_threaded();
     let child = fork(|| 0).unwrap();
     assert!(wait10(&child).success());
+}
+
+/// Runs `scenario` in a forked child whose stdout and stderr go to
+/// /dev/null (it starts a noisy thread) and expects it to exit with 0.
+fn in_quiet_child(scenario: fn() -> i32) {
+    let child = fork(|| {
+        arm_alarm();
+        let null = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        // SAFETY: dup2 on valid descriptors.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), 1);
+            libc::dup2(null.as_raw_fd(), 2);
+        }
+        scenario()
+    })
+    .unwrap();
+    let status = wait10(&child);
+    assert_eq!(
+        status,
+        ExitStatus::Exited(0),
+        "1 = a child hung, 2 = wrong status"
+    );
+}
+
+/// Forks 40 `fork_unchecked` children, each running `body`, while
+/// `noise` runs in a loop on another thread; each must end with
+/// `expected` within 2 s. 0 if all did, 1 at the first that hung, 2 for a
+/// wrong status.
+fn children_beside(noise: fn(), body: fn() -> i32, expected: ExitStatus) -> i32 {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    let stop = Arc::new(AtomicBool::new(false));
+    let noisy: Vec<_> = (0..1)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(SeqCst) {
+                    noise();
+                }
+            })
+        })
+        .collect();
+    let mut verdict = 0;
+    for _ in 0..40 {
+        // SAFETY: `body` only returns or panics: the closure follows the
+        // rules of a multi-threaded fork; what procctl does around it is
+        // what the test checks.
+        let child = unsafe { procctl::proc::fork_unchecked(body) }.unwrap();
+        match child.wait_timeout(Duration::from_secs(2)).unwrap() {
+            Some(status) if status == expected => {}
+            Some(_) => {
+                verdict = 2;
+                break;
+            }
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                verdict = 1;
+                break;
+            }
+        }
+    }
+    stop.store(true, SeqCst);
+    for thread in noisy {
+        thread.join().unwrap();
+    }
+    verdict
+}
+
+/// Set by `print_holding_the_lock` while it holds stdout's lock.
+static PRINTER_HOLDS_STDOUT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Prints a line and keeps stdout's lock for 1 ms, then leaves it free for
+/// 100 µs (for the forking thread's pre-fork flush).
+fn print_holding_the_lock() {
+    use std::sync::atomic::Ordering::SeqCst;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "noise from another thread").unwrap();
+        PRINTER_HOLDS_STDOUT.store(true, SeqCst);
+        spin(Duration::from_millis(1));
+        PRINTER_HOLDS_STDOUT.store(false, SeqCst);
+    }
+    spin(Duration::from_micros(100));
+}
+
+/// A `pthread_atfork` prepare handler: runs after procctl's pre-fork
+/// flush, just before the process is copied, and waits (at most 100 ms)
+/// until the printer holds stdout's lock again, so that every child is
+/// made while another thread holds it (left to chance, the forking thread
+/// usually wins: it has just released the lock).
+extern "C" fn fork_while_the_printer_holds_stdout() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let start = std::time::Instant::now();
+    while !PRINTER_HOLDS_STDOUT.load(SeqCst) && start.elapsed() < Duration::from_millis(100) {
+        std::hint::spin_loop();
+    }
+}
+
+/// Busy-waits for `d` (a sleeping thread would not take the lock back in
+/// time).
+fn spin(d: Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+/// Issue 14, item 13: with another thread printing in a loop (so holding
+/// std's stdout lock most of the time), a `fork_unchecked` child whose
+/// closure only returns must not touch that lock: each of 40 exits.
+fn fork_unchecked_child_takes_no_stdout_lock() {
+    in_quiet_child(|| {
+        // SAFETY: registers a plain function (in this forked test process
+        // only) that reads an atomic and the clock.
+        unsafe { libc::pthread_atfork(Some(fork_while_the_printer_holds_stdout), None, None) };
+        children_beside(print_holding_the_lock, || 7, ExitStatus::Exited(7))
+    });
+}
+
+/// Issue 14, item 13: a panic in a `fork_unchecked` child becomes exit
+/// code 101 without the panic machinery's locks (the default hook's
+/// backtrace lock, held here by a thread that keeps panicking).
+fn fork_unchecked_panic_takes_no_lock() {
+    in_quiet_child(|| {
+        children_beside(
+            || {
+                let _ = std::panic::catch_unwind(|| panic!("noise: a panic in another thread"));
+            },
+            || panic!("a panic in a fork_unchecked child"),
+            ExitStatus::Exited(101),
+        )
+    });
+}
+
+/// The panic of a `fork_unchecked` child is still reported: its location
+/// and message on descriptor 2, written without std's stderr, and exit
+/// code 101. A later safe `fork` still runs the program's hook.
+fn fork_unchecked_panic_message_reaches_stderr() {
+    let (mut r, w) = std::io::pipe().unwrap();
+    let fd = w.as_raw_fd();
+    // SAFETY: single-threaded here; the child only calls dup2 (on valid
+    // descriptors) and panics.
+    let child = unsafe {
+        procctl::proc::fork_unchecked(|| {
+            libc::dup2(fd, 2);
+            let n = std::hint::black_box(42);
+            panic!("deliberate panic number {n}")
+        })
+    }
+    .unwrap();
+    drop(w);
+    let mut err = String::new();
+    r.read_to_string(&mut err).unwrap();
+    assert_eq!(wait10(&child), ExitStatus::Exited(101));
+    assert!(
+        err.starts_with("panicked in a fork_unchecked child at tests/unix/fork.rs:")
+            && err.ends_with(": deliberate panic number 42\n"),
+        "{err:?}"
+    );
+
+    let (mut r, w) = std::io::pipe().unwrap();
+    let fd = w.as_raw_fd();
+    let child = fork(|| {
+        // SAFETY: dup2 on valid descriptors.
+        unsafe { libc::dup2(fd, 2) };
+        panic!("a panic in a safe fork")
+    })
+    .unwrap();
+    drop(w);
+    let mut err = String::new();
+    r.read_to_string(&mut err).unwrap();
+    assert_eq!(wait10(&child), ExitStatus::Exited(101));
+    assert!(err.contains("a panic in a safe fork"), "{err:?}");
+    assert!(
+        !err.contains("panicked in a fork_unchecked child"),
+        "{err:?}"
+    );
 }

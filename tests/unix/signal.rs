@@ -101,6 +101,38 @@ pub fn main() {
             "a_later_handler_chaining_to_procctl_is_not_taken_over",
             a_later_handler_chaining_to_procctl_is_not_taken_over,
         ),
+        (
+            "unregister_waits_for_the_running_call_and_drops_queued_ones",
+            unregister_waits_for_the_running_call_and_drops_queued_ones,
+        ),
+        (
+            "a_handler_can_unregister_itself",
+            a_handler_can_unregister_itself,
+        ),
+        (
+            "a_chained_resethand_handler_runs_once",
+            a_chained_resethand_handler_runs_once,
+        ),
+        (
+            "a_chained_handler_runs_with_its_mask_and_nodefer",
+            a_chained_handler_runs_with_its_mask_and_nodefer,
+        ),
+        (
+            "a_chained_onstack_handler_runs_on_the_alternate_stack",
+            a_chained_onstack_handler_runs_on_the_alternate_stack,
+        ),
+        (
+            "a_chained_handler_without_restart_interrupts_a_read",
+            a_chained_handler_without_restart_interrupts_a_read,
+        ),
+        (
+            "closure_signals_get_their_old_disposition_in_a_forked_child",
+            closure_signals_get_their_old_disposition_in_a_forked_child,
+        ),
+        (
+            "a_child_forked_while_another_thread_registers_can_register",
+            a_child_forked_while_another_thread_registers_can_register,
+        ),
     ]);
 }
 
@@ -955,4 +987,416 @@ fn a_later_handler_chaining_to_procctl_is_not_taken_over() {
     );
     signal::raise(Signal::USR1).unwrap();
     assert_eq!(LATER_HITS.load(SeqCst), 2);
+}
+
+/// Makes the dispatcher count `n` deliveries of `sig` before it runs any of
+/// them, so that they are handled as one batch: a gate closure on SIGUSR1
+/// holds the dispatcher while `sig` is sent `n` times.
+fn deliver_as_one_batch(sig: Signal, n: usize) {
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let go_rx = std::sync::Mutex::new(go_rx);
+    let entered_tx = std::sync::Mutex::new(entered_tx);
+    let gate = signal::register(Signal::USR1, move |_| {
+        let _ = entered_tx.lock().unwrap().send(());
+        let _ = go_rx.lock().unwrap().recv_timeout(WAIT);
+    })
+    .unwrap();
+    signal::raise(Signal::USR1).unwrap();
+    entered_rx.recv_timeout(WAIT).expect("gate entered");
+    for _ in 0..n {
+        signal::kill(Pid::current(), sig).unwrap();
+    }
+    // Unregistering the gate from here while it runs: it must not start
+    // again, and (in the fixed code) this waits until it returned, so
+    // release it first.
+    go_tx.send(()).unwrap();
+    assert!(signal::unregister(gate));
+}
+
+/// Issue 14, item 11: with five real-time signals counted in one batch
+/// and a 100 ms closure, `unregister` during the first call must wait for
+/// that call and no further call may start.
+fn unregister_waits_for_the_running_call_and_drops_queued_ones() {
+    let (Some(rt), Some(fence)) = (Signal::rt(0), Signal::rt(1)) else {
+        return; // no real-time signals here (macOS)
+    };
+    for round in 0..3 {
+        let started = Arc::new(AtomicUsize::new(0));
+        let finished = Arc::new(AtomicUsize::new(0));
+        let (s, f) = (Arc::clone(&started), Arc::clone(&finished));
+        let id = signal::register(rt, move |_| {
+            s.fetch_add(1, SeqCst);
+            std::thread::sleep(Duration::from_millis(100));
+            f.fetch_add(1, SeqCst);
+        })
+        .unwrap();
+        deliver_as_one_batch(rt, 5);
+        let deadline = Instant::now() + WAIT;
+        while started.load(SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "round {round}: no call started");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(signal::unregister(id));
+        let (s_at, f_at) = (started.load(SeqCst), finished.load(SeqCst));
+        assert_eq!(
+            s_at, f_at,
+            "round {round}: unregister returned during a call"
+        );
+        dispatch_fence(fence);
+        assert_eq!(
+            started.load(SeqCst),
+            s_at,
+            "round {round}: calls started after unregister returned"
+        );
+        assert_eq!(s_at, 1, "round {round}");
+    }
+}
+
+/// A handler that unregisters itself (on the dispatcher thread) does not
+/// deadlock, and the rest of its batch does not run.
+fn a_handler_can_unregister_itself() {
+    let (Some(rt), Some(fence)) = (Signal::rt(0), Signal::rt(1)) else {
+        return;
+    };
+    let me = Arc::new(std::sync::OnceLock::new());
+    let runs = Arc::new(AtomicUsize::new(0));
+    let results = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let id = {
+        let (me, runs, results) = (Arc::clone(&me), Arc::clone(&runs), Arc::clone(&results));
+        signal::register(rt, move |_| {
+            runs.fetch_add(1, SeqCst);
+            if let Some(id) = me.get() {
+                results.lock().unwrap().push(signal::unregister(*id));
+            }
+        })
+        .unwrap()
+    };
+    me.set(id).unwrap();
+    deliver_as_one_batch(rt, 5);
+    dispatch_fence(fence);
+    assert_eq!(runs.load(SeqCst), 1);
+    assert_eq!(*results.lock().unwrap(), [true]);
+    assert!(!signal::unregister(id));
+    assert_eq!(signal::disposition(rt).unwrap(), Disposition::Default);
+}
+
+static RESETHAND_HITS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn resethand_handler(_: c_int) {
+    RESETHAND_HITS.fetch_add(1, SeqCst);
+}
+
+/// Issue 14, item 12: a chained `SA_RESETHAND` handler runs once, and the
+/// disposition restored afterwards is the default the kernel would have
+/// reset it to.
+fn a_chained_resethand_handler_runs_once() {
+    // SAFETY: the handler only touches an atomic.
+    unsafe {
+        signal::sigaction(
+            Signal::USR1,
+            SigHandler::Handler(resethand_handler),
+            SaFlags::RESETHAND,
+        )
+    }
+    .unwrap();
+    let flag = Arc::new(AtomicBool::new(false));
+    let id = signal::register_flag(Signal::USR1, Arc::clone(&flag)).unwrap();
+    for i in 0..3 {
+        signal::raise(Signal::USR1).unwrap();
+        assert!(flag.swap(false, SeqCst), "delivery {i} reached procctl");
+    }
+    assert_eq!(RESETHAND_HITS.load(SeqCst), 1);
+    assert!(signal::unregister(id));
+    assert_eq!(
+        signal::disposition(Signal::USR1).unwrap(),
+        Disposition::Default
+    );
+}
+
+/// Bit 0: SIGUSR2 was blocked in the handler; bit 1: its own signal was.
+static MASK_SEEN: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+extern "C" fn mask_probe(sig: c_int) {
+    // SAFETY: all-zero is a valid sigset_t to be filled in.
+    let mut cur: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pthread_sigmask is async-signal-safe; a null new set only
+    // reads the mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut cur) };
+    // SAFETY: cur is an initialised set.
+    let usr2 = unsafe { libc::sigismember(&cur, libc::SIGUSR2) } == 1;
+    // SAFETY: as above.
+    let own = unsafe { libc::sigismember(&cur, sig) } == 1;
+    MASK_SEEN.store(usize::from(usr2) | usize::from(own) << 1, SeqCst);
+}
+
+/// Issue 14, item 12: the chained handler runs with its own `sa_mask`
+/// (SIGUSR2 blocked) and `SA_NODEFER` (its signal not blocked).
+fn a_chained_handler_runs_with_its_mask_and_nodefer() {
+    // SAFETY: all-zero is a valid sigaction; the handler only calls
+    // async-signal-safe functions.
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        act.sa_sigaction = mask_probe as extern "C" fn(c_int) as usize;
+        act.sa_flags = libc::SA_NODEFER;
+        libc::sigemptyset(&mut act.sa_mask);
+        libc::sigaddset(&mut act.sa_mask, libc::SIGUSR2);
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR1, &act, std::ptr::null_mut()),
+            0
+        );
+    }
+    let flag = Arc::new(AtomicBool::new(false));
+    signal::register_flag(Signal::USR1, Arc::clone(&flag)).unwrap();
+    signal::raise(Signal::USR1).unwrap();
+    assert!(flag.load(SeqCst));
+    assert_eq!(
+        MASK_SEEN.load(SeqCst),
+        0b01,
+        "bit 0: SIGUSR2 blocked (sa_mask), bit 1: SIGUSR1 blocked (no SA_NODEFER)"
+    );
+}
+
+static ALT_STACK: AtomicUsize = AtomicUsize::new(0);
+static ALT_STACK_LEN: usize = 256 * 1024;
+/// 1: the handler ran on the alternate stack, 2: it did not.
+static ON_ALT_STACK: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn onstack_probe(_: c_int) {
+    let local = 0u8;
+    let at = std::hint::black_box(&local) as *const u8 as usize;
+    let lo = ALT_STACK.load(SeqCst);
+    let on = at >= lo && at < lo + ALT_STACK_LEN;
+    ON_ALT_STACK.store(if on { 1 } else { 2 }, SeqCst);
+}
+
+/// Issue 14, item 12: a chained `SA_ONSTACK` handler runs on the thread's
+/// alternate signal stack.
+fn a_chained_onstack_handler_runs_on_the_alternate_stack() {
+    let stack: &'static mut [u8] = vec![0u8; ALT_STACK_LEN].leak();
+    ALT_STACK.store(stack.as_mut_ptr() as usize, SeqCst);
+    // SAFETY: all-zero is a valid stack_t; the new stack is leaked, so it
+    // outlives its use; sigaltstack only records it.
+    unsafe {
+        let mut ss: libc::stack_t = std::mem::zeroed();
+        ss.ss_sp = stack.as_mut_ptr().cast();
+        ss.ss_size = ALT_STACK_LEN;
+        assert_eq!(libc::sigaltstack(&ss, std::ptr::null_mut()), 0);
+    }
+    // SAFETY: the handler only touches atomics.
+    unsafe {
+        signal::sigaction(
+            Signal::USR2,
+            SigHandler::Handler(onstack_probe),
+            SaFlags::ONSTACK,
+        )
+    }
+    .unwrap();
+    let flag = Arc::new(AtomicBool::new(false));
+    signal::register_flag(Signal::USR2, Arc::clone(&flag)).unwrap();
+    signal::raise(Signal::USR2).unwrap();
+    assert!(flag.load(SeqCst));
+    assert_eq!(ON_ALT_STACK.load(SeqCst), 1, "1: on the alternate stack");
+}
+
+extern "C" fn noop_handler(_: c_int) {}
+
+/// Issue 14, item 12: an `alarm` handler installed without `SA_RESTART`,
+/// to break a blocking `read`, still breaks it once procctl chains to it.
+fn a_chained_handler_without_restart_interrupts_a_read() {
+    use std::io::{Read, Write};
+    // SAFETY: the handler does nothing.
+    unsafe {
+        signal::sigaction(
+            Signal::ALRM,
+            SigHandler::Handler(noop_handler),
+            SaFlags::empty(),
+        )
+    }
+    .unwrap();
+    let flag = Arc::new(AtomicBool::new(false));
+    signal::register_flag(Signal::ALRM, Arc::clone(&flag)).unwrap();
+    let (mut r, w) = std::io::pipe().unwrap();
+    // If the read restarts (the defect), this thread ends it after 3 s.
+    // SIGALRM is blocked here, so the alarm goes to the reading thread.
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let unblocker = std::thread::spawn(move || {
+        let _blocked = signal::block(&SigSet::from(Signal::ALRM)).unwrap();
+        ready_tx.send(()).unwrap();
+        let _ = done_rx.recv_timeout(Duration::from_secs(3));
+        (&w).write_all(b"x").unwrap();
+    });
+    ready_rx.recv_timeout(WAIT).unwrap();
+    let start = Instant::now();
+    signal::alarm(1);
+    let got = r.read(&mut [0u8; 1]);
+    let took = start.elapsed();
+    let _ = done_tx.send(());
+    unblocker.join().unwrap();
+    assert!(
+        matches!(&got, Err(e) if e.kind() == std::io::ErrorKind::Interrupted),
+        "read gave {got:?} after {took:?}"
+    );
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+    assert!(flag.load(SeqCst));
+}
+
+/// Waits at most `WAIT` for `pid` (a raw child), killing it on timeout.
+fn wait_raw(pid: Pid) -> procctl::WaitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match proc::waitpid(pid, proc::WaitOptions::NOHANG).unwrap() {
+            Some((_, status)) => return status,
+            None if Instant::now() > deadline => {
+                let _ = signal::kill(pid, Signal::KILL);
+                let _ = proc::waitpid(pid, proc::WaitOptions::empty());
+                panic!("child {pid} still running after {WAIT:?}");
+            }
+            None => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+}
+
+/// The body of a forked child for the test below, async-signal-safe only:
+/// arms its alarm, checks that SIGUSR2's flag still works (it needs no
+/// thread), reports over `w`, and waits to be killed.
+fn forked_child_body(w: c_int, usr2: &AtomicBool) -> ! {
+    // SAFETY: alarm, raise, write and pause are async-signal-safe.
+    unsafe {
+        libc::alarm(10);
+        libc::raise(libc::SIGUSR2);
+        let byte = if usr2.load(SeqCst) { b'1' } else { b'0' };
+        libc::write(w, (&byte as *const u8).cast(), 1);
+        loop {
+            libc::pause();
+        }
+    }
+}
+
+/// Issue 14, item 14: in a child forked while the dispatcher runs, a
+/// signal that had a closure gets back the disposition procctl replaced
+/// (SIGTERM ends the child again), while a flag keeps working; after
+/// `fork_unchecked`, a raw `fork`, and the safe `fork` (in a
+/// single-threaded child).
+fn closure_signals_get_their_old_disposition_in_a_forked_child() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let (tx, rx) = mpsc::channel();
+    signal::register(Signal::TERM, move |_| tx.send(()).unwrap()).unwrap();
+    signal::raise(Signal::TERM).unwrap();
+    rx.recv_timeout(WAIT).expect("the dispatcher runs");
+    let usr2 = Arc::new(AtomicBool::new(false));
+    signal::register_flag(Signal::USR2, Arc::clone(&usr2)).unwrap();
+
+    for how in ["fork_unchecked", "raw fork", "fork in a child"] {
+        let (mut r, w) = std::io::pipe().unwrap();
+        let wfd = w.as_raw_fd();
+        let flag: &AtomicBool = &usr2;
+        let pid = match how {
+            // SAFETY: the child only makes async-signal-safe calls.
+            "fork_unchecked" => unsafe { proc::fork_unchecked(|| forked_child_body(wfd, flag)) }
+                .unwrap()
+                .pid(),
+            "raw fork" => {
+                // SAFETY: the child only makes async-signal-safe calls.
+                match unsafe { libc::fork() } {
+                    0 => forked_child_body(wfd, flag),
+                    -1 => panic!("fork: {}", std::io::Error::last_os_error()),
+                    pid => Pid::from_raw(pid).unwrap(),
+                }
+            }
+            _ => {
+                // A single-threaded child forks its own child with the
+                // safe fork, signals it, and reports how that one ended.
+                // SAFETY: the child is alone, so it may use the safe fork;
+                // it allocates, which glibc and musl allow after fork.
+                let child = unsafe {
+                    proc::fork_unchecked(|| {
+                        signal::alarm(10);
+                        let inner = proc::fork(|| forked_child_body(wfd, flag)).unwrap();
+                        let mut byte = [0u8; 1];
+                        if (&r).read_exact(&mut byte).is_err() || byte != *b"1" {
+                            return 2;
+                        }
+                        inner.signal(Signal::TERM).unwrap();
+                        match inner.wait_timeout(WAIT).unwrap() {
+                            Some(s) if s.signal() == Some(Signal::TERM) => 0,
+                            Some(_) => 3,
+                            None => 4,
+                        }
+                    })
+                }
+                .unwrap();
+                drop(w);
+                let status = child.wait_timeout(WAIT).unwrap().unwrap_or_else(|| {
+                    let _ = child.kill();
+                    panic!("{how}: still running after {WAIT:?}")
+                });
+                assert_eq!(
+                    status.code(),
+                    Some(0),
+                    "{how}: 2 = no flag, 3 = not ended by SIGTERM, 4 = hung"
+                );
+                continue;
+            }
+        };
+        drop(w);
+        let mut byte = [0u8; 1];
+        r.read_exact(&mut byte).unwrap();
+        assert_eq!(&byte, b"1", "{how}: the flag works in the child");
+        signal::kill(pid, Signal::TERM).unwrap();
+        let status = wait_raw(pid);
+        assert_eq!(
+            status,
+            procctl::WaitStatus::Exited(procctl::ExitStatus::Signaled {
+                signal: Signal::TERM,
+                core_dumped: false
+            }),
+            "{how}"
+        );
+    }
+}
+
+/// Issue 14, item 14 (the locks a fork copies): a child forked while
+/// another thread is registering and unregistering can register itself
+/// (the registry and hook locks are not left held in the child).
+fn a_child_forked_while_another_thread_registers_can_register() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let churn = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let flag = Arc::new(AtomicBool::new(false));
+            while !stop.load(SeqCst) {
+                let id = signal::register_flag(Signal::USR1, Arc::clone(&flag)).unwrap();
+                assert!(signal::unregister(id));
+            }
+        })
+    };
+    for i in 0..100 {
+        // SAFETY: the child registers a flag (allocating, which glibc and
+        // musl allow after fork) and exits; it takes procctl's locks, which
+        // is what this test checks.
+        let child = unsafe {
+            proc::fork_unchecked(|| {
+                signal::alarm(10);
+                let flag = Arc::new(AtomicBool::new(false));
+                let id = signal::register_flag(Signal::USR2, Arc::clone(&flag)).unwrap();
+                signal::raise(Signal::USR2).unwrap();
+                i32::from(!(flag.load(SeqCst) && signal::unregister(id)))
+            })
+        }
+        .unwrap();
+        match child.wait_timeout(Duration::from_secs(3)).unwrap() {
+            Some(status) => assert_eq!(status.code(), Some(0), "child {i}"),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                stop.store(true, SeqCst);
+                panic!("child {i} hung in register_flag");
+            }
+        }
+    }
+    stop.store(true, SeqCst);
+    churn.join().unwrap();
 }

@@ -106,3 +106,20 @@ fn unsafe_zeroed<T: Copy>() -> T {
     // bytes is a valid value.
     unsafe { std::mem::zeroed() }
 }
+
+/// Writes `bytes` to descriptor 2 with plain `write` calls (no lock, no
+/// allocation: usable in a forked child), ignoring errors.
+pub(crate) fn write_stderr(mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: write from a valid buffer of the given length; write is
+        // async-signal-safe.
+        let n = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+        if n > 0 {
+            bytes = &bytes[n as usize..];
+        } else if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        } else {
+            return;
+        }
+    }
+}

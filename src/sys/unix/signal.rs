@@ -6,14 +6,21 @@
 //! for each `Signals` queue and for the dispatcher thread, and wakes them
 //! (one byte to a queue's wake pipe; a futex wake for the dispatcher on
 //! Linux, a byte to its pipe elsewhere); chains to the handler that was
-//! installed before procctl's; and restores `errno`. Closures run later on the dispatcher
-//! thread (`crate::signal::handler`), iterators drain their own queue.
+//! installed before procctl's; and restores `errno`. Closures run later on
+//! the dispatcher thread (`crate::signal::handler`), iterators drain their own queue.
 //!
 //! What the handler reads lives in one immutable [`Slot`] per signal behind
 //! an `AtomicPtr`. Writers (under `HOOK_LOCK`) swap in a new slot, then wait
 //! until no handler is between `READERS += 1` and `READERS -= 1` before
 //! freeing the old one: a handler that incremented after the swap can only
 //! have loaded the new pointer.
+//!
+//! procctl's handler is installed with the mask and the flags of the
+//! function it chains to ([`our_action`]), so that function runs as its
+//! owner installed it; a `SA_RESETHAND` one is chained to once (the slot's
+//! `prev_spent`). Around every `fork`, `pthread_atfork` handlers hold
+//! `HOOK_LOCK` and reset in the child what only made sense in the parent
+//! ([`reset_in_child`]).
 
 use std::ffi::c_int;
 use std::io;
@@ -367,6 +374,17 @@ impl Tally {
         self.pending[idx / 64].fetch_or(1 << (idx % 64), SeqCst);
     }
 
+    /// Forgets every count (the child of a `fork`: pending deliveries are
+    /// the parent's, as the kernel's pending signals are). Atomics only.
+    fn clear(&self) {
+        for word in &self.pending {
+            word.store(0, SeqCst);
+        }
+        for count in &self.counts {
+            count.store(0, SeqCst);
+        }
+    }
+
     /// Nothing noted since the last [`Tally::take`].
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fn is_empty(&self) -> bool {
@@ -490,6 +508,12 @@ impl Sleeper {
         Sleeper(AtomicU32::new(0))
     }
 
+    /// The child of a `fork`: no thread sleeps here (only the forking
+    /// thread exists, and it was not asleep).
+    fn reset(&self) {
+        self.0.store(0, SeqCst);
+    }
+
     /// Signal context: wakes the sleeping thread, if any. A raw system
     /// call, so async-signal-safe.
     fn wake(&self) {
@@ -551,6 +575,9 @@ pub(crate) struct Actions {
 struct Slot {
     /// The action to chain to (installed before procctl's).
     prev: libc::sigaction,
+    /// `prev` had `SA_RESETHAND` and has run: the kernel would have reset
+    /// it to `SIG_DFL`, so it is not chained to again.
+    prev_spent: AtomicBool,
     flags: Box<[Arc<AtomicBool>]>,
     queues: Box<[Arc<Queue>]>,
     dispatch: bool,
@@ -560,10 +587,37 @@ impl Slot {
     fn new(prev: libc::sigaction, actions: Actions) -> *mut Slot {
         Box::into_raw(Box::new(Slot {
             prev,
+            prev_spent: AtomicBool::new(false),
             flags: actions.flags.into_boxed_slice(),
             queues: actions.queues.into_boxed_slice(),
             dispatch: actions.dispatch,
         }))
+    }
+
+    /// The action procctl stands for now: `prev`, or `SIG_DFL` once a
+    /// `SA_RESETHAND` handler has run.
+    fn current_prev(&self) -> libc::sigaction {
+        if self.prev_spent.load(SeqCst) {
+            // SAFETY: all-zero is a valid sigaction (empty mask, no flags),
+            // and SIG_DFL is 0.
+            let mut dfl: libc::sigaction = unsafe { std::mem::zeroed() };
+            dfl.sa_sigaction = libc::SIG_DFL;
+            return dfl;
+        }
+        self.prev
+    }
+
+    /// Signal context: the handler to chain to for this delivery, if any.
+    /// A `SA_RESETHAND` one is handed out once.
+    fn take_chain(&self) -> Option<(libc::sighandler_t, c_int)> {
+        let prev = &self.prev;
+        if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
+            return None;
+        }
+        if prev.sa_flags & libc::SA_RESETHAND != 0 && self.prev_spent.swap(true, SeqCst) {
+            return None;
+        }
+        Some((prev.sa_sigaction, prev.sa_flags))
     }
 }
 
@@ -605,7 +659,7 @@ extern "C" fn low_level_handler(sig: c_int, info: *mut libc::siginfo_t, ctx: *mu
                 DISPATCH.note(idx);
                 wake_dispatcher(sig);
             }
-            Some((slot.prev.sa_sigaction, slot.prev.sa_flags))
+            slot.take_chain()
         };
         READERS.fetch_sub(1, SeqCst);
         if let Some((handler, flags)) = prev {
@@ -670,7 +724,36 @@ fn hooked_prev(idx: usize) -> Option<libc::sigaction> {
     let slot = SLOTS[idx].load(SeqCst);
     // SAFETY: slots only change (and are freed) under HOOK_LOCK, which the
     // caller holds, so a non-null slot is alive.
-    (!slot.is_null()).then(|| unsafe { (*slot).prev })
+    (!slot.is_null()).then(|| unsafe { (*slot).current_prev() })
+}
+
+/// The flags of the previous handler that procctl's takes over when it
+/// chains to a function: how the kernel runs the handler (`SA_RESTART`,
+/// `SA_NODEFER`, `SA_ONSTACK`) and, for `SIGCHLD`, when it sends the
+/// signal (`SA_NOCLDSTOP`, `SA_NOCLDWAIT`). `SA_RESETHAND` is emulated by
+/// chaining once; `SA_SIGINFO` is procctl's own.
+const KEPT_FLAGS: c_int = libc::SA_RESTART
+    | libc::SA_NODEFER
+    | libc::SA_ONSTACK
+    | libc::SA_NOCLDSTOP
+    | libc::SA_NOCLDWAIT;
+
+/// The action that installs procctl's low-level handler in place of
+/// `prev`: with `prev`'s mask and flags (see [`KEPT_FLAGS`]) when `prev` is
+/// a function it chains to, so that function runs as its owner asked;
+/// `SA_RESTART` and an empty mask otherwise.
+fn our_action(prev: &libc::sigaction) -> libc::sigaction {
+    // SAFETY: all-zero is a valid sigaction (empty mask, no flags).
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = ours();
+    if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
+        act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+        act.sa_mask = empty_raw();
+    } else {
+        act.sa_flags = libc::SA_SIGINFO | (prev.sa_flags & KEPT_FLAGS);
+        act.sa_mask = prev.sa_mask;
+    }
+    act
 }
 
 /// Makes procctl's low-level handler do `actions` for `sig`, installing it
@@ -699,10 +782,7 @@ pub(crate) fn hook(sig: i32, actions: Actions) -> io::Result<()> {
     if !install {
         return Ok(());
     }
-    // SAFETY: all-zero is a valid sigaction (empty mask, no flags).
-    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
-    act.sa_sigaction = ours();
-    act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+    let act = our_action(&prev);
     // SAFETY: low_level_handler is async-signal-safe and its slot is
     // published.
     if let Err(e) = cvt(unsafe { libc::sigaction(sig, &act, ptr::null_mut()) }) {
@@ -742,6 +822,124 @@ pub(crate) fn unhook(sig: i32) -> io::Result<()> {
         publish(idx, Slot::new(prev, Actions::default()));
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// fork
+// ---------------------------------------------------------------------------
+
+thread_local! {
+    /// `HOOK_LOCK`, held by the forking thread from the `pthread_atfork`
+    /// prepare handler until the parent or child handler.
+    static HOOK_HELD: std::cell::RefCell<Option<std::sync::MutexGuard<'static, ()>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Registers procctl's `pthread_atfork` handlers, once per process (they
+/// then run for every `fork`: procctl's, std's, a raw `libc::fork`).
+///
+/// - prepare (parent, before the fork): takes procctl's registry lock
+///   (`before`) and `HOOK_LOCK`, so that no other thread holds them, half
+///   way through a change, when the process is copied;
+/// - parent: releases both;
+/// - child: see [`reset_in_child`]; then releases `HOOK_LOCK` and calls
+///   `child` (which releases the registry lock).
+///
+/// A raw `fork` called from a signal handler that interrupted procctl while
+/// it held one of these locks would wait for ever in the prepare handler;
+/// `fork` in a signal handler is not something POSIX still promises to work
+/// once `pthread_atfork` handlers exist.
+pub(crate) fn install_fork_handlers(before: fn(), parent: fn(), child: fn()) -> io::Result<()> {
+    /// The registry's parts: prepare, parent, child.
+    type Hooks = (fn(), fn(), fn());
+    static HANDLERS: std::sync::OnceLock<Hooks> = std::sync::OnceLock::new();
+    static RESULT: std::sync::OnceLock<c_int> = std::sync::OnceLock::new();
+
+    extern "C" fn prepare() {
+        if let Some((before, _, _)) = HANDLERS.get() {
+            before();
+        }
+        let held = lock();
+        HOOK_HELD.with(|h| *h.borrow_mut() = Some(held));
+    }
+    extern "C" fn in_parent() {
+        HOOK_HELD.with(|h| h.borrow_mut().take());
+        if let Some((_, parent, _)) = HANDLERS.get() {
+            parent();
+        }
+    }
+    extern "C" fn in_child() {
+        reset_in_child();
+        HOOK_HELD.with(|h| h.borrow_mut().take());
+        if let Some((_, _, child)) = HANDLERS.get() {
+            child();
+        }
+    }
+
+    let _ = HANDLERS.set((before, parent, child));
+    let ret = *RESULT.get_or_init(|| {
+        // SAFETY: three plain functions; the child one only makes
+        // async-signal-safe calls (atomics, sigaction) and releases locks
+        // its own thread took in prepare.
+        unsafe { libc::pthread_atfork(Some(prepare), Some(in_parent), Some(in_child)) }
+    });
+    if ret != 0 {
+        return Err(io::Error::from_raw_os_error(ret));
+    }
+    Ok(())
+}
+
+/// The child of a `fork`, in the `pthread_atfork` child handler, with
+/// `HOOK_LOCK` held: async-signal-safe work only (atomics, `sigaction`),
+/// no allocation, no free.
+///
+/// - No handler of another thread is between `READERS += 1` and `-= 1`
+///   here (those threads do not exist): `READERS` is 0.
+/// - Deliveries counted for the dispatcher or a queue are the parent's
+///   (the kernel does not hand a child its parent's pending signals
+///   either): forgotten. Nobody sleeps on a futex word; the dispatcher's
+///   wake pipe (elsewhere than Linux) is the parent's: no longer written.
+/// - The dispatcher thread does not exist in the child, so closures would
+///   never run: a signal whose only registrations are closures gets back
+///   the disposition procctl replaced (if procctl's handler is the one
+///   installed), and procctl forgets it had hooked it (its slot is leaked:
+///   freeing is not allowed here). A signal that also has flags or
+///   iterators keeps procctl's handler, which needs no thread for them.
+///   The registry drops the closures the next time it is used.
+fn reset_in_child() {
+    READERS.store(0, SeqCst);
+    DISPATCH.clear();
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    DISPATCH_SLEEPER.reset();
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    DISPATCH_WAKE.store(-1, SeqCst);
+    for (idx, slot_ptr) in SLOTS.iter().enumerate() {
+        let raw = slot_ptr.load(SeqCst);
+        if raw.is_null() {
+            continue;
+        }
+        // SAFETY: slots are freed only under HOOK_LOCK, which this thread
+        // holds (taken in the prepare handler), so a published slot is
+        // alive.
+        let slot = unsafe { &*raw };
+        for queue in slot.queues.iter() {
+            queue.tally.clear();
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            queue.sleeper.reset();
+        }
+        if !slot.dispatch || !slot.flags.is_empty() || !slot.queues.is_empty() {
+            continue;
+        }
+        let sig = idx as c_int;
+        if query(sig).is_ok_and(|now| now.sa_sigaction == ours()) {
+            let prev = slot.current_prev();
+            // SAFETY: prev is an action the kernel gave us for this
+            // signal (or SIG_DFL); sigaction is async-signal-safe.
+            if unsafe { libc::sigaction(sig, &prev, ptr::null_mut()) } == 0 {
+                slot_ptr.store(ptr::null_mut(), SeqCst);
+            }
+        }
+    }
 }
 
 /// Signal context: wakes the dispatcher thread after a delivery was
