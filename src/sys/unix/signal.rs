@@ -100,6 +100,18 @@ pub(crate) fn block_all() -> io::Result<SavedMask> {
     sigmask(libc::SIG_BLOCK, Some(&all)).map(SavedMask)
 }
 
+impl SavedMask {
+    /// The signals of the saved mask that procctl can name.
+    pub(crate) fn to_set(&self) -> SigSet {
+        from_raw_set(&self.0)
+    }
+}
+
+/// `pthread_sigmask(SIG_UNBLOCK, set)`.
+pub(crate) fn unblock(set: &SigSet) -> io::Result<()> {
+    sigmask(libc::SIG_UNBLOCK, Some(&raw_set(set))).map(drop)
+}
+
 /// `pthread_sigmask(SIG_SETMASK, saved)`.
 pub(crate) fn restore_mask(saved: &SavedMask) -> io::Result<()> {
     sigmask(libc::SIG_SETMASK, Some(&saved.0)).map(drop)
