@@ -145,7 +145,7 @@ mod imp {
             // touches atomics.
             unsafe {
                 let mut act: libc::sigaction = std::mem::zeroed();
-                act.sa_sigaction = count as usize;
+                act.sa_sigaction = count as extern "C" fn(libc::c_int) as usize;
                 assert_eq!(libc::sigaction(sig, &act, std::ptr::null_mut()), 0);
             }
         }

@@ -82,6 +82,32 @@ pub(crate) fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io
     })
 }
 
+/// `read(fd, buf)`, retried on `EINTR`: the count, 0 at end of input.
+pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    super::retry_eintr(|| {
+        // SAFETY: the kernel writes at most buf.len() bytes into buf.
+        let ret = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if ret < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(ret as usize)
+        }
+    })
+}
+
+/// `write(fd, buf)`, retried on `EINTR`: the count written.
+pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    super::retry_eintr(|| {
+        // SAFETY: the kernel reads at most buf.len() bytes from buf.
+        let ret = unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
+        if ret < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(ret as usize)
+        }
+    })
+}
+
 /// No `splice` outside Linux: callers fall back to read and write.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) fn splice(_from: BorrowedFd<'_>, _to: BorrowedFd<'_>, _len: usize) -> io::Result<usize> {
