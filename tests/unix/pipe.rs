@@ -7,7 +7,9 @@ use crate::forked_runner;
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use std::sync::atomic::Ordering::SeqCst;
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use std::sync::atomic::{AtomicI32, AtomicUsize};
 use std::time::Duration;
 
@@ -54,6 +56,8 @@ pub fn main() {
             "copy_and_splice_into_stdout_keep_the_order",
             copy_and_splice_into_stdout_keep_the_order,
         ),
+        // Exact on Linux only (see procctl::pipe's module docs).
+        #[cfg(any(target_os = "linux", target_os = "android"))]
         (
             "only_our_sigpipe_is_taken_whatever_was_pending",
             only_our_sigpipe_is_taken_whatever_was_pending,
@@ -513,10 +517,13 @@ fn copy_and_splice_into_stdout_keep_the_order() {
     );
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 static SIGPIPE_RUNS: AtomicUsize = AtomicUsize::new(0);
+#[cfg(any(target_os = "linux", target_os = "android"))]
 /// The `si_code` of the first runs of [`count_sigpipe`].
 static SIGPIPE_CODES: [AtomicI32; 4] = [const { AtomicI32::new(i32::MIN) }; 4];
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 extern "C" fn count_sigpipe(_sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     let n = SIGPIPE_RUNS.fetch_add(1, SeqCst);
     if let Some(slot) = SIGPIPE_CODES.get(n) {
@@ -525,6 +532,7 @@ extern "C" fn count_sigpipe(_sig: libc::c_int, info: *mut libc::siginfo_t, _: *m
     }
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 /// The runs of [`count_sigpipe`] since the last call, with their `si_code`s.
 fn take_sigpipe_runs() -> Vec<i32> {
     let n = SIGPIPE_RUNS.swap(0, SeqCst);
@@ -533,6 +541,7 @@ fn take_sigpipe_runs() -> Vec<i32> {
         .collect()
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 /// A writer whose reader is gone.
 fn broken_writer() -> std::io::PipeWriter {
     let (r, w) = pipe::pipe().unwrap();
@@ -540,6 +549,7 @@ fn broken_writer() -> std::io::PipeWriter {
     w
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 /// Each SIGPIPE-free write path, made to fail with `EPIPE` once.
 fn epipe_paths() -> Vec<(&'static str, fn())> {
     fn nosigpipe_write_all() {
@@ -597,6 +607,7 @@ fn epipe_paths() -> Vec<(&'static str, fn())> {
     ]
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 /// Issue 14, item 16: a write's `SIGPIPE` goes to the writing thread; one
 /// sent to the process before (or to the thread) belongs to the caller.
 /// With SIGPIPE blocked by the caller, every SIGPIPE-free path takes back
