@@ -1,6 +1,7 @@
 //! Signal sets and the calling thread's signal mask: [`SigSet`], [`block`]
 //! with its [`MaskGuard`], [`current_mask`], [`pending`] and [`wait_for`].
 
+use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -242,10 +243,26 @@ impl Iterator for Iter {
 /// until the returned guard is dropped.
 ///
 /// A blocked signal sent to the process or the thread stays pending; it is
-/// delivered when the guard restores the previous mask (the exact mask the
-/// thread had, bit for bit), or taken with [`wait_for`]. The guard belongs
-/// to the thread (it is not `Send`). Drop nested guards in reverse order:
-/// each one restores the mask it saw.
+/// delivered when it is unblocked again, or taken with [`wait_for`]. The
+/// guard belongs to the thread (it is not `Send`).
+///
+/// # What a guard undoes
+///
+/// Guards undo only what they changed, so they compose in any order:
+///
+/// - a signal of `set` that was *not* blocked when `block` was called is
+///   unblocked again when the last live guard of this thread whose set
+///   contains it is dropped (`g1 = block(USR1); g2 = block(USR2);
+///   drop(g1)` unblocks USR1 and leaves USR2 blocked until `g2` drops;
+///   with `g2 = block({USR1, USR2})` instead, USR1 stays blocked until
+///   both are gone);
+/// - a signal that was already blocked by other means (a raw
+///   `pthread_sigmask`, an inherited mask) stays blocked;
+/// - signals outside `set` are never touched.
+///
+/// Guards know only about each other: a raw `pthread_sigmask` call that
+/// blocks or unblocks a signal while a guard holds it is not seen. A
+/// leaked guard ([`std::mem::forget`]) leaves its signals blocked.
 ///
 /// A signal sent to the *process* goes to any thread that does not block
 /// it. procctl's own dispatcher thread blocks every signal, so in a program
@@ -277,6 +294,15 @@ impl Iterator for Iter {
 ///     assert_eq!(got, Some(Signal::USR1));
 /// }
 /// assert!(!signal::current_mask()?.contains(Signal::USR1));
+///
+/// // Guards may end in any order: each undoes only its own.
+/// let usr1 = signal::block(&Signal::USR1.into())?;
+/// let usr2 = signal::block(&Signal::USR2.into())?;
+/// drop(usr1);
+/// let mask = signal::current_mask()?;
+/// assert!(!mask.contains(Signal::USR1) && mask.contains(Signal::USR2));
+/// drop(usr2);
+/// assert!(!signal::current_mask()?.contains(Signal::USR2));
 /// # }
 /// # Ok::<(), procctl::Error>(())
 /// ```
@@ -284,15 +310,18 @@ impl Iterator for Iter {
 #[doc(alias = "sigprocmask")]
 pub fn block(set: &SigSet) -> Result<MaskGuard> {
     let saved = sys::signal::block(set).map_err(|e| os_error("pthread_sigmask", e))?;
+    let before = saved.to_set();
+    HOLDS.with(|h| h.borrow_mut().take(set, &before));
     Ok(MaskGuard {
-        saved,
+        set: *set,
         _thread: PhantomData,
     })
 }
 
-/// Restores the calling thread's previous signal mask when dropped; made by
-/// [`block`]. Pending signals that the old mask lets through are delivered
-/// at that point.
+/// Unblocks, when dropped, the signals of its [`block`] call that nobody
+/// else holds: those that were not blocked before and that no other live
+/// guard of this thread blocks (see [`block`] for the exact rule). Pending
+/// signals it unblocks are delivered at that point.
 ///
 /// ```
 /// # #[cfg(unix)] {
@@ -306,21 +335,85 @@ pub fn block(set: &SigSet) -> Result<MaskGuard> {
 /// ```
 #[must_use = "dropping the guard unblocks the signals at once"]
 pub struct MaskGuard {
-    saved: sys::signal::SavedMask,
+    /// The set given to `block`.
+    set: SigSet,
     /// The mask belongs to one thread: not `Send`, not `Sync`.
     _thread: PhantomData<*const ()>,
 }
 
 impl fmt::Debug for MaskGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MaskGuard").finish_non_exhaustive()
+        f.debug_struct("MaskGuard")
+            .field("set", &self.set)
+            .finish_non_exhaustive()
     }
 }
 
 impl Drop for MaskGuard {
     fn drop(&mut self) {
-        // Cannot fail for a mask the kernel gave us.
-        let _ = sys::signal::restore_mask(&self.saved);
+        // No destructor runs for HOLDS, so it is there until the thread is
+        // gone; `try_with` only in case.
+        let free = HOLDS
+            .try_with(|h| h.borrow_mut().release(&self.set))
+            .unwrap_or_default();
+        if !free.is_empty() {
+            // Cannot fail for a valid set.
+            let _ = sys::signal::unblock(&free);
+        }
+    }
+}
+
+thread_local! {
+    /// What this thread's live guards hold.
+    static HOLDS: RefCell<Holds> = const { RefCell::new(Holds::new()) };
+}
+
+/// The bookkeeping behind [`MaskGuard`], per thread: how many live guards
+/// block each signal, and which signals the guards blocked (rather than
+/// found blocked). Pure data, no system calls.
+#[derive(Clone, Debug)]
+struct Holds {
+    /// Live guards whose set contains signal `n` (index `n - 1`).
+    count: [u32; 128],
+    /// Signals blocked by the guards: unblock when their count drops to 0.
+    ours: SigSet,
+}
+
+impl Holds {
+    const fn new() -> Holds {
+        Holds {
+            count: [0; 128],
+            ours: SigSet::empty(),
+        }
+    }
+
+    /// A guard blocked `set`; `before` was the thread's mask just before.
+    fn take(&mut self, set: &SigSet, before: &SigSet) {
+        for sig in set {
+            let n = &mut self.count[(sig.as_raw() - 1) as usize];
+            if *n == 0 {
+                if before.contains(sig) {
+                    self.ours.remove(sig);
+                } else {
+                    self.ours.add(sig);
+                }
+            }
+            *n += 1;
+        }
+    }
+
+    /// A guard of `set` is dropped: the signals to unblock now.
+    fn release(&mut self, set: &SigSet) -> SigSet {
+        let mut free = SigSet::empty();
+        for sig in set {
+            let n = &mut self.count[(sig.as_raw() - 1) as usize];
+            *n = n.saturating_sub(1);
+            if *n == 0 && self.ours.contains(sig) {
+                self.ours.remove(sig);
+                free.add(sig);
+            }
+        }
+        free
     }
 }
 
@@ -471,6 +564,43 @@ mod tests {
         assert!(set.is_empty());
         let copy = SigSet::from(Signal::INT);
         assert_eq!(copy.into_iter().collect::<Vec<_>>(), [Signal::INT]);
+    }
+
+    /// The guard bookkeeping alone: guards of overlapping sets, dropped in
+    /// every order, unblock each signal once, when its last holder goes,
+    /// and never one that was blocked before the first guard.
+    #[test]
+    fn holds_free_a_signal_with_its_last_guard() {
+        let (usr1, usr2, hup) = (Signal::USR1, Signal::USR2, Signal::HUP);
+        let sets = [
+            SigSet::from_iter([usr1, hup]),
+            SigSet::from_iter([usr2]),
+            SigSet::from_iter([usr1, usr2]),
+        ];
+        let before = SigSet::from(hup);
+        for order in [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ] {
+            let mut holds = Holds::new();
+            let mut mask = before;
+            for set in &sets {
+                holds.take(set, &mask);
+                mask.extend(set);
+            }
+            for (k, &i) in order.iter().enumerate() {
+                for sig in holds.release(&sets[i]) {
+                    mask.remove(sig);
+                }
+                let live: SigSet = order[k + 1..].iter().flat_map(|&j| sets[j]).collect();
+                let expected: SigSet = live.iter().chain(before).collect();
+                assert_eq!(mask, expected, "order {order:?}, after {} drops", k + 1);
+            }
+        }
     }
 
     #[cfg(any(target_os = "linux", target_os = "freebsd"))]

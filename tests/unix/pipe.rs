@@ -7,6 +7,10 @@ use crate::forked_runner;
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use std::sync::atomic::Ordering::SeqCst;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use std::sync::atomic::{AtomicI32, AtomicUsize};
 use std::time::Duration;
 
 use procctl::pipe::{self, NoSigPipe, PipeExt, PipeReader};
@@ -44,6 +48,20 @@ pub fn main() {
         ("capacity", capacity),
         ("splice_and_copy", splice_and_copy),
         ("ends_plug_into_std_stdio", ends_plug_into_std_stdio),
+        (
+            "copy_and_splice_from_stdin_keep_what_std_buffered",
+            copy_and_splice_from_stdin_keep_what_std_buffered,
+        ),
+        (
+            "copy_and_splice_into_stdout_keep_the_order",
+            copy_and_splice_into_stdout_keep_the_order,
+        ),
+        // Exact on Linux only (see procctl::pipe's module docs).
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        (
+            "only_our_sigpipe_is_taken_whatever_was_pending",
+            only_our_sigpipe_is_taken_whatever_was_pending,
+        ),
     ]);
 }
 
@@ -383,4 +401,264 @@ fn ends_plug_into_std_stdio() {
     r.read_to_string(&mut text).unwrap();
     assert_eq!(text, "from the child\n");
     assert!(child.wait().unwrap().success());
+}
+
+/// `dup2(fd, target)`, asserting success.
+fn dup2(fd: &impl AsRawFd, target: i32) {
+    // SAFETY: dup2 on a descriptor we own onto a standard descriptor
+    // number; std's handle for `target` keeps using the number.
+    assert_eq!(unsafe { libc::dup2(fd.as_raw_fd(), target) }, target);
+}
+
+/// Makes fd 0 a pipe holding `text` (its writer closed, so EOF follows).
+fn stdin_holding(text: &str) {
+    let (r, mut w) = pipe::pipe().unwrap();
+    w.write_all(text.as_bytes()).unwrap();
+    drop(w);
+    dup2(&r, 0);
+}
+
+/// Everything `reader` gives until EOF, as text.
+fn read_all(mut reader: PipeReader) -> String {
+    let mut text = String::new();
+    reader.read_to_string(&mut text).unwrap();
+    text
+}
+
+/// Issue 14, item 15: std's `Stdin` reads ahead into its own buffer; copy
+/// and splice must hand those bytes out first instead of splicing the
+/// descriptor past them.
+fn copy_and_splice_from_stdin_keep_what_std_buffered() {
+    use std::io::BufRead;
+
+    // Stdin, by copy.
+    stdin_holding("one\ntwo\nthree\n");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).unwrap();
+    assert_eq!(line, "one\n");
+    let (r, mut w) = pipe::pipe().unwrap();
+    let copied = pipe::copy(&mut std::io::stdin(), &mut w).unwrap();
+    drop(w);
+    assert_eq!((copied, read_all(r).as_str()), (10, "two\nthree\n"));
+
+    // StdinLock, by copy.
+    stdin_holding("a\nb\nc\n");
+    let mut lock = std::io::stdin().lock();
+    line.clear();
+    lock.read_line(&mut line).unwrap();
+    assert_eq!(line, "a\n");
+    let (r, mut w) = pipe::pipe().unwrap();
+    assert_eq!(pipe::copy(&mut lock, &mut w).unwrap(), 4);
+    drop((w, lock));
+    assert_eq!(read_all(r), "b\nc\n");
+
+    // Stdin, by splice: the buffered bytes come first, then the
+    // descriptor's.
+    stdin_holding("x\ny\n");
+    line.clear();
+    std::io::stdin().read_line(&mut line).unwrap();
+    assert_eq!(line, "x\n");
+    let (r, w) = pipe::pipe().unwrap();
+    assert_eq!(pipe::splice(std::io::stdin(), &w, 100).unwrap(), 2);
+    assert_eq!(pipe::splice(std::io::stdin(), &w, 100).unwrap(), 0, "EOF");
+    drop(w);
+    assert_eq!(read_all(r), "y\n");
+
+    // A BufReader, by splice with less than it holds, then by copy.
+    let (r, mut w) = pipe::pipe().unwrap();
+    w.write_all(b"head\nbuffered tail\n").unwrap();
+    drop(w);
+    let mut reader = std::io::BufReader::new(r);
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    let (out_r, out_w) = pipe::pipe().unwrap();
+    assert_eq!(pipe::splice(&mut reader, &out_w, 9).unwrap(), 9);
+    let mut out_w = out_w;
+    assert_eq!(pipe::copy(&mut reader, &mut out_w).unwrap(), 5);
+    drop(out_w);
+    assert_eq!(read_all(out_r), "buffered tail\n");
+}
+
+/// Issue 14, item 15: what was printed before a copy into `Stdout` (and
+/// sits in its line buffer) comes out before the copied bytes.
+fn copy_and_splice_into_stdout_keep_the_order() {
+    let (out_r, out_w) = pipe::pipe().unwrap();
+    dup2(&out_w, 1);
+    drop(out_w);
+
+    let (body_r, mut body_w) = pipe::pipe().unwrap();
+    body_w.write_all(b"BODY\n").unwrap();
+    drop(body_w);
+    print!("HEADER-");
+    let mut body_r = body_r;
+    assert_eq!(pipe::copy(&mut body_r, &mut std::io::stdout()).unwrap(), 5);
+
+    let (body_r, mut body_w) = pipe::pipe().unwrap();
+    body_w.write_all(b"SPLICED\n").unwrap();
+    print!("H2-");
+    assert_eq!(pipe::splice(&body_r, std::io::stdout(), 100).unwrap(), 8);
+    // A locked Stdout, with a partial line in its buffer.
+    let (body_r, mut body_w) = pipe::pipe().unwrap();
+    body_w.write_all(b"LOCKED\n").unwrap();
+    drop(body_w);
+    let mut lock = std::io::stdout().lock();
+    write!(lock, "H3-").unwrap();
+    assert_eq!(pipe::copy(&mut &body_r, &mut lock).unwrap(), 7);
+    writeln!(lock, "TAIL").unwrap();
+    drop(lock);
+    std::io::stdout().flush().unwrap();
+
+    // Let go of the pipe on fd 1, so the reader sees EOF.
+    let null = std::fs::File::open("/dev/null").unwrap();
+    dup2(&null, 1);
+    assert_eq!(
+        read_all(out_r),
+        "HEADER-BODY\nH2-SPLICED\nH3-LOCKED\nTAIL\n"
+    );
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+static SIGPIPE_RUNS: AtomicUsize = AtomicUsize::new(0);
+#[cfg(any(target_os = "linux", target_os = "android"))]
+/// The `si_code` of the first runs of [`count_sigpipe`].
+static SIGPIPE_CODES: [AtomicI32; 4] = [const { AtomicI32::new(i32::MIN) }; 4];
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+extern "C" fn count_sigpipe(_sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    let n = SIGPIPE_RUNS.fetch_add(1, SeqCst);
+    if let Some(slot) = SIGPIPE_CODES.get(n) {
+        // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+        slot.store(unsafe { (*info).si_code }, SeqCst);
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+/// The runs of [`count_sigpipe`] since the last call, with their `si_code`s.
+fn take_sigpipe_runs() -> Vec<i32> {
+    let n = SIGPIPE_RUNS.swap(0, SeqCst);
+    (0..n.min(4))
+        .map(|i| SIGPIPE_CODES[i].swap(i32::MIN, SeqCst))
+        .collect()
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+/// A writer whose reader is gone.
+fn broken_writer() -> std::io::PipeWriter {
+    let (r, w) = pipe::pipe().unwrap();
+    drop(r);
+    w
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+/// Each SIGPIPE-free write path, made to fail with `EPIPE` once.
+fn epipe_paths() -> Vec<(&'static str, fn())> {
+    fn nosigpipe_write_all() {
+        let err = pipe::write_all_nosigpipe(&mut broken_writer(), b"x").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BrokenPipe);
+    }
+    fn nosigpipe_adapter() {
+        let mut w = NoSigPipe::new(broken_writer());
+        assert_eq!(w.write(b"x").unwrap_err().kind(), ErrorKind::BrokenPipe);
+    }
+    fn copy() {
+        let (mut r, mut w) = pipe::pipe().unwrap();
+        w.write_all(b"data").unwrap();
+        drop(w);
+        let err = pipe::copy(&mut r, &mut broken_writer()).unwrap_err();
+        assert_eq!(std::io::Error::from(err).kind(), ErrorKind::BrokenPipe);
+    }
+    fn splice() {
+        let (r, mut w) = pipe::pipe().unwrap();
+        w.write_all(b"data").unwrap();
+        let err = pipe::splice(&r, broken_writer(), 4).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EPIPE));
+    }
+    fn popen_write() {
+        let mut p = proc::popen("exec 0<&-", proc::PopenMode::Write).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match p.write_all(&[0; 4096]) {
+                Ok(_) => assert!(std::time::Instant::now() < deadline, "never broke"),
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::BrokenPipe);
+                    break;
+                }
+            }
+        }
+        p.close().unwrap();
+    }
+    fn communicate() {
+        let child = proc::Command::new("sh")
+            .args(["-c", "exec 0<&-"])
+            .stdin(proc::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Far more than a pipe holds: the writes must meet the closed end.
+        let out = child.communicate(&vec![0; 4 << 20]).unwrap();
+        assert!(out.status.success());
+    }
+    vec![
+        ("write_all_nosigpipe", nosigpipe_write_all),
+        ("NoSigPipe", nosigpipe_adapter),
+        ("copy", copy),
+        ("splice", splice),
+        ("Popen::write", popen_write),
+        ("communicate", communicate),
+    ]
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+/// Issue 14, item 16: a write's `SIGPIPE` goes to the writing thread; one
+/// sent to the process before (or to the thread) belongs to the caller.
+/// With SIGPIPE blocked by the caller, every SIGPIPE-free path takes back
+/// its own and only its own: after unblocking, a counting handler runs
+/// once per SIGPIPE the caller had pending, with that signal's `si_code`.
+fn only_our_sigpipe_is_taken_whatever_was_pending() {
+    // SAFETY: all-zero is a valid sigaction; the handler only touches
+    // atomics.
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        act.sa_sigaction = count_sigpipe
+            as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
+            as usize;
+        act.sa_flags = libc::SA_SIGINFO;
+        assert_eq!(
+            libc::sigaction(libc::SIGPIPE, &act, std::ptr::null_mut()),
+            0
+        );
+    }
+    let pipe_set = SigSet::from(Signal::PIPE);
+    let to_process = || signal::kill(procctl::Pid::current(), Signal::PIPE).unwrap();
+    let to_thread = || signal::raise(Signal::PIPE).unwrap();
+    for (path, run) in epipe_paths() {
+        for (pending, send, expected) in [
+            ("none", &(|| {}) as &dyn Fn(), vec![]),
+            ("process", &to_process, vec![libc::SI_USER]),
+            ("thread", &to_thread, vec![libc::SI_TKILL]),
+            (
+                "thread and process",
+                &|| {
+                    to_thread();
+                    to_process();
+                },
+                vec![libc::SI_TKILL, libc::SI_USER],
+            ),
+        ] {
+            take_sigpipe_runs();
+            let guard = signal::block(&pipe_set).unwrap();
+            send();
+            run();
+            assert!(
+                signal::current_mask().unwrap().contains(Signal::PIPE),
+                "{path}: still blocked"
+            );
+            assert!(take_sigpipe_runs().is_empty(), "{path}: ran while blocked");
+            drop(guard);
+            assert_eq!(
+                take_sigpipe_runs(),
+                expected,
+                "{path}, with a SIGPIPE pending for: {pending}"
+            );
+        }
+    }
 }

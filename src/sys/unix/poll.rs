@@ -74,62 +74,9 @@ pub(crate) fn poll(fds: &mut [Watch], deadline: Option<Instant>) -> io::Result<b
     }
 }
 
-/// While alive, `SIGPIPE` is blocked in the calling thread, so a write to
-/// a pipe whose reader is gone fails with `EPIPE` instead of killing the
-/// process (the kernel sends `SIGPIPE` to the writing thread).
-/// [`SigpipeBlock::finish`] takes back a `SIGPIPE` that our own writes
-/// raised, then restores the mask.
-pub(crate) struct SigpipeBlock {
-    old: libc::sigset_t,
-    was_pending: bool,
-}
-
-impl SigpipeBlock {
-    pub(crate) fn new() -> io::Result<SigpipeBlock> {
-        let pipe = sigpipe_set();
-        let mut old = pipe;
-        // SAFETY: valid sigset_t pointers; only this thread's mask changes.
-        let err = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut old) };
-        if err != 0 {
-            return Err(io::Error::from_raw_os_error(err));
-        }
-        Ok(SigpipeBlock {
-            old,
-            was_pending: sigpipe_pending(),
-        })
-    }
-
-    /// Restores the mask. If `raised` (a write failed with `EPIPE`) and no
-    /// `SIGPIPE` was pending before, the one our write raised is accepted
-    /// with `sigwait` (it is pending, so this does not block) so that it is
-    /// not delivered when the mask is restored.
-    pub(crate) fn finish(self, raised: bool) {
-        if raised && !self.was_pending && sigpipe_pending() {
-            let set = sigpipe_set();
-            let mut sig = 0;
-            // SAFETY: set holds SIGPIPE, which is pending: returns at once.
-            unsafe { libc::sigwait(&set, &mut sig) };
-        }
-        // Drop restores the mask.
-    }
-}
-
-impl Drop for SigpipeBlock {
-    fn drop(&mut self) {
-        // SAFETY: restoring the mask saved in `new`.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
-    }
-}
-
-fn sigpipe_set() -> libc::sigset_t {
-    super::sigset(&[libc::SIGPIPE])
-}
-
-fn sigpipe_pending() -> bool {
-    let mut set = sigpipe_set();
-    // SAFETY: set is a writable sigset_t; sigismember reads it.
-    unsafe { libc::sigpending(&mut set) == 0 && libc::sigismember(&set, libc::SIGPIPE) == 1 }
-}
+/// The `SIGPIPE`-free guard of `communicate` and `Popen::write`: one with
+/// `pipe::copy` and the other SIGPIPE-free writes.
+pub(crate) use super::pipe::SigpipeBlock;
 
 /// `read(fd)` of at most `chunk` bytes into the spare capacity of `buf`
 /// (first making room for them), appending what was read. Returns the

@@ -25,9 +25,8 @@
 use std::ffi::c_int;
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::AsFd;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::ptr;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
@@ -105,6 +104,18 @@ pub(crate) fn block_all() -> io::Result<SavedMask> {
     // SAFETY: initialised just above.
     let all = unsafe { all.assume_init() };
     sigmask(libc::SIG_BLOCK, Some(&all)).map(SavedMask)
+}
+
+impl SavedMask {
+    /// The signals of the saved mask that procctl can name.
+    pub(crate) fn to_set(&self) -> SigSet {
+        from_raw_set(&self.0)
+    }
+}
+
+/// `pthread_sigmask(SIG_UNBLOCK, set)`.
+pub(crate) fn unblock(set: &SigSet) -> io::Result<()> {
+    sigmask(libc::SIG_UNBLOCK, Some(&raw_set(set))).map(drop)
 }
 
 /// `pthread_sigmask(SIG_SETMASK, saved)`.
@@ -189,26 +200,6 @@ pub(crate) fn wait_for(set: &SigSet, timeout: Option<Duration>) -> io::Result<Op
         let left = deadline.map_or(nap, |d| d - now);
         std::thread::sleep(nap.min(left));
         nap = (nap * 2).min(Duration::from_millis(10));
-    }
-}
-
-/// Takes a pending `sig` of this thread without waiting, if there is one.
-#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
-fn take_pending_now(sig: c_int) {
-    let mut one = empty_raw();
-    // SAFETY: one is an initialised set and sig a valid signal number.
-    unsafe { libc::sigaddset(&mut one, sig) };
-    let zero = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    loop {
-        // SAFETY: a valid set, a null info pointer and a valid timespec.
-        let ret = unsafe { libc::sigtimedwait(&one, ptr::null_mut(), &zero) };
-        if ret == -1 && Errno::last_raw() == libc::EINTR {
-            continue;
-        }
-        return;
     }
 }
 
@@ -1010,83 +1001,6 @@ pub(crate) fn new_dispatch_wait() -> io::Result<DispatchWait> {
 /// `f(signal, count)` for each signal delivered at least once.
 pub(crate) fn take_deliveries(f: impl FnMut(i32, u32)) {
     DISPATCH.take(f)
-}
-
-// ---------------------------------------------------------------------------
-// SIGPIPE
-// ---------------------------------------------------------------------------
-
-/// Runs `f(writer)`, writes to `writer`, so that a broken pipe is only an
-/// `EPIPE` error, never a SIGPIPE for the process.
-///
-/// Linux and FreeBSD send the SIGPIPE of a write to the writing thread: it
-/// is blocked in this thread around `f`, and one raised by `f` is taken
-/// with a zero-timeout `sigtimedwait` before the mask is restored (unless
-/// one was already pending before, which is not ours to take).
-#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
-pub(crate) fn without_sigpipe<W: AsFd + ?Sized, T>(
-    writer: &mut W,
-    f: impl FnOnce(&mut W) -> io::Result<T>,
-) -> io::Result<T> {
-    let mut pipe_only = empty_raw();
-    // SAFETY: an initialised set and a valid signal number.
-    unsafe { libc::sigaddset(&mut pipe_only, libc::SIGPIPE) };
-    let old = sigmask(libc::SIG_BLOCK, Some(&pipe_only))?;
-    // SAFETY: old is an initialised set.
-    let was_blocked = unsafe { libc::sigismember(&old, libc::SIGPIPE) } == 1;
-    // If SIGPIPE was unblocked, none can be pending now: it would have been
-    // delivered. Only a blocked one may be, and it is not ours.
-    let was_pending = was_blocked
-        // SAFETY: pending_raw returns an initialised set.
-        && pending_raw().is_ok_and(|p| unsafe { libc::sigismember(&p, libc::SIGPIPE) } == 1);
-    let result = f(writer);
-    if !was_pending && matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EPIPE)) {
-        take_pending_now(libc::SIGPIPE);
-    }
-    let _ = sigmask(libc::SIG_SETMASK, Some(&old));
-    result
-}
-
-/// Runs `f(writer)`, writes to `writer`, so that a broken pipe is only an
-/// `EPIPE` error: macOS sends a pipe's SIGPIPE to the whole process, so the
-/// descriptor is marked `F_SETNOSIGPIPE` (a property of the open pipe,
-/// shared by its duplicates) instead.
-#[cfg(target_vendor = "apple")]
-pub(crate) fn without_sigpipe<W: AsFd + ?Sized, T>(
-    writer: &mut W,
-    f: impl FnOnce(&mut W) -> io::Result<T>,
-) -> io::Result<T> {
-    let fd = writer.as_fd().as_raw_fd();
-    // SAFETY: fcntl on a valid descriptor with an integer argument.
-    cvt(unsafe { libc::fcntl(fd, libc::F_SETNOSIGPIPE, 1) })?;
-    f(writer)
-}
-
-/// Other Unix systems: the write runs with SIGPIPE blocked in the thread,
-/// and a SIGPIPE it raised is taken with `sigwait` once `sigpending` shows
-/// it (no `sigtimedwait` assumed).
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_vendor = "apple"
-)))]
-pub(crate) fn without_sigpipe<W: AsFd + ?Sized, T>(
-    writer: &mut W,
-    f: impl FnOnce(&mut W) -> io::Result<T>,
-) -> io::Result<T> {
-    let pipe_only = SigSet::from_iter([Signal::PIPE]);
-    let old = block(&pipe_only)?;
-    let was_pending = pending()?.contains(Signal::PIPE);
-    let result = f(writer);
-    if !was_pending
-        && matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EPIPE))
-        && pending()?.contains(Signal::PIPE)
-    {
-        let _ = wait_for(&pipe_only, Some(Duration::ZERO));
-    }
-    let _ = restore_mask(&old);
-    result
 }
 
 #[cfg(test)]

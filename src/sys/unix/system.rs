@@ -1,6 +1,8 @@
 //! The signal bookkeeping of POSIX `system()`: `SIGINT` and `SIGQUIT`
 //! ignored in the caller, `SIGCHLD` blocked in the calling thread, all
-//! restored afterwards; and what the child should get instead.
+//! undone afterwards (`SIGCHLD` unblocked only if `system` blocked it, so
+//! that mask changes made meanwhile stay); and what the child should get
+//! instead.
 
 use std::io;
 use std::sync::Mutex;
@@ -38,11 +40,21 @@ pub(crate) struct Original {
     pub(crate) mask: Vec<i32>,
 }
 
-/// While alive, the caller is in `system`; dropping it restores the mask
-/// and, for the last caller out, the dispositions.
+/// While alive, the caller is in `system`; dropping it unblocks `SIGCHLD`
+/// if `system` blocked it and, for the last caller out, restores the
+/// dispositions.
 pub(crate) struct Guard {
-    old_mask: libc::sigset_t,
+    /// Dropped after the mask is dealt with.
+    _user: User,
+    /// `SIGCHLD` was not blocked before: unblock it (and only it) on drop,
+    /// so that mask changes made meanwhile by others stay.
+    unblock_chld: bool,
 }
+
+/// One caller counted in [`SAVED`]: the last one out restores the
+/// dispositions. Made as soon as the count is raised, so that every error
+/// path after it undoes the count.
+struct User;
 
 fn query(sig: i32) -> io::Result<libc::sigaction> {
     // SAFETY: a zeroed sigaction is a valid out-parameter.
@@ -76,6 +88,16 @@ fn ignored(sa: &libc::sigaction) -> bool {
 /// Enters `system`: see the module docs. Returns the guard and what the
 /// child must get.
 pub(crate) fn enter() -> io::Result<(Guard, Original)> {
+    enter_with(|block, old| {
+        // SAFETY: valid sigset_t pointers; only this thread's mask changes.
+        unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, block, old) }
+    })
+}
+
+/// [`enter`] with the mask call as a seam, so a test can make it fail.
+fn enter_with(
+    sigmask: impl FnOnce(&libc::sigset_t, &mut libc::sigset_t) -> libc::c_int,
+) -> io::Result<(Guard, Original)> {
     let mut saved = SAVED.lock().unwrap_or_else(|p| p.into_inner());
     if saved.is_none() {
         let int = query(libc::SIGINT)?;
@@ -104,6 +126,7 @@ pub(crate) fn enter() -> io::Result<(Guard, Original)> {
     }
     let state = saved.as_mut().expect("set above");
     state.users += 1;
+    let user = User;
     let original_int = state.int;
     let original_quit = state.quit;
     let chld_ignored = state.chld.as_ref().is_some_and(ignored);
@@ -111,16 +134,22 @@ pub(crate) fn enter() -> io::Result<(Guard, Original)> {
 
     let block = sigset(&[libc::SIGCHLD]);
     let mut old_mask = sigset(&[]);
-    // SAFETY: valid sigset_t pointers; only this thread's mask changes.
-    let err = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old_mask) };
-    let guard = Guard { old_mask };
+    let err = sigmask(&block, &mut old_mask);
     if err != 0 {
+        // The mask was not changed, and `old_mask` is not the thread's:
+        // nothing to restore there. `user` undoes the dispositions.
         return Err(io::Error::from_raw_os_error(err));
     }
+    // SAFETY: old_mask is an initialised sigset_t.
+    let chld_was_blocked = unsafe { libc::sigismember(&old_mask, libc::SIGCHLD) } == 1;
     let mask = (1..=SIG_MAX)
-        // SAFETY: old_mask is an initialised sigset_t.
-        .filter(|&sig| unsafe { libc::sigismember(&guard.old_mask, sig) } == 1)
+        // SAFETY: as above, with a signal number in range.
+        .filter(|&sig| unsafe { libc::sigismember(&old_mask, sig) } == 1)
         .collect();
+    let guard = Guard {
+        _user: user,
+        unblock_chld: !chld_was_blocked,
+    };
     Ok((
         guard,
         Original {
@@ -134,8 +163,18 @@ pub(crate) fn enter() -> io::Result<(Guard, Original)> {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        // SAFETY: restoring the mask saved in `enter`.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut()) };
+        if self.unblock_chld {
+            let chld = sigset(&[libc::SIGCHLD]);
+            // SAFETY: a valid set; only this thread's mask changes, and
+            // only the bit that `enter` set.
+            unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &chld, std::ptr::null_mut()) };
+        }
+        // Then `_user` drops: the dispositions, for the last one out.
+    }
+}
+
+impl Drop for User {
+    fn drop(&mut self) {
         let mut saved = SAVED.lock().unwrap_or_else(|p| p.into_inner());
         let last = match saved.as_mut() {
             Some(s) => {
@@ -152,5 +191,51 @@ impl Drop for Guard {
                 let _ = install(libc::SIGCHLD, &chld);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn thread_mask() -> libc::sigset_t {
+        let mut mask = sigset(&[]);
+        // SAFETY: a null new set only reads this thread's mask.
+        let err = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask) };
+        assert_eq!(err, 0);
+        mask
+    }
+
+    fn member(mask: &libc::sigset_t, sig: i32) -> bool {
+        // SAFETY: an initialised set and a valid signal number.
+        unsafe { libc::sigismember(mask, sig) == 1 }
+    }
+
+    /// Issue 14, item 17: when `pthread_sigmask` fails, `enter` leaves the
+    /// thread's mask alone (it used to restore an empty "old" mask,
+    /// unblocking every signal) and undoes its disposition changes.
+    #[test]
+    fn a_failed_mask_change_leaves_the_mask_and_dispositions_alone() {
+        let usr1 = sigset(&[libc::SIGUSR1]);
+        // SAFETY: valid sets; only this test thread's mask changes.
+        let err = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &usr1, std::ptr::null_mut()) };
+        assert_eq!(err, 0);
+        let int_before = query(libc::SIGINT).unwrap().sa_sigaction;
+
+        let failed = enter_with(|_, _| libc::EINVAL);
+
+        assert_eq!(
+            failed.err().and_then(|e| e.raw_os_error()),
+            Some(libc::EINVAL)
+        );
+        let mask = thread_mask();
+        assert!(member(&mask, libc::SIGUSR1), "USR1 was unblocked");
+        assert!(!member(&mask, libc::SIGCHLD));
+        // No other unit test enters `system`: ours was the only caller,
+        // so the dispositions are back.
+        assert!(SAVED.lock().unwrap().is_none(), "a caller left counted");
+        assert_eq!(query(libc::SIGINT).unwrap().sa_sigaction, int_before);
+        // SAFETY: as above.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &usr1, std::ptr::null_mut()) };
     }
 }
