@@ -12,6 +12,8 @@
 //! | `os.setpgid`, `os.setsid`   | [`setpgid`], [`setsid`], [`getpgid`], [`getsid`] |
 //! | `subprocess.Popen`, `os.posix_spawn` | [`Command`]`::spawn` -> [`Child`] |
 //! | `subprocess.run(capture_output=True)`, `Popen.communicate` | [`Command::output`], [`Child::communicate`] |
+//! | `subprocess.Popen(a, stdout=PIPE)` + `Popen(b, stdin=p.stdout)`, `a \| b` in a shell | [`Command::pipe`], [`Pipeline`] -> [`PipelineChild`] |
+//! | bash's `PIPESTATUS`, `set -o pipefail` | [`PipeStatus::statuses`], [`PipeStatus::pipefail`] |
 //! | `os.system(cmd)`            | [`system`]                                |
 //! | `os.popen(cmd, "r"/"w")`    | [`popen`] with [`PopenMode`]              |
 //! | `popen2.popen2(cmd)`        | [`popen2`], [`Popen::communicate`]        |
@@ -29,6 +31,8 @@ mod exec;
 mod fork;
 #[cfg(unix)]
 mod group;
+#[cfg(any(unix, windows))]
+mod pipeline;
 #[cfg(any(unix, windows))]
 mod shell;
 mod task;
@@ -48,6 +52,8 @@ pub use fork::{_exit, thread_count};
 pub use fork::{fork, fork_unchecked};
 #[cfg(unix)]
 pub use group::{getpgid, getpgrp, getsid, setpgid, setsid};
+#[cfg(any(unix, windows))]
+pub use pipeline::{PipeStatus, Pipeline, PipelineChild, PipelineOutput};
 #[cfg(any(unix, windows))]
 pub use shell::{Popen, popen, popen2, system};
 pub use task::{Task, TaskId, spawn_task, spawn_thread_task};
