@@ -193,8 +193,10 @@ impl Pipeline {
     /// ```
     /// use procctl::proc::{Command, Stdio};
     /// # #[cfg(unix)] {
+    /// // The second member writes after its stdin's end, that is after the
+    /// // first member has written and exited.
     /// let out = Command::new("sh").args(["-c", "echo a >&2"])
-    ///     .pipe(Command::new("sh").args(["-c", "sleep 0.1; echo b >&2"]))
+    ///     .pipe(Command::new("sh").args(["-c", "cat >/dev/null; echo b >&2"]))
     ///     .stderr(Stdio::piped())
     ///     .spawn()?
     ///     .communicate(b"")?;
