@@ -18,7 +18,7 @@
 //! `cargo bench --bench pipeline`. Environment: `PROCCTL_BENCH_MIB` (the
 //! size pushed through the pipeline, default 1024), `PROCCTL_BENCH_ROUNDS`
 //! (interleaved rounds, default 7), `PROCCTL_BENCH_CRITERION=0` (only the
-//! interleaved pass), `PROCCTL_BENCH_FAST=1` (a smoke test: 16 MiB, 3
+//! interleaved pass), `PROCCTL_BENCH_VERBOSE=1` (every round's times), `PROCCTL_BENCH_FAST=1` (a smoke test: 16 MiB, 3
 //! rounds, very short criterion rows).
 
 #[cfg(unix)]
@@ -101,25 +101,50 @@ mod imp {
         v[v.len() / 2]
     }
 
+    /// User + system CPU time of our reaped children so far (a reaped
+    /// `sh` brings its own reaped children's along), in seconds.
+    fn children_cpu() -> f64 {
+        // SAFETY: getrusage fills the struct it is given.
+        let ru = unsafe {
+            let mut ru: libc::rusage = std::mem::zeroed();
+            libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru);
+            ru
+        };
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        secs(ru.ru_utime) + secs(ru.ru_stime)
+    }
+
+    /// Medians over rounds: wall time of `a`, of `b`, of the per-round
+    /// ratio a / b, and of the per-round ratio of the CPU time `a`'s and
+    /// `b`'s children used.
+    struct Interleaved {
+        a: f64,
+        b: f64,
+        ratio: f64,
+        cpu_ratio: f64,
+    }
+
     /// Times `a` and `b` back to back for `rounds` rounds, each at least
-    /// `slice` long (and at least one call); the median time of each and
-    /// the median of the per-round ratios a / b.
+    /// `slice` long (and at least one call).
     fn interleave(
         rounds: usize,
         slice: Duration,
         mut a: impl FnMut(),
         mut b: impl FnMut(),
-    ) -> (f64, f64, f64) {
+    ) -> Interleaved {
         let time = |f: &mut dyn FnMut()| {
+            let cpu = children_cpu();
             let start = Instant::now();
             let mut n = 0u32;
             while n == 0 || start.elapsed() < slice {
                 f();
                 n += 1;
             }
-            start.elapsed().as_secs_f64() / f64::from(n)
+            let wall = start.elapsed().as_secs_f64() / f64::from(n);
+            (wall, (children_cpu() - cpu) / f64::from(n))
         };
-        let (mut ta, mut tb, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut ta, mut tb, mut ratios, mut cpu) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for round in 0..rounds {
             // Alternate which side goes first, so neither always runs on a
             // machine the other has just warmed (or loaded).
@@ -130,11 +155,27 @@ mod imp {
                 let y = time(&mut b);
                 (time(&mut a), y)
             };
-            ta.push(x);
-            tb.push(y);
-            ratios.push(x / y);
+            if std::env::var_os("PROCCTL_BENCH_VERBOSE").is_some() {
+                eprintln!(
+                    "round {round}: {:.4} s / {:.4} s = {:.3} (cpu {:.3} s / {:.3} s)",
+                    x.0,
+                    y.0,
+                    x.0 / y.0,
+                    x.1,
+                    y.1
+                );
+            }
+            ta.push(x.0);
+            tb.push(y.0);
+            ratios.push(x.0 / y.0);
+            cpu.push(x.1 / y.1);
         }
-        (median(&mut ta), median(&mut tb), median(&mut ratios))
+        Interleaved {
+            a: median(&mut ta),
+            b: median(&mut tb),
+            ratio: median(&mut ratios),
+            cpu_ratio: median(&mut cpu),
+        }
     }
 
     fn criterion_rows(c: &mut Criterion, cfg: &Config) {
@@ -185,7 +226,7 @@ mod imp {
         let bytes = cfg.mib << 20;
         let mut buf_a = vec![0u8; 1 << 20];
         let mut buf_b = vec![0u8; 1 << 20];
-        let (tp, ts, ratio) = interleave(
+        let r = interleave(
             cfg.rounds,
             Duration::ZERO,
             || procctl_cats(bytes, &mut buf_a),
@@ -193,31 +234,35 @@ mod imp {
         );
         let mib = cfg.mib as f64;
         println!(
-            "\nInterleaved, {} rounds (median of per-round ratios)\n",
+            "\nInterleaved, {} rounds (medians; ratios are medians of per-round ratios)\n",
             cfg.rounds
         );
-        println!("| case | procctl | other | procctl speed / other's |");
-        println!("|---|---|---|---|");
         println!(
-            "| {} MiB through head \\| cat \\| cat \\| cat, vs sh -c | {:.0} MiB/s | {:.0} MiB/s | {:.3}× (target ≥ 0.97×) |",
+            "| case | procctl | other | procctl / other, wall | procctl / other, children's CPU time |"
+        );
+        println!("|---|---|---|---|---|");
+        println!(
+            "| {} MiB through head \\| cat \\| cat \\| cat, vs sh -c | {:.0} MiB/s | {:.0} MiB/s | speed {:.3}× (target ≥ 0.97×) | {:.3}× |",
             cfg.mib,
-            mib / tp,
-            mib / ts,
-            1.0 / ratio
+            mib / r.a,
+            mib / r.b,
+            1.0 / r.ratio,
+            r.cpu_ratio
         );
         let slice = Duration::from_millis(if fast { 20 } else { 300 });
         for n in [3usize, 10] {
-            let (tp, ts, ratio) = interleave(
+            let r = interleave(
                 cfg.rounds * 3,
                 slice,
                 || procctl_pipeline_of_true(n),
                 || single_spawns_of_true(n),
             );
             println!(
-                "| spawn + wait {n} × true: pipeline vs {n} single spawns (time ratio) | {:.0} µs | {:.0} µs | time {:.3}× (target ≤ 1.05×) |",
-                tp * 1e6,
-                ts * 1e6,
-                ratio
+                "| spawn + wait {n} × true: pipeline vs {n} single spawns | {:.0} µs | {:.0} µs | time {:.3}× (target ≤ 1.05×) | {:.3}× |",
+                r.a * 1e6,
+                r.b * 1e6,
+                r.ratio,
+                r.cpu_ratio
             );
         }
     }

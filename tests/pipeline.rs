@@ -664,11 +664,12 @@ fn communicate_feeds_the_first_and_reads_the_last() {
 fn a_dropped_pipeline_is_reaped() {
     let _g = exclusive();
     let child = Command::new("true")
-        .pipe(Command::new("sleep").arg("0.1"))
+        .pipe(Command::new("sleep").arg("0.5"))
         .spawn()
         .unwrap();
     let pids: Vec<Pid> = child.members().iter().map(|m| m.pid()).collect();
     drop(child);
+    // The sleep is still running: it was parked, not reaped.
     assert!(procctl::reap::pending_orphans() >= 1);
     // procctl reaps orphans on its next call; spawn something until they
     // are gone.
