@@ -222,7 +222,24 @@ mod imp {
             criterion_rows(&mut c, &cfg);
             c.final_summary();
         }
+        let only = std::env::var("PROCCTL_BENCH_ONLY").unwrap_or_default();
+        println!(
+            "\nInterleaved, {} rounds (medians; ratios are medians of per-round ratios)\n",
+            cfg.rounds
+        );
+        println!(
+            "| case | procctl | other | procctl / other, wall | procctl / other, children's CPU time |"
+        );
+        println!("|---|---|---|---|---|");
+        if only != "spawn" {
+            cats_row(&cfg);
+        }
+        if only != "cat" {
+            spawn_rows(&cfg);
+        }
+    }
 
+    fn cats_row(cfg: &Config) {
         let bytes = cfg.mib << 20;
         let mut buf_a = vec![0u8; 1 << 20];
         let mut buf_b = vec![0u8; 1 << 20];
@@ -234,14 +251,6 @@ mod imp {
         );
         let mib = cfg.mib as f64;
         println!(
-            "\nInterleaved, {} rounds (medians; ratios are medians of per-round ratios)\n",
-            cfg.rounds
-        );
-        println!(
-            "| case | procctl | other | procctl / other, wall | procctl / other, children's CPU time |"
-        );
-        println!("|---|---|---|---|---|");
-        println!(
             "| {} MiB through head \\| cat \\| cat \\| cat, vs sh -c | {:.0} MiB/s | {:.0} MiB/s | speed {:.3}× (target ≥ 0.97×) | {:.3}× |",
             cfg.mib,
             mib / r.a,
@@ -249,7 +258,10 @@ mod imp {
             1.0 / r.ratio,
             r.cpu_ratio
         );
-        let slice = Duration::from_millis(if fast { 20 } else { 300 });
+    }
+
+    fn spawn_rows(cfg: &Config) {
+        let slice = Duration::from_millis(if cfg.fast { 20 } else { 300 });
         for n in [3usize, 10] {
             let r = interleave(
                 cfg.rounds * 3,
