@@ -675,7 +675,11 @@ impl PipelineChild {
     ///
     /// Once every member has been reaped nothing is sent and the result is
     /// `Ok(())`, as for [`Child::signal`]: a group id whose processes are
-    /// all gone may be reused.
+    /// all gone may be reused. (The check and the `killpg` are two steps:
+    /// should another thread reap the last live member in between, with
+    /// [`wait`](PipelineChild::wait) or through
+    /// [`members`](PipelineChild::members), the group id is free for that
+    /// moment. A thread that both signals and waits has no such window.)
     ///
     /// # Errors
     ///
