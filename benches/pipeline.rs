@@ -15,11 +15,23 @@
 //! over rounds of (procctl / other in the same round), so load that comes
 //! and goes on a shared machine cancels out.
 //!
-//! `cargo bench --bench pipeline`. Environment: `PROCCTL_BENCH_MIB` (the
-//! size pushed through the pipeline, default 1024), `PROCCTL_BENCH_ROUNDS`
-//! (interleaved rounds, default 7), `PROCCTL_BENCH_CRITERION=0` (only the
-//! interleaved pass), `PROCCTL_BENCH_VERBOSE=1` (every round's times), `PROCCTL_BENCH_FAST=1` (a smoke test: 16 MiB, 3
-//! rounds, very short criterion rows).
+//! `cargo bench --bench pipeline`. Environment:
+//!
+//! - `PROCCTL_BENCH_MIB`: the size pushed through the pipeline in the
+//!   interleaved pass (default 1024); the criterion rows push at most
+//!   128 MiB per iteration, so they stay a few seconds long;
+//! - `PROCCTL_BENCH_ROUNDS`: interleaved rounds (default 5; the spawn rows
+//!   run three times as many, 300 ms a side each);
+//! - `PROCCTL_BENCH_CRITERION=0`: only the interleaved pass;
+//! - `PROCCTL_BENCH_ONLY=cat` or `=spawn`: one part of the interleaved pass;
+//! - `PROCCTL_BENCH_VERBOSE=1`: every round's times;
+//! - `PROCCTL_BENCH_FAST=1`: a smoke test (16 MiB, 3 rounds, very short
+//!   criterion rows).
+//!
+//! Besides wall time, each interleaved row reports the ratio of the CPU
+//! time the children used (`getrusage(RUSAGE_CHILDREN)`; a reaped `sh`
+//! brings its own children's): on a loaded machine wall time swings with
+//! the load, the work done does not.
 
 #[cfg(unix)]
 mod imp {
@@ -179,9 +191,10 @@ mod imp {
     }
 
     fn criterion_rows(c: &mut Criterion, cfg: &Config) {
-        let bytes = cfg.mib << 20;
+        let mib = cfg.mib.min(128);
+        let bytes = mib << 20;
         let mut buf = vec![0u8; 1 << 20];
-        let mut g = c.benchmark_group(format!("cat3_{}MiB", cfg.mib));
+        let mut g = c.benchmark_group(format!("cat3_{mib}MiB"));
         g.sample_size(10);
         let (warm, measure) = if cfg.fast {
             (Duration::from_millis(50), Duration::from_millis(200))
@@ -213,7 +226,7 @@ mod imp {
         let fast = std::env::var("PROCCTL_BENCH_FAST").as_deref() == Ok("1");
         let cfg = Config {
             mib: env_usize("PROCCTL_BENCH_MIB").unwrap_or(if fast { 16 } else { 1024 }),
-            rounds: env_usize("PROCCTL_BENCH_ROUNDS").unwrap_or(if fast { 3 } else { 7 }),
+            rounds: env_usize("PROCCTL_BENCH_ROUNDS").unwrap_or(if fast { 3 } else { 5 }),
             criterion: std::env::var("PROCCTL_BENCH_CRITERION").as_deref() != Ok("0"),
             fast,
         };
