@@ -265,6 +265,22 @@ pub enum Error {
         /// The child.
         pid: Pid,
     },
+
+    /// A member of a [`Pipeline`](crate::proc::Pipeline) could not start: its
+    /// spawn failed, or the pipe to the next member could not be made. The
+    /// members started before it were killed and reaped. The member's own
+    /// error is the [`source`](std::error::Error::source);
+    /// [`Error::raw_os_error`] and [`Error::spawn_step`] look through to it.
+    #[error("pipeline member {index} ({}) could not start", .program.to_string_lossy())]
+    PipelineMember {
+        /// The member's position in the pipeline, from 0.
+        index: usize,
+        /// Its program, as given.
+        program: OsString,
+        /// Why it could not start.
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 fn multi_threaded_message(threads: Option<usize>) -> String {
@@ -289,6 +305,7 @@ impl Error {
         match self {
             Error::NoChildren | Error::NotChild { .. } => Some(errno_echild()),
             Error::Interrupted(_) => Some(errno_eintr()),
+            Error::PipelineMember { source, .. } => source.raw_os_error(),
             _ => self.io_source().and_then(io::Error::raw_os_error),
         }
     }
@@ -310,6 +327,7 @@ impl Error {
     pub fn spawn_step(&self) -> Option<SpawnStep> {
         match self {
             Error::Spawn { step, .. } => Some(*step),
+            Error::PipelineMember { source, .. } => source.spawn_step(),
             _ => None,
         }
     }
@@ -400,6 +418,7 @@ impl Error {
             Error::Timeout { .. } => io::ErrorKind::TimedOut,
             Error::NotCgroup2 { .. } => io::ErrorKind::InvalidInput,
             Error::GroupLeaderReaped { .. } | Error::NotGroupLeader { .. } => io::ErrorKind::Other,
+            Error::PipelineMember { source, .. } => source.kind(),
             Error::ResourceLimit { source, .. }
             | Error::Spawn { source, .. }
             | Error::Cgroup { source, .. }

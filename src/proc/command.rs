@@ -1075,3 +1075,107 @@ impl Command {
         child.communicate(b"")
     }
 }
+
+impl Command {
+    /// `cmd1 | cmd2`: a [`Pipeline`](super::Pipeline) whose first member is
+    /// this command and whose second is `next`.
+    ///
+    /// The builder's settings move into the pipeline: what stays behind in
+    /// `self` is an empty command (`Command::new("")`), which fails to
+    /// spawn with [`Error::InvalidArgument`](crate::Error::InvalidArgument).
+    /// Taking `&mut self` lets a builder chain end in `pipe`, and `next`
+    /// may be a `Command` or a builder chain (`&mut Command`, moved out
+    /// the same way through `From<&mut Command>`).
+    ///
+    /// ```
+    /// use procctl::proc::{Command, Stdio};
+    ///
+    /// # #[cfg(unix)] {
+    /// let out = Command::new("printf")
+    ///     .arg("b\\na\\nc\\n")
+    ///     .pipe(Command::new("sort"))
+    ///     .pipe(Command::new("head").arg("-2"))
+    ///     .output()?;
+    /// assert_eq!(out.stdout, b"a\nb\n");
+    /// assert_eq!(out.status.to_string(), "0 | 0 | 0");
+    /// # }
+    /// # #[cfg(windows)] {
+    /// # let out = Command::new("cmd.exe").args(["/C", "echo piped"])
+    /// #     .pipe(Command::new("cmd.exe").args(["/C", "more"]))
+    /// #     .output()?;
+    /// # assert!(out.status.success());
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    pub fn pipe(&mut self, next: impl Into<Command>) -> super::Pipeline {
+        super::Pipeline::new([Command::from(self), next.into()])
+    }
+
+    /// For `Pipeline`: the program as given to [`Command::new`].
+    pub(super) fn program_name(&self) -> &OsStr {
+        &self.program
+    }
+
+    /// For `Pipeline`: the stdio setting of descriptor `fd` (0, 1 or 2),
+    /// which the pipeline fills for the time of a spawn and then restores.
+    pub(super) fn stdio_slot(&mut self, fd: usize) -> &mut Option<Stdio> {
+        match fd {
+            0 => &mut self.stdin,
+            1 => &mut self.stdout,
+            _ => &mut self.stderr,
+        }
+    }
+
+    /// For `Pipeline`: whether the user chose descriptor `fd` (0, 1 or 2)
+    /// for this command, with a stdio method or (on Unix) `map_fd`.
+    pub(super) fn sets_stdio(&self, fd: usize) -> bool {
+        let set = match fd {
+            0 => self.stdin.is_some(),
+            1 => self.stdout.is_some(),
+            _ => self.stderr.is_some(),
+        };
+        #[cfg(unix)]
+        let set = set || self.maps.iter().any(|(_, to)| *to as usize == fd);
+        set
+    }
+
+    /// For `Pipeline`: the process group setting, which the pipeline fills
+    /// for the time of a spawn and then restores.
+    #[cfg(unix)]
+    pub(super) fn group_slot(&mut self) -> &mut Option<i32> {
+        &mut self.pgroup
+    }
+
+    /// For `Pipeline`: whether the user chose a process group or a session
+    /// for this command.
+    #[cfg(unix)]
+    pub(super) fn sets_group(&self) -> bool {
+        self.pgroup.is_some() || self.setsid
+    }
+}
+
+impl Stdio {
+    /// For `Pipeline`: whether this is [`Stdio::piped`].
+    pub(super) fn is_piped(&self) -> bool {
+        matches!(self.0, Kind::Piped)
+    }
+}
+
+impl From<&mut Command> for Command {
+    /// Moves a builder's settings out, leaving an empty command
+    /// (`Command::new("")`, which fails to spawn) in its place. This is
+    /// what lets a builder chain go where a `Command` is taken:
+    /// [`Command::pipe`], [`Pipeline::pipe`](super::Pipeline::pipe).
+    ///
+    /// ```
+    /// use procctl::proc::Command;
+    ///
+    /// let mut builder = Command::new("sort");
+    /// let moved = Command::from(builder.arg("-r"));
+    /// assert!(format!("{moved:?}").contains("\"-r\""));
+    /// assert!(builder.spawn().is_err()); // nothing left to run
+    /// ```
+    fn from(cmd: &mut Command) -> Command {
+        std::mem::replace(cmd, Command::new(""))
+    }
+}

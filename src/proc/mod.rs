@@ -14,6 +14,8 @@
 //! | `subprocess.run(capture_output=True)`, `Popen.communicate` | [`Command::output`], [`Child::communicate`] |
 //! | `Popen.communicate(timeout=t)`, `TimeoutExpired.output` | [`Child::communicate_timeout`], [`Error::partial_output`](crate::Error::partial_output) |
 //! | (Go) `Cmd.WaitDelay`        | [`Command::wait_delay`], [`Output::pipes_held_open`] |
+//! | `subprocess.Popen(a, stdout=PIPE)` + `Popen(b, stdin=p.stdout)`, `a \| b` in a shell | [`Command::pipe`], [`Pipeline`] -> [`PipelineChild`] |
+//! | bash's `PIPESTATUS`, `set -o pipefail` | [`PipeStatus::statuses`], [`PipeStatus::pipefail`] |
 //! | `os.system(cmd)`            | [`system`]                                |
 //! | `os.popen(cmd, "r"/"w")`    | [`popen`] with [`PopenMode`]              |
 //! | `popen2.popen2(cmd)`        | [`popen2`], [`Popen::communicate`]        |
@@ -33,6 +35,8 @@ mod exec;
 mod fork;
 #[cfg(unix)]
 mod group;
+#[cfg(any(unix, windows))]
+mod pipeline;
 #[cfg(target_os = "linux")]
 mod scope;
 #[cfg(any(unix, windows))]
@@ -54,6 +58,8 @@ pub use fork::{_exit, thread_count};
 pub use fork::{fork, fork_unchecked};
 #[cfg(unix)]
 pub use group::{getpgid, getpgrp, getsid, setpgid, setsid};
+#[cfg(any(unix, windows))]
+pub use pipeline::{PipeStatus, Pipeline, PipelineChild, PipelineOutput};
 #[cfg(target_os = "linux")]
 pub use scope::{Scope, ScopeDropPolicy};
 #[cfg(any(unix, windows))]

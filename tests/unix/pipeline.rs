@@ -1,0 +1,724 @@
+//! `Pipeline` and `PipelineChild` on Unix: real programs wired by real
+//! pipes. Every wait has a deadline that kills the pipeline and fails.
+//!
+//! Tests that count zombies, descriptors or our children, or that reap
+//! "any child", take `SERIAL` for writing; every other test takes it for
+//! reading, so nothing of theirs is in flight while those look.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
+use std::time::{Duration, Instant};
+
+use procctl::proc::{Command, PipeStatus, Pipeline, PipelineChild, Stdio, getpgrp};
+use procctl::{Error, ExitStatus, Pid, Signal};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+static SERIAL: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    SERIAL.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    SERIAL.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn sh(script: &str) -> Command {
+    let mut c = Command::new("/bin/sh");
+    c.args(["-c", script]);
+    c
+}
+
+/// Waits with a deadline; on timeout kills every member and fails.
+fn wait(child: &PipelineChild) -> PipeStatus {
+    match child.wait_timeout(DEADLINE).expect("wait") {
+        Some(status) => status,
+        None => {
+            for m in child.members() {
+                let _ = m.kill();
+            }
+            panic!("pipeline still running after {DEADLINE:?}");
+        }
+    }
+}
+
+/// Runs `f` on another thread; if it does not finish within `limit`,
+/// kills every member of `child` and fails.
+fn within<T: Send + 'static>(
+    child: &Arc<PipelineChild>,
+    limit: Duration,
+    f: impl FnOnce(Arc<PipelineChild>) -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = mpsc::channel();
+    let c = child.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(f(c));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(v) => v,
+        Err(_) => {
+            for m in child.members() {
+                let _ = m.kill();
+            }
+            panic!("pipeline did not finish in {limit:?}");
+        }
+    }
+}
+
+/// `output()` through `spawn` + `communicate` with a deadline.
+fn output(p: &mut Pipeline) -> procctl::proc::PipelineOutput {
+    let child = Arc::new(
+        p.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    within(&child, DEADLINE, |c| {
+        c.communicate(b"").expect("communicate")
+    })
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("procctl-pipeline-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn fd_count() -> usize {
+    fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Field `n` of `/proc/PID/stat` (1-based as in proc(5): 4 ppid, 5 pgrp).
+fn stat_field(pid: i32, n: usize) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(n - 3)?.parse().ok()
+}
+
+/// Every process whose parent is us, live or zombie.
+fn our_children() -> Vec<i32> {
+    let me = std::process::id() as i32;
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| stat_field(pid, 4) == Some(me))
+        .collect()
+}
+
+fn exited(code: i32) -> ExitStatus {
+    ExitStatus::Exited(code)
+}
+
+fn signaled(signal: Signal) -> ExitStatus {
+    ExitStatus::Signaled {
+        signal,
+        core_dumped: false,
+    }
+}
+
+// --- sizes -----------------------------------------------------------------
+
+#[test]
+fn two_three_and_fifty_members() {
+    let _g = shared();
+    let out = output(&mut Command::new("echo").arg("hello").pipe(Command::new("cat")));
+    assert_eq!(out.stdout, b"hello\n");
+    assert_eq!(out.status.statuses(), [exited(0), exited(0)]);
+
+    let out = output(
+        &mut Command::new("printf")
+            .arg("b\\na\\nc\\n")
+            .pipe(Command::new("sort"))
+            .pipe(Command::new("head").arg("-2")),
+    );
+    assert_eq!(out.stdout, b"a\nb\n");
+    assert_eq!(out.status.to_string(), "0 | 0 | 0");
+
+    // 50 members: 49 `sed` each adding one character, the input fed
+    // through the first member's stdin.
+    let mut members = vec![Command::new("cat")];
+    for _ in 1..50 {
+        members.push(Command::from(Command::new("sed").arg("s/$/+/")));
+    }
+    let child = Arc::new(
+        Pipeline::new(members)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn 50"),
+    );
+    assert_eq!(child.members().len(), 50);
+    let out = within(&child, DEADLINE, |c| {
+        c.communicate(b"x\n").expect("communicate")
+    });
+    assert_eq!(out.stdout, format!("x{}\n", "+".repeat(49)).as_bytes());
+    assert_eq!(out.status.statuses(), vec![exited(0); 50].as_slice());
+    assert!(out.status.success());
+}
+
+/// 256 MiB through `cat | cat | cat`: written by a thread into the first
+/// member's stdin, read from the last member's stdout here, compared by
+/// length and a position-dependent checksum.
+#[test]
+fn many_mebibytes_through_three_cats_arrive_intact() {
+    let _g = shared();
+    const TOTAL: usize = 256 << 20;
+    fn block(i: usize) -> Vec<u8> {
+        // Each 64 KiB block differs (its index mixed in), so a lost or
+        // repeated block changes the sum.
+        (0..65536u32)
+            .map(|j| (j.wrapping_mul(31) ^ (i as u32).wrapping_mul(2654435761)) as u8)
+            .collect()
+    }
+    fn mix(sum: u64, bytes: &[u8]) -> u64 {
+        bytes
+            .iter()
+            .fold(sum, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
+    }
+    let child = Arc::new(
+        Command::new("cat")
+            .pipe(Command::new("cat"))
+            .pipe(Command::new("cat"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let mut stdin = child.take_stdin().expect("stdin piped");
+    let mut stdout = child.take_stdout().expect("stdout piped");
+    let (len, sum, sent) = within(&child, Duration::from_secs(120), move |c| {
+        let writer = std::thread::spawn(move || {
+            let mut sum = 0xcbf29ce484222325u64;
+            for i in 0..TOTAL / 65536 {
+                let b = block(i);
+                sum = mix(sum, &b);
+                stdin.write_all(&b).expect("write");
+            }
+            sum // stdin dropped here: EOF for the first cat
+        });
+        let mut sum = 0xcbf29ce484222325u64;
+        let mut len = 0usize;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = stdout.read(&mut buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            sum = mix(sum, &buf[..n]);
+            len += n;
+        }
+        let sent = writer.join().unwrap();
+        assert!(c.wait().unwrap().success());
+        (len, sum, sent)
+    });
+    assert_eq!(len, TOTAL);
+    assert_eq!(sum, sent, "the bytes differ");
+}
+
+// --- statuses ----------------------------------------------------------------
+
+#[test]
+fn statuses_in_order_with_exit_codes_and_signals() {
+    let _g = shared();
+    let child = sh("exit 3")
+        .pipe(sh("kill -TERM $$"))
+        .pipe(sh("exec cat >/dev/null"))
+        .pipe(sh("kill -KILL $$"))
+        .pipe(sh("exit 7"))
+        .spawn()
+        .expect("spawn");
+    let status = wait(&child);
+    assert_eq!(
+        status.statuses(),
+        [
+            exited(3),
+            signaled(Signal::TERM),
+            exited(0),
+            signaled(Signal::KILL),
+            exited(7)
+        ]
+    );
+    assert_eq!(status.to_string(), "3 | 143 | 0 | 137 | 7");
+    assert_eq!(status.last(), exited(7));
+    assert_eq!(status.pipefail(), exited(7));
+    assert!(!status.success());
+    // wait is idempotent
+    assert_eq!(child.wait().unwrap(), status);
+
+    let status = wait(
+        &sh("exit 2")
+            .pipe(sh("kill -TERM $$"))
+            .pipe(sh("exit 0"))
+            .spawn()
+            .unwrap(),
+    );
+    assert_eq!(status.last(), exited(0));
+    assert_eq!(status.pipefail(), signaled(Signal::TERM));
+    assert_eq!(status.pipefail_ignoring_sigpipe(), signaled(Signal::TERM));
+
+    let status = wait(
+        &Command::new("true")
+            .pipe(Command::new("true"))
+            .spawn()
+            .unwrap(),
+    );
+    assert!(status.success());
+    assert_eq!(status.pipefail(), exited(0));
+}
+
+#[test]
+fn pipefail_and_sigpipe() {
+    let _g = shared();
+    // yes | head -1: head exits, yes dies of SIGPIPE.
+    let out = output(&mut Command::new("yes").pipe(Command::new("head").arg("-1")));
+    assert_eq!(out.stdout, b"y\n");
+    assert_eq!(out.status.statuses(), [signaled(Signal::PIPE), exited(0)]);
+    assert_eq!(out.status.to_string(), "141 | 0");
+    assert!(out.status.last().success());
+    assert_eq!(out.status.pipefail(), signaled(Signal::PIPE));
+    assert!(!out.status.success());
+    assert!(out.status.pipefail_ignoring_sigpipe().success());
+
+    // The same in the middle: yes | head -c 1000000 | head -1.
+    let out = output(
+        &mut Command::new("yes")
+            .pipe(Command::new("head").args(["-c", "1000000"]))
+            .pipe(Command::new("head").arg("-1")),
+    );
+    assert_eq!(out.stdout, b"y\n");
+    assert_eq!(out.status.statuses()[2], exited(0));
+    assert!(
+        out.status.pipefail_ignoring_sigpipe().success(),
+        "{}",
+        out.status
+    );
+
+    // A forgiven SIGPIPE does not hide a real failure on its left.
+    let out = output(
+        &mut sh("exit 5")
+            .pipe(Command::new("yes"))
+            .pipe(Command::new("head").arg("-1")),
+    );
+    assert_eq!(out.status.pipefail_ignoring_sigpipe(), exited(5));
+
+    // The last member's SIGPIPE is the pipeline's own: it counts. Its
+    // stdout is our pipe, closed before it writes.
+    let child = Command::new("true")
+        .pipe(sh("sleep 0.2; exec yes"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.take_stdout());
+    let status = wait(&child);
+    assert_eq!(status.statuses()[1], signaled(Signal::PIPE));
+    assert_eq!(status.pipefail_ignoring_sigpipe(), signaled(Signal::PIPE));
+}
+
+// --- failures ----------------------------------------------------------------
+
+#[test]
+fn a_missing_middle_program_names_its_index_and_leaves_nothing() {
+    let _g = exclusive();
+    // Warm up what procctl opens once (the reap machinery).
+    let _ = Command::new("true").status().unwrap();
+    let fds = fd_count();
+    assert_eq!(our_children(), Vec::<i32>::new());
+    for _ in 0..20 {
+        let err = Command::new("sleep")
+            .arg("10")
+            .pipe(Command::new("no-such-program-procctl-pipeline"))
+            .pipe(Command::new("cat"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_err();
+        match &err {
+            Error::PipelineMember {
+                index,
+                program,
+                source,
+            } => {
+                assert_eq!(*index, 1);
+                assert_eq!(program, "no-such-program-procctl-pipeline");
+                assert!(matches!(**source, Error::NotFound { .. }), "{source:?}");
+            }
+            other => panic!("wrong error: {other:?}"),
+        }
+        assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+        assert!(err.to_string().contains("member 1"), "{err}");
+        assert!(err.to_string().contains("no-such-program-procctl-pipeline"));
+        let io = std::io::Error::from(err);
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        // Member 0 was killed and reaped before spawn returned.
+        assert_eq!(our_children(), Vec::<i32>::new());
+        assert_eq!(procctl::reap::zombie_children().unwrap(), vec![]);
+        assert_eq!(fd_count(), fds);
+    }
+    // A failing step other than exec keeps its step.
+    let err = Command::new("true")
+        .pipe(Command::new("true"))
+        .pipe(Command::from(
+            Command::new("true").current_dir("/no/such/dir"),
+        ))
+        .spawn()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::PipelineMember { index: 2, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.spawn_step(), Some(procctl::error::SpawnStep::Chdir));
+    assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+    assert_eq!(our_children(), Vec::<i32>::new());
+    assert_eq!(fd_count(), fds);
+}
+
+#[test]
+fn bad_pipelines_are_refused_before_anything_runs() {
+    let _g = exclusive();
+    let _ = Command::new("true").status().unwrap();
+    let fds = fd_count();
+    let invalid = |r: procctl::Result<PipelineChild>, needle: &str| match r {
+        Err(Error::InvalidArgument { value, .. }) => {
+            assert!(value.contains(needle), "{value:?} lacks {needle:?}")
+        }
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    };
+    invalid(Pipeline::new([]).spawn(), "no commands");
+    assert!(matches!(
+        Pipeline::new([]).status(),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        Pipeline::new([]).output(),
+        Err(Error::InvalidArgument { .. })
+    ));
+    // Member 1 sets the stdin the pipeline wires.
+    invalid(
+        Command::new("true")
+            .pipe(Command::new("cat").stdin(Stdio::null()))
+            .spawn(),
+        "member 1 (cat)",
+    );
+    // Member 0 of 2 sets the stdout the pipeline wires, with map_fd.
+    let null = fs::File::open("/dev/null").unwrap();
+    invalid(
+        Command::new("echo")
+            .map_fd(null.into(), 1)
+            .pipe(Command::new("cat"))
+            .spawn(),
+        "member 0 (echo)",
+    );
+    invalid(
+        Command::new("true")
+            .pipe(Command::new("true").stdout(Stdio::null()))
+            .pipe(Command::new("true"))
+            .spawn(),
+        "member 1",
+    );
+    // A member with its own group, while the pipeline makes one.
+    invalid(
+        Command::new("true")
+            .pipe(Command::new("true").process_group(0))
+            .spawn(),
+        "member 1",
+    );
+    invalid(
+        Command::new("true")
+            .setsid(true)
+            .pipe(Command::new("true"))
+            .spawn(),
+        "member 0",
+    );
+    assert_eq!(our_children(), Vec::<i32>::new());
+    assert_eq!(fd_count(), fds);
+    // Without the pipeline's group, the member's own group is honoured.
+    let child = Command::new("sleep")
+        .arg("10")
+        .pipe(Command::new("sleep").arg("10").process_group(0))
+        .process_group(false)
+        .spawn()
+        .unwrap();
+    let second = child.members()[1].pid().as_raw();
+    assert_eq!(stat_field(second, 5), Some(second));
+    child.kill().unwrap();
+    wait(&child);
+}
+
+// --- process groups and signals --------------------------------------------------
+
+#[test]
+fn every_member_is_in_the_first_members_group() {
+    let _g = shared();
+    let child = Command::new("sleep")
+        .arg("10")
+        .pipe(Command::new("sleep").arg("10"))
+        .pipe(Command::new("sleep").arg("10"))
+        .spawn()
+        .unwrap();
+    let leader = child.members()[0].pid();
+    assert_eq!(child.pgid(), Some(leader));
+    for m in child.members() {
+        assert_eq!(
+            stat_field(m.pid().as_raw(), 5),
+            Some(leader.as_raw()),
+            "{m:?}"
+        );
+    }
+    assert_ne!(Some(leader), getpgrp());
+    assert_eq!(child.try_wait().unwrap(), None);
+    child.kill().unwrap();
+    assert_eq!(wait(&child).to_string(), "137 | 137 | 137");
+}
+
+#[test]
+fn process_group_false_keeps_the_callers_group() {
+    let _g = shared();
+    let ours = getpgrp().unwrap().as_raw();
+    let child = Command::new("sleep")
+        .arg("10")
+        .pipe(Command::new("sleep").arg("10"))
+        .process_group(false)
+        .spawn()
+        .unwrap();
+    assert_eq!(child.pgid(), None);
+    for m in child.members() {
+        assert_eq!(stat_field(m.pid().as_raw(), 5), Some(ours));
+    }
+    child.signal(Signal::TERM).unwrap();
+    let status = wait(&child);
+    assert_eq!(status.statuses(), [signaled(Signal::TERM); 2]);
+}
+
+#[test]
+fn signal_reaches_every_member_and_what_they_started() {
+    let _g = shared();
+    // Each member is a shell waiting for a `sleep` it started in the same
+    // group; the group signal ends the shells and the sleeps.
+    let dir = tmp("grandchildren");
+    fs::create_dir_all(&dir).unwrap();
+    let script = |name: &str| format!("sleep 10 & echo $! > {}/{name}; wait", dir.display());
+    let child = sh(&script("a"))
+        .pipe(sh(&script("b")))
+        .pipe(sh(&script("c")))
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let grandchildren: Vec<i32> = ["a", "b", "c"]
+        .iter()
+        .map(|n| {
+            loop {
+                if let Some(pid) = fs::read_to_string(dir.join(n))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                {
+                    break pid;
+                }
+                if start.elapsed() > DEADLINE {
+                    child.kill().unwrap();
+                    panic!("member {n} did not start its sleep");
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+        .collect();
+    child.signal(Signal::USR1).unwrap();
+    let status = wait(&child);
+    assert_eq!(status.statuses(), [signaled(Signal::USR1); 3]);
+    // The sleeps got it too (reparented to init, which reaps them).
+    for pid in grandchildren {
+        let start = Instant::now();
+        while stat_field(pid, 5) == Some(child.pgid().unwrap().as_raw()) {
+            assert!(start.elapsed() < DEADLINE, "sleep {pid} survived");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    // After every member was reaped nothing is sent, and no error.
+    child.signal(Signal::TERM).unwrap();
+    child.kill().unwrap();
+}
+
+// --- stdio ---------------------------------------------------------------------
+
+#[test]
+fn stdio_goes_to_the_ends_and_stderr_to_every_member() {
+    let _g = shared();
+    let input = tmp("input");
+    fs::write(&input, "from the file\n").unwrap();
+    let output = tmp("output");
+    let mut p = sh("cat; echo zero >&2")
+        .pipe(sh("tr a-z A-Z; echo one >&2"))
+        .pipe(sh("cat; echo two >&2"));
+    let child = p
+        .stdin(fs::File::open(&input).unwrap())
+        .stdout(fs::File::create(&output).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(child.take_stdin().is_none());
+    assert!(child.take_stdout().is_none());
+    let mut err = String::new();
+    child
+        .take_stderr()
+        .expect("shared stderr")
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(wait(&child).success());
+    assert_eq!(fs::read_to_string(&output).unwrap(), "FROM THE FILE\n");
+    let mut lines: Vec<&str> = err.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["one", "two", "zero"]);
+
+    // The same pipeline again, with a new stdin: the stdout setting is
+    // still there (the file was lent for the spawn, not given away).
+    p.stdin(fs::File::open(&input).unwrap());
+    let child = p.spawn().unwrap();
+    drop(child.take_stderr());
+    wait(&child);
+    assert_eq!(
+        fs::read_to_string(&output).unwrap(),
+        "FROM THE FILE\nFROM THE FILE\n"
+    );
+}
+
+#[test]
+fn a_members_own_settings_win() {
+    let _g = shared();
+    let own_err = tmp("own-stderr");
+    let own_out = tmp("own-stdout");
+    let out = output(
+        &mut sh("echo in; echo zero >&2")
+            .pipe(Command::from(
+                sh("cat; echo one >&2").stderr(fs::File::create(&own_err).unwrap()),
+            ))
+            .pipe(Command::from(
+                sh("cat; echo two >&2").stdout(fs::File::create(&own_out).unwrap()),
+            )),
+    );
+    assert!(out.status.success());
+    assert_eq!(out.stdout, b"", "the last member's own stdout wins");
+    assert_eq!(fs::read_to_string(&own_out).unwrap(), "in\n");
+    assert_eq!(fs::read_to_string(&own_err).unwrap(), "one\n");
+    let mut lines: Vec<&str> = std::str::from_utf8(&out.stderr).unwrap().lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["two", "zero"]);
+
+    // The first member's own stdin wins over the pipeline's.
+    let input = tmp("own-stdin");
+    fs::write(&input, "own\n").unwrap();
+    let child = Arc::new(
+        Command::from(Command::new("cat").stdin(fs::File::open(&input).unwrap()))
+            .pipe(Command::new("cat"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(child.take_stdin().is_none());
+    let out = within(&child, DEADLINE, |c| c.communicate(b"").unwrap());
+    assert_eq!(out.stdout, b"own\n");
+}
+
+#[test]
+fn communicate_feeds_the_first_and_reads_the_last() {
+    let _g = shared();
+    let input: Vec<u8> = (0..200_000)
+        .flat_map(|i: u32| format!("{i}\n").into_bytes())
+        .collect();
+    let child = Arc::new(
+        Command::new("sort")
+            .arg("-n")
+            .pipe(Command::new("tail").arg("-1"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let out = within(&child, DEADLINE, move |c| c.communicate(&input).unwrap());
+    assert_eq!(out.stdout, b"199999\n");
+    assert!(out.stderr.is_empty());
+    assert!(out.status.success());
+
+    // Input for a stdin that is not piped.
+    let child = Command::new("true")
+        .pipe(Command::new("true"))
+        .spawn()
+        .unwrap();
+    assert!(matches!(
+        child.communicate(b"x"),
+        Err(Error::InvalidArgument { .. })
+    ));
+    wait(&child);
+}
+
+// --- reaping -----------------------------------------------------------------------
+
+#[test]
+fn a_dropped_pipeline_is_reaped() {
+    let _g = exclusive();
+    let child = Command::new("true")
+        .pipe(Command::new("sleep").arg("0.5"))
+        .spawn()
+        .unwrap();
+    let pids: Vec<Pid> = child.members().iter().map(|m| m.pid()).collect();
+    drop(child);
+    // The sleep is still running: it was parked, not reaped.
+    assert!(procctl::reap::pending_orphans() >= 1);
+    // procctl reaps orphans on its next call; spawn something until they
+    // are gone.
+    let start = Instant::now();
+    loop {
+        Command::new("true").status().unwrap();
+        let zombies = procctl::reap::zombie_children().unwrap();
+        if procctl::reap::pending_orphans() == 0 && !pids.iter().any(|p| zombies.contains(p)) {
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE, "members {pids:?} not reaped");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let children = our_children();
+    assert!(!pids.iter().any(|p| children.contains(&p.as_raw())));
+}
+
+/// A "wait for any child" elsewhere may reap the group's leader before the
+/// next member joins its group: that member then leads a new group rather
+/// than failing.
+#[test]
+fn an_any_child_reaper_cannot_break_the_group() {
+    let _g = exclusive();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reaper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = procctl::reap::reap_zombies();
+            }
+        })
+    };
+    let mut regrouped = 0;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        for _ in 0..300 {
+            let child = Command::new("true")
+                .pipe(Command::new("true"))
+                .pipe(Command::new("true"))
+                .spawn()
+                .expect("spawn beside an any-child reaper");
+            let status = wait(&child);
+            assert!(status.success(), "{status}");
+            let pgid = child.pgid().unwrap();
+            assert!(child.members().iter().any(|m| m.pid() == pgid));
+            if pgid != child.members()[0].pid() {
+                regrouped += 1;
+            }
+        }
+    }));
+    stop.store(true, Ordering::Relaxed);
+    reaper.join().unwrap();
+    result.unwrap();
+    eprintln!("{regrouped} of 300 pipelines started a new group");
+}
