@@ -194,6 +194,84 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("   raise(SIGUSR1) -> the handler ran on procctl's dispatcher with {got}");
     procctl::signal::unregister(id);
 
+    section("12. groups: a pipeline with every member's status");
+    let out = Command::new("printf")
+        .arg("b\\na\\nc\\n")
+        .pipe(Command::new("sort"))
+        .pipe(Command::new("head").arg("-2"))
+        .output()?; // one process group; no byte passes through us
+    println!(
+        "   printf | sort | head -2 -> {:?}, PIPESTATUS {}",
+        String::from_utf8_lossy(&out.stdout),
+        out.status
+    );
+    let st = Command::new("yes")
+        .pipe(Command::new("head").arg("-1"))
+        .stdout(Stdio::null())
+        .status()?;
+    println!(
+        "   yes | head -1 -> {st}: pipefail {}, ignoring SIGPIPE {}",
+        st.pipefail(),
+        st.pipefail_ignoring_sigpipe()
+    );
+
+    section("13. bounded waits: a background job holding stdout cannot hang output()");
+    let out = Command::new("sh")
+        .args(["-c", "echo hi; sleep 600 &"])
+        .wait_delay(Duration::from_millis(200))
+        .output()?;
+    println!("   output() -> {:?}", String::from_utf8_lossy(&out.stdout));
+    if let Some(held) = out.pipes_held_open() {
+        println!("   cut after 200 ms: {held}");
+        for h in held.all_holders() {
+            let _ = procctl::signal::kill(h.pid(), Signal::KILL);
+        }
+    }
+    let child = Command::new("sh")
+        .args(["-c", "echo early; exec sleep 60"])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let err = child
+        .communicate_timeout(b"", Duration::from_millis(300))
+        .unwrap_err();
+    let early = err
+        .partial_output()
+        .map(|(o, _)| o.to_vec())
+        .unwrap_or_default();
+    println!(
+        "   communicate_timeout -> {err}; kept {:?}",
+        String::from_utf8_lossy(&early)
+    );
+
+    #[cfg(target_os = "linux")]
+    {
+        section("14. trees that cannot escape a kill: Scope (cgroup v2)");
+        match procctl::proc::Scope::new() {
+            Ok(scope) => {
+                let child = Command::new("sh")
+                    .args(["-c", "setsid sleep 600 & sleep 600"])
+                    .process_group(0)
+                    .scope(&scope)
+                    .spawn()?;
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                while scope.pids()?.len() < 2 && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                child.signal_group(Signal::TERM)?;
+                println!("   signal_group(TERM) -> {}", child.wait()?);
+                let left: Vec<String> = scope.pids()?.iter().map(|p| p.to_string()).collect();
+                println!(
+                    "   still in the scope: {} (the setsid daemon)",
+                    left.join(", ")
+                );
+                scope.kill()?;
+                let empty = scope.wait_timeout(Duration::from_secs(5))?;
+                println!("   Scope::kill + wait -> empty: {empty}");
+            }
+            Err(e) => println!("   no writable cgroup v2 here: {e}"),
+        }
+    }
+
     println!("\ntour done.");
     Ok(())
 }
