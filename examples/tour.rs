@@ -253,8 +253,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .process_group(0)
                     .scope(&scope)
                     .spawn()?;
+                // Until the daemon has its own session, signal_group would still reach it.
+                let is_daemon =
+                    |p: &procctl::Pid| procctl::proc::getsid(Some(*p)).ok().flatten() == Some(*p);
                 let deadline = std::time::Instant::now() + Duration::from_secs(5);
-                while scope.pids()?.len() < 2 && std::time::Instant::now() < deadline {
+                while !scope.pids()?.iter().any(is_daemon) && std::time::Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 child.signal_group(Signal::TERM)?;
