@@ -19,6 +19,13 @@
 //! - **No zombies, no recycled pids.** A [`proc::Child`] holds a pidfd on
 //!   Linux; every reaping path hands the status to its owner; a dropped
 //!   `Child` is reaped later without a background thread ([`reap`]).
+//! - **Groups of processes.** [`proc::Pipeline`] runs `a | b | c` with
+//!   procctl's own pipes, in one process group, and reports every member's
+//!   status ([`proc::PipeStatus`], bash's `PIPESTATUS` and `pipefail`);
+//!   [`proc::Command::wait_delay`] bounds the wait for pipes a grandchild
+//!   keeps open; [`proc::Child::signal_group`] signals a child's group
+//!   without racing its reaping; on Linux [`proc::Scope`] (a cgroup v2) holds
+//!   a whole tree, `setsid` daemons included, for one kill and one wait.
 //!
 //! ## Python's `os` → procctl
 //!
@@ -34,6 +41,12 @@
 //! | `os.waitstatus_to_exitcode(s)`  | [`ExitStatus::exit_code`]                            |
 //! | `os.setpgid`, `os.setsid`, `os.getpgid`, `os.getsid` | [`proc::setpgid`], [`proc::setsid`], [`proc::getpgid`], [`proc::getsid`] |
 //! | reaping zombies                 | [`reap::reap_zombies`], dropped `Child` handles      |
+//! | `Popen(a, stdout=PIPE)` + `Popen(b, stdin=p.stdout)`, a shell's `a \| b` | [`proc::Command::pipe`], [`proc::Pipeline`] -> [`proc::PipelineChild`] |
+//! | bash's `PIPESTATUS`, `set -o pipefail` | [`proc::PipeStatus::statuses`], [`proc::PipeStatus::pipefail`], [`proc::PipeStatus::pipefail_ignoring_sigpipe`] |
+//! | `communicate(timeout=t)`, `TimeoutExpired.output` | [`proc::Child::communicate_timeout`], [`Error::partial_output`] |
+//! | Go's `cmd.WaitDelay`            | [`proc::Command::wait_delay`], [`proc::Output::pipes_held_open`] |
+//! | `os.killpg(os.getpgid(p.pid), sig)` | [`proc::Child::signal_group`]                    |
+//! | `systemd-run --scope`, `cgroup.kill` | `proc::Scope` (Linux): `Command::scope`, `Scope::kill`, `Scope::wait` |
 //!
 //! ## A tour in twenty lines
 //!
@@ -75,6 +88,10 @@
 //! | safe `fork`'s thread check                | `/proc/self/stat`| `proc_pidinfo` / `sysctl` | n/a                |
 //! | [`proc::spawn_task`]                      | forked process   | forked process            | thread             |
 //! | [`reap::reap_zombies`]                    | `waitpid` loop   | `waitpid` loop            | `Ok(vec![])`       |
+//! | [`proc::Pipeline`]                        | own process group | own process group        | members and pipes through `std::process`; no group |
+//! | `wait_delay`, holders of a cut pipe       | pidfd + `poll`; holders named from `/proc` | `WNOHANG` at intervals; no holder named | reader threads; no holder named |
+//! | [`proc::Child::signal_group`]             | pidfd (6.9+), else `killpg` under the reap lock | `killpg` under the reap lock | no (`cfg(unix)`) |
+//! | `proc::Scope` (cgroup v2)                 | yes (root or a delegated subtree) | no               | no                 |
 //!
 //! ## Limitations
 //!
