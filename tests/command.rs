@@ -183,7 +183,11 @@ fn exec_failures_report_the_exec_step() {
     ];
     for (program, errno) in cases {
         let err = Command::new(&program).spawn().unwrap_err();
-        assert_eq!(err.spawn_step(), Some(SpawnStep::Exec), "{program:?}: {err:?}");
+        assert_eq!(
+            err.spawn_step(),
+            Some(SpawnStep::Exec),
+            "{program:?}: {err:?}"
+        );
         assert_eq!(err.raw_os_error(), Some(errno), "{program:?}");
         let kind = std::io::Error::from(err).kind();
         let want = if errno == libc::ENOENT {

@@ -656,7 +656,10 @@ impl Command {
     ///
     /// # Errors
     ///
-    /// At spawn: [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a negative `pgid`;
+    /// At spawn, before any process exists:
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a
+    /// negative `pgid`, or a `pgid` other than `0` together with
+    /// [`setsid`](Command::setsid) (see there). From the child:
     /// [`Error::Spawn`](crate::Error::Spawn) with step [`SpawnStep::Setpgid`](crate::error::SpawnStep::Setpgid) if the kernel
     /// refuses (no such group in our session: `EPERM`).
     ///
@@ -683,17 +686,27 @@ impl Command {
     /// # Errors
     ///
     /// At spawn: [`Error::Spawn`](crate::Error::Spawn) with step [`SpawnStep::Setsid`](crate::error::SpawnStep::Setsid) if the
-    /// kernel refuses; combined with [`process_group`](Command::process_group),
-    /// `setpgid` runs after `setsid` and fails with `EPERM` unless it names
-    /// the new session's group.
+    /// kernel refuses.
+    ///
+    /// The new session comes with a new process group that the child
+    /// leads, so [`process_group(0)`](Command::process_group) is already
+    /// satisfied and adds nothing, while any other group cannot be joined
+    /// (Linux refuses `setpgid` for a session leader): `setsid(true)` with
+    /// `process_group(pgid)`, `pgid != 0`, is
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) before
+    /// any process exists.
     ///
     /// ```
-    /// use procctl::proc::{Command, getsid};
+    /// use procctl::proc::{Command, getpgid, getsid};
     ///
-    /// let child = Command::new("sleep").arg("10").setsid(true).spawn()?;
+    /// let child = Command::new("sleep").arg("10").setsid(true).process_group(0).spawn()?;
     /// assert_eq!(getsid(Some(child.pid()))?, Some(child.pid()));
+    /// assert_eq!(getpgid(Some(child.pid()))?, Some(child.pid()));
     /// child.kill()?;
     /// child.wait()?;
+    ///
+    /// let err = Command::new("true").setsid(true).process_group(1).spawn().unwrap_err();
+    /// assert!(matches!(err, procctl::Error::InvalidArgument { .. }));
     /// # Ok::<(), procctl::Error>(())
     /// ```
     #[cfg(unix)]

@@ -82,6 +82,15 @@ impl Command {
                 value: pg.to_string(),
             });
         }
+        // A new session is a new group led by the child: `0` names it
+        // (nothing more to do), any other group is out of reach (Linux
+        // refuses `setpgid` for a session leader).
+        if let Some(pg) = self.pgroup.filter(|&pg| self.setsid && pg != 0) {
+            return Err(Error::InvalidArgument {
+                what: "process group",
+                value: format!("{pg} with setsid: a new session's group is the child's own (0)"),
+            });
+        }
         if let Some((_, to)) = self.maps.iter().find(|(_, to)| *to < 0) {
             return Err(Error::InvalidArgument {
                 what: "mapped fd",
@@ -120,15 +129,38 @@ impl Command {
                 SpawnStep::Fork if limit => Error::os("clone", e),
                 SpawnStep::Pipe if limit => Error::os("pipe", e),
                 SpawnStep::Open if limit => Error::os("open /dev/null", e),
+                SpawnStep::Chdir => match &self.cwd {
+                    Some(dir) => Error::spawn(program, step, e).with_path(dir.as_os_str()),
+                    None => Error::spawn(program, step, e),
+                },
                 _ => Error::spawn(program, step, e),
             }
         };
+        // Every kept descriptor must be open now, before this spawn makes
+        // pipes or opens /dev/null: one of those could land on a kept
+        // number that is closed, and the child would keep it silently.
+        let stdio = [&self.stdin, &self.stdout, &self.stderr];
+        let inherited = |dst: usize| {
+            matches!(
+                (stdio[dst].as_ref().map(|s| &s.0), defaults[dst]),
+                (Some(Kind::Inherit), _) | (None, StdioDefault::Inherit)
+            )
+        };
+        for &fd in &self.keep {
+            let replaced = (0..=2).contains(&fd) && !inherited(fd as usize)
+                || self.maps.iter().any(|(_, to)| *to == fd);
+            if !replaced && !spawn::is_open(fd) {
+                return Err(spawn_err(
+                    SpawnStep::Dup2,
+                    std::io::Error::from_raw_os_error(libc::EBADF),
+                ));
+            }
+        }
         let mut child_ends: Vec<OwnedFd> = Vec::new();
         let mut null: Option<OwnedFd> = None;
         let mut moves: Vec<FdMove> = Vec::new();
         let mut parent_stdin: Option<PipeWriter> = None;
         let mut parent_out: [Option<PipeReader>; 2] = [None, None];
-        let stdio = [&self.stdin, &self.stdout, &self.stderr];
         for (dst, (set, default)) in stdio.into_iter().zip(defaults).enumerate() {
             let dst = dst as RawFd;
             if self.maps.iter().any(|(_, to)| *to == dst) {
@@ -182,7 +214,9 @@ impl Command {
             close_others: !self.inherit_fds,
             chdir: chdir.as_deref(),
             setsid: self.setsid,
-            pgroup: self.pgroup,
+            // With setsid the child already leads its own group (the only
+            // group check_signals lets through).
+            pgroup: self.pgroup.filter(|_| !self.setsid),
             mask: self
                 .mask
                 .as_ref()

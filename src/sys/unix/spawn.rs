@@ -32,10 +32,14 @@
 //! - **Other Unix**: `fork`, the same child code, and a close-on-exec pipe
 //!   that carries a failure back.
 //!
-//! In both cases every signal is blocked in the calling thread around the
-//! process creation, so no handler of ours can run in the child (which, on
-//! Linux, shares our memory); the child restores the mask it should have
-//! just before `execve`, after every handler was put back to the default.
+//! Every signal is blocked in the calling thread around the process
+//! creation, so no handler of ours can run in the child (which, on Linux,
+//! shares our memory) and no signal finds the child half set up; the
+//! child restores the mask it should have just before `execve`, after
+//! every handler was put back to the default and its own dispositions
+//! were set. On Linux, once `clone3` with `CLONE_CLEAR_SIGHAND` is known
+//! to work, the block is left out where nothing depends on it: when the
+//! child neither ignores nor blocks a signal (see `Ctx::block_signals`).
 
 use std::ffi::CStr;
 use std::io;
@@ -160,6 +164,9 @@ struct Ctx<'r, 'a> {
     unshare: bool,
     /// The child's signal mask.
     mask: libc::sigset_t,
+    /// Block every signal around the process creation even where the
+    /// kernel clears the handlers (see [`Ctx::new`]).
+    block_signals: bool,
     /// Reset every handled signal by hand (no `CLONE_CLEAR_SIGHAND`).
     reset_handlers: bool,
     /// Where the child reports a failure when it shares our memory.
@@ -217,6 +224,20 @@ impl<'r, 'a> Ctx<'r, 'a> {
         // blocked in the spawning thread must not silently stay blocked in
         // the program, as std also decides).
         let mask = sigset(req.mask.as_deref().unwrap_or(&[]));
+        // Until the child's last step sets its mask, a signal finds it
+        // with the spawning thread's mask and, once `CLONE_CLEAR_SIGHAND`
+        // reset our handlers, with default dispositions. That is already
+        // the program's state, or differs only by a signal that is
+        // discarded rather than delivered (ignored in the window, `SIG_DFL`
+        // after: `default_signal` of a signal we ignore, SIGPIPE), unless
+        // the child is to ignore or block a signal: one that arrives before
+        // that set-up would run its default action (usually: kill it).
+        // Then every signal stays blocked from the child's first
+        // instruction until its mask is set just before `execve`, as
+        // glibc's `posix_spawn` does; the common spawn saves two system
+        // calls.
+        let block_signals =
+            !req.ignore.is_empty() || req.mask.as_ref().is_some_and(|m| !m.is_empty());
         Ctx {
             req,
             srcs,
@@ -227,6 +248,7 @@ impl<'r, 'a> Ctx<'r, 'a> {
             needed_below,
             unshare: false,
             mask,
+            block_signals,
             reset_handlers: true,
             report: AtomicU64::new(0),
             report_fd: -1,
@@ -294,6 +316,12 @@ fn set_sigmask(set: &libc::sigset_t, old: Option<&mut libc::sigset_t>) -> c_int 
         // SAFETY: set and old (or NULL) are valid sigset_t pointers.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, set, old) }
     }
+}
+
+/// `fcntl(fd, F_GETFD)`: whether `fd` is an open descriptor of ours.
+pub(crate) fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    fd >= 0 && unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0
 }
 
 /// Starts the program described by `req`.
@@ -810,10 +838,12 @@ mod imp {
             // No handler of ours may run on the child, which shares our
             // memory until it execs. `clone3` with CLONE_CLEAR_SIGHAND
             // resets every handler in the child as it is made, so once it
-            // is known to work nothing needs blocking (two system calls
-            // saved per spawn); until then, and on the `clone` fallback,
-            // everything is blocked around the clone.
-            let block = CLONE3.load(Ordering::Relaxed) != YES;
+            // is known to work nothing needs blocking for that (two system
+            // calls saved per spawn); until then, and on the `clone`
+            // fallback, everything is blocked around the clone. A child
+            // that is to ignore or block a signal needs the block anyway
+            // (see `Ctx::block_signals`).
+            let block = ctx.block_signals || CLONE3.load(Ordering::Relaxed) != YES;
             let mut old = sigset(&[]);
             if block {
                 let err = set_sigmask(&full_sigset(), Some(&mut old));
