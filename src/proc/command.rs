@@ -206,13 +206,30 @@ impl From<PipeWriter> for Stdio {
 ///   the child shares the parent's descriptor table until its first
 ///   system call takes a private copy of only the low descriptors it uses
 ///   (`CLONE_FILES`, then `close_range` with `CLOSE_RANGE_UNSHARE`), so a
-///   spawn costs the same with 5 or 50,000 descriptors open.
+///   spawn costs the same with 5 or 50,000 descriptors open. That holds
+///   with piped stdio and `/dev/null` too: those ends land above every
+///   descriptor the parent holds, so where that would make the copy
+///   bigger the child opens them afresh (`/dev/null`, and the pipe
+///   through `/proc/<pid>/fd`; where `/proc` cannot show it, the copy is
+///   made as before). Descriptors you pass yourself (`Stdio::from`,
+///   `keep_fd`, `map_fd`) are taken from the parent's table: the copy
+///   reaches up to the highest of them.
 /// - **Signals**: every signal with a handler in the parent is at its
 ///   default (as `execve` does), `SIGPIPE` too (Rust programs ignore it;
 ///   the programs they start should not); other ignored signals stay
 ///   ignored (POSIX inheritance); the signal mask is empty, as with std
 ///   (a signal blocked by the spawning thread must not stay blocked in the
-///   program: set one with `signal_mask`).
+///   program: set one with `signal_mask`). What `ignore_signal` and
+///   `signal_mask` ask for holds from the child's first instruction: a
+///   signal sent while the child sets itself up waits, blocked, until its
+///   mask is set just before `execve`, as with glibc's `posix_spawn`.
+/// - **Environment**: ours, as [`std::env::vars_os`] reads it when the
+///   program is started (under std's environment lock, so a
+///   [`std::env::set_var`] in another thread cannot tear it), changed by
+///   [`env`](Command::env), [`env_remove`](Command::env_remove) and
+///   [`env_clear`](Command::env_clear). A change made through the C
+///   library directly (`setenv`, `putenv`) by other code bypasses that
+///   lock and is outside this promise, as for std.
 /// - **Program lookup**: a name without a slash is searched in `PATH` like
 ///   `execvp` (the child's `PATH` if [`env`](Command::env) sets it, else
 ///   ours), and a file without a `#!` line that the kernel refuses

@@ -7,7 +7,7 @@ use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io::{PipeReader, PipeWriter};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::sync::Arc;
 
 use super::{Command, Kind, StdioDefault};
@@ -15,11 +15,15 @@ use crate::error::{Error, Result, SpawnStep};
 use crate::proc::child::{Child, Shared};
 use crate::sys::ExecPlan;
 use crate::sys::exec::to_cstring;
-use crate::sys::spawn::{self, FdMove, Request};
+use crate::sys::spawn::{self, FdMove, Reopen, Request};
 use crate::{Pid, Signal, reap};
 
 impl Command {
-    /// The environment for the child: `None` when it is ours unchanged.
+    /// The environment for the child, always a snapshot: a child that read
+    /// our live `environ` could find it reallocated under it by a
+    /// concurrent `std::env::set_var` (an `EFAULT` from `execve`, or a
+    /// mix of old and new entries). `std::env::vars_os` copies it under
+    /// std's environment lock, the one `set_var` takes.
     fn envp(&self) -> Result<Option<Vec<CString>>> {
         for key in self.env.keys() {
             if key.is_empty() || key.as_bytes().contains(&b'=') {
@@ -30,7 +34,19 @@ impl Command {
             }
         }
         if !self.env_clear && self.env.is_empty() {
-            return Ok(None);
+            // Ours, unchanged: each entry is copied once more, into its
+            // "KEY=VALUE" C string (an entry holds no NUL byte).
+            let vars = std::env::vars_os().map(|(k, v)| {
+                let mut kv = k.into_encoded_bytes();
+                kv.reserve_exact(v.len() + 2);
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                CString::new(kv).map_err(|e| Error::NulByte {
+                    what: "environment",
+                    value: OsString::from_vec(e.into_vec()),
+                })
+            });
+            return vars.collect::<Result<_>>().map(Some);
         }
         let mut vars: BTreeMap<OsString, OsString> = if self.env_clear {
             BTreeMap::new()
@@ -166,17 +182,19 @@ impl Command {
             if self.maps.iter().any(|(_, to)| *to == dst) {
                 continue;
             }
-            let src = match (set.as_ref().map(|s| &s.0), default) {
+            // The ends made here may be opened afresh by the child (see
+            // `Reopen`): nobody else shares their offset or flags.
+            let (src, reopen) = match (set.as_ref().map(|s| &s.0), default) {
                 (Some(Kind::Inherit), _) | (None, StdioDefault::Inherit) => continue,
                 (Some(Kind::Null), _) | (None, StdioDefault::Null) => match &null {
-                    Some(fd) => fd.as_raw_fd(),
+                    Some(fd) => (fd.as_raw_fd(), Reopen::DevNull),
                     None => {
                         let file = File::options()
                             .read(true)
                             .write(true)
                             .open("/dev/null")
                             .map_err(|e| spawn_err(SpawnStep::Open, e))?;
-                        null.insert(file.into()).as_raw_fd()
+                        (null.insert(file.into()).as_raw_fd(), Reopen::DevNull)
                     }
                 },
                 (Some(Kind::Piped), _) | (None, StdioDefault::Piped) => {
@@ -190,16 +208,17 @@ impl Command {
                     };
                     let fd = child_end.as_raw_fd();
                     child_ends.push(child_end);
-                    fd
+                    (fd, Reopen::Pipe { write: dst != 0 })
                 }
-                (Some(Kind::Owned(fd)), _) => fd.as_raw_fd(),
+                (Some(Kind::Owned(fd)), _) => (fd.as_raw_fd(), Reopen::No),
             };
-            moves.push(FdMove { src, dst });
+            moves.push(FdMove { src, dst, reopen });
         }
-        moves.extend(self.maps.iter().map(|(fd, to)| FdMove {
-            src: fd.as_raw_fd(),
-            dst: *to,
-        }));
+        moves.extend(
+            self.maps
+                .iter()
+                .map(|(fd, to)| FdMove::fd(fd.as_raw_fd(), *to)),
+        );
         let keep: Vec<RawFd> = self
             .keep
             .iter()

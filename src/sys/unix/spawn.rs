@@ -59,6 +59,40 @@ pub(crate) struct FdMove {
     pub(crate) src: RawFd,
     /// Its number in the child.
     pub(crate) dst: RawFd,
+    /// How the child may open `src` afresh instead of finding it in our
+    /// descriptor table (see [`Reopen`]).
+    pub(crate) reopen: Reopen,
+}
+
+impl FdMove {
+    /// A move of a descriptor the child can only get from our table.
+    pub(crate) fn fd(src: RawFd, dst: RawFd) -> FdMove {
+        FdMove {
+            src,
+            dst,
+            reopen: Reopen::No,
+        }
+    }
+}
+
+/// How the child can get a move's source without copying our descriptor
+/// table up to its number: for the ends that the spawn itself made, which
+/// land above every descriptor we hold. With the source opened afresh the
+/// child's private table needs only its low descriptors, so the spawn
+/// costs the same with 50 or 50,000 descriptors open (Linux).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reopen {
+    /// Only through our descriptor (a file or pipe end of the caller's:
+    /// opening it again would not share its offset and status flags).
+    No,
+    /// `/dev/null`, read-write: the child opens it itself.
+    DevNull,
+    /// A pipe end we made and nobody else holds: the child opens the same
+    /// pipe through `/proc/<our pid>/fd/<src>`, for writing or reading.
+    Pipe {
+        /// The write end.
+        write: bool,
+    },
 }
 
 /// What the child should look like, as plain data.
@@ -120,6 +154,19 @@ fn step_code(step: SpawnStep) -> u64 {
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 const UNSHARE_FAILED: u64 = 0xff;
 
+/// The step code of "a [`Reopen`] source could not be opened" (no `/proc`,
+/// or it may not look at our descriptors): the child changed nothing
+/// outside its private table and exited; the parent spawns again with
+/// the table copied up to those sources.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+const REOPEN_FAILED: u64 = 0xfe;
+
+/// Reopen the spawn's own ends only when that spares copying at least this
+/// many descriptor slots: below it, copying them costs less than the
+/// `open` calls (a `/proc` lookup each).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+const REOPEN_MIN_GAIN: RawFd = 64;
+
 fn decode(report: u64) -> Option<Failure> {
     if report == 0 {
         return None;
@@ -157,6 +204,17 @@ struct Ctx<'r, 'a> {
     /// One above every descriptor the child uses (at least 3): the only
     /// ones it needs from our table.
     needed_below: RawFd,
+    /// `needed_below` with every source found in our table.
+    needed_below_all: RawFd,
+    /// `needed_below` with the sources it can reopen ([`Reopen`]) opened
+    /// afresh instead.
+    needed_below_fixed: RawFd,
+    /// The child opens the [`Reopen`] sources afresh, right after taking
+    /// its private table, which then stops at `needed_below_fixed`.
+    reopen: bool,
+    /// `/proc/<our pid>/fd/<src>` for each [`Reopen::Pipe`] move (`None`
+    /// for the others); made only when `reopen` is chosen.
+    reopen_paths: Vec<Option<std::ffi::CString>>,
     /// The child was created sharing our descriptor table
     /// (`CLONE_FILES`, Linux): its first act is
     /// `close_range(needed_below, ~0, CLOSE_RANGE_UNSHARE)`, which gives it
@@ -178,18 +236,7 @@ struct Ctx<'r, 'a> {
 
 impl<'r, 'a> Ctx<'r, 'a> {
     fn new(req: &'r mut Request<'a>) -> Ctx<'r, 'a> {
-        let srcs: Vec<RawFd> = req.moves.iter().map(|m| m.src).collect();
-        let relocate = req
-            .moves
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                req.moves
-                    .iter()
-                    .enumerate()
-                    .any(|(j, o)| j != i && o.dst == m.src)
-            })
-            .collect();
+        let (srcs, relocate) = plan_sources(&req.moves);
         let reloc_min = req
             .moves
             .iter()
@@ -206,15 +253,21 @@ impl<'r, 'a> Ctx<'r, 'a> {
             .collect();
         allowed.sort_unstable();
         allowed.dedup();
-        let needed_below = req
-            .moves
-            .iter()
-            .flat_map(|m| [m.src, m.dst])
-            .chain(req.keep.iter().copied())
-            .max()
-            .unwrap_or(0)
-            .saturating_add(1)
-            .max(3);
+        let needed = |reopened: bool| {
+            req.moves
+                .iter()
+                .flat_map(|m| {
+                    let src = (!reopened || m.reopen == Reopen::No).then_some(m.src);
+                    src.into_iter().chain([m.dst])
+                })
+                .chain(req.keep.iter().copied())
+                .max()
+                .unwrap_or(0)
+                .saturating_add(1)
+                .max(3)
+        };
+        let needed_below = needed(false);
+        let needed_below_fixed = needed(true);
         let fd_limit = if req.close_others && CLOSE_RANGE.load(Ordering::Relaxed) != YES {
             fd_limit()
         } else {
@@ -246,6 +299,10 @@ impl<'r, 'a> Ctx<'r, 'a> {
             allowed,
             fd_limit,
             needed_below,
+            needed_below_all: needed_below,
+            needed_below_fixed,
+            reopen: false,
+            reopen_paths: Vec::new(),
             unshare: false,
             mask,
             block_signals,
@@ -254,6 +311,23 @@ impl<'r, 'a> Ctx<'r, 'a> {
             report_fd: -1,
         }
     }
+}
+
+/// Each move's source as the child starts with it, and whether it must
+/// first be moved out of the way because it sits on another move's target.
+fn plan_sources(moves: &[FdMove]) -> (Vec<RawFd>, Vec<bool>) {
+    let srcs = moves.iter().map(|m| m.src).collect();
+    let relocate = moves
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            moves
+                .iter()
+                .enumerate()
+                .any(|(j, o)| j != i && o.dst == m.src)
+        })
+        .collect();
+    (srcs, relocate)
 }
 
 /// The highest descriptor number to close one by one when `close_range`
@@ -354,10 +428,13 @@ unsafe extern "C" fn child_main(arg: *mut c_void) -> c_int {
     // SAFETY: see the function's contract.
     let ctx = unsafe { &mut *arg.cast::<Ctx<'_, '_>>() };
     let report = match unshare_fds(ctx) {
-        0 => {
-            let (step, err) = child_setup_and_exec(ctx);
-            (step_code(step) << 32) | (err as u32 as u64)
-        }
+        0 => match reopen_sources(ctx) {
+            0 => {
+                let (step, err) = child_setup_and_exec(ctx);
+                (step_code(step) << 32) | (err as u32 as u64)
+            }
+            err => (REOPEN_FAILED << 32) | (err as u32 as u64),
+        },
         err => (UNSHARE_FAILED << 32) | (err as u32 as u64),
     };
     if ctx.report_fd >= 0 {
@@ -408,6 +485,59 @@ fn unshare_fds(ctx: &Ctx<'_, '_>) -> c_int {
             return errno();
         }
         CLOSE_RANGE.store(YES, Ordering::Relaxed);
+    }
+    0
+}
+
+/// In a child that took a private table stopping below the sources it
+/// can reopen (`ctx.reopen`), opens each of them afresh (close-on-exec,
+/// above every move's target, so no `dup2` lands on it). Returns 0 or an
+/// errno; on failure only the child's private table has changed.
+fn reopen_sources(ctx: &mut Ctx<'_, '_>) -> c_int {
+    if !ctx.reopen {
+        return 0;
+    }
+    #[cfg(all(test, target_os = "linux"))]
+    {
+        let fake = imp::FAKE_REOPEN_ERRNO.load(Ordering::Relaxed);
+        if fake != 0 {
+            return fake;
+        }
+    }
+    for (i, m) in ctx.req.moves.iter().enumerate() {
+        let (path, flags) = match (m.reopen, &ctx.reopen_paths[i]) {
+            (Reopen::No, _) => continue,
+            (Reopen::DevNull, _) => (c"/dev/null", libc::O_RDWR),
+            (Reopen::Pipe { write }, Some(path)) => (
+                path.as_c_str(),
+                if write {
+                    libc::O_WRONLY
+                } else {
+                    libc::O_RDONLY
+                },
+            ),
+            (Reopen::Pipe { .. }, None) => return libc::EINVAL,
+        };
+        // SAFETY: a NUL-terminated path prepared by the parent. Opening a
+        // pipe never waits here: the parent holds its other end.
+        let mut fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return errno();
+        }
+        if fd < ctx.reloc_min {
+            // SAFETY: duplicating our new descriptor above every target;
+            // the original is ours to close.
+            let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, ctx.reloc_min) };
+            let err = errno();
+            // SAFETY: as above.
+            unsafe { libc::close(fd) };
+            if high < 0 {
+                return err;
+            }
+            fd = high;
+        }
+        ctx.srcs[i] = fd;
+        ctx.relocate[i] = false;
     }
     0
 }
@@ -804,12 +934,41 @@ mod imp {
         ctx.unshare = ctx.req.close_others
             && UNSHARE.load(Ordering::Relaxed) != NO
             && CLOSE_RANGE.load(Ordering::Relaxed) != NO;
+        // The spawn's own ends sit above every descriptor we hold: rather
+        // than copy the table up to them, the child opens them afresh.
+        if ctx.unshare
+            && ctx.needed_below_all - ctx.needed_below_fixed >= REOPEN_MIN_GAIN
+            && REOPEN.load(Ordering::Relaxed) != NO
+        {
+            let pid = std::process::id();
+            ctx.reopen_paths = ctx
+                .req
+                .moves
+                .iter()
+                .map(|m| match m.reopen {
+                    Reopen::Pipe { .. } => {
+                        std::ffi::CString::new(format!("/proc/{pid}/fd/{}", m.src)).ok()
+                    }
+                    _ => None,
+                })
+                .collect();
+            ctx.reopen = true;
+            ctx.needed_below = ctx.needed_below_fixed;
+        }
         loop {
             let spawned = spawn_once(ctx)?;
             let report = ctx.report.load(Ordering::Acquire);
-            if !ctx.unshare || report >> 32 != UNSHARE_FAILED {
+            let retry = match report >> 32 {
+                UNSHARE_FAILED if ctx.unshare => Some(UNSHARE_FAILED),
+                REOPEN_FAILED if ctx.reopen => Some(REOPEN_FAILED),
+                _ => None,
+            };
+            let Some(retry) = retry else {
                 if ctx.unshare {
                     UNSHARE.store(YES, Ordering::Relaxed);
+                }
+                if ctx.reopen {
+                    REOPEN.store(YES, Ordering::Relaxed);
                 }
                 return match decode(report) {
                     Some(failure) => {
@@ -818,17 +977,49 @@ mod imp {
                     }
                     None => Ok(spawned),
                 };
-            }
-            // The child changed nothing and exited: spawn again, copying
-            // the whole table as the kernel does by default.
+            };
+            // The child changed nothing of ours and exited: spawn again,
+            // copying the table up to the spawn's own ends (reopen failed)
+            // or all of it, as the kernel does by default (unshare failed).
             reap_failed(spawned.pid);
             let errno = (report & 0xffff_ffff) as c_int;
-            if matches!(errno, libc::ENOSYS | libc::EINVAL | libc::EPERM) {
-                UNSHARE.store(NO, Ordering::Relaxed);
+            if retry == UNSHARE_FAILED {
+                if matches!(errno, libc::ENOSYS | libc::EINVAL | libc::EPERM) {
+                    UNSHARE.store(NO, Ordering::Relaxed);
+                }
+                ctx.unshare = false;
+            } else if !matches!(
+                errno,
+                libc::ENOMEM | libc::EMFILE | libc::ENFILE | libc::EINTR
+            ) {
+                // No /proc, or it may not show our descriptors (a
+                // non-dumpable process, an LSM): it will not work later.
+                REOPEN.store(NO, Ordering::Relaxed);
             }
-            ctx.unshare = false;
+            ctx.reopen = false;
+            ctx.needed_below = ctx.needed_below_all;
+            (ctx.srcs, ctx.relocate) = plan_sources(&ctx.req.moves);
             ctx.report.store(0, Ordering::Relaxed);
         }
+    }
+
+    /// Whether the child can open the spawn's own pipe ends through
+    /// `/proc/<pid>/fd` (see [`Reopen`]).
+    static REOPEN: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+    /// Makes the child's reopening fail with this errno (tests only).
+    #[cfg(test)]
+    pub(super) static FAKE_REOPEN_ERRNO: std::sync::atomic::AtomicI32 =
+        std::sync::atomic::AtomicI32::new(0);
+
+    #[cfg(test)]
+    pub(super) fn force_reopen(state: u8) {
+        REOPEN.store(state, Ordering::Relaxed);
+    }
+
+    #[cfg(test)]
+    pub(super) fn reopen_state() -> u8 {
+        REOPEN.load(Ordering::Relaxed)
     }
 
     /// One process creation; the caller reads the child's report.
@@ -1225,6 +1416,91 @@ mod tests {
         assert_eq!(imp::unshare_state(), YES);
     }
 
+    /// `cat` fed through a piped stdin, its stdout piped, stderr
+    /// `/dev/null`, with 300 descriptors held below those ends: what
+    /// reaches the child, and the fds it ends up with.
+    fn cat_above_many_fds() -> (Vec<u8>, Vec<i32>) {
+        let held: Vec<std::fs::File> = (0..300)
+            .map(|_| std::fs::File::open("/dev/null").unwrap())
+            .collect();
+        let child = Command::new("/bin/sh")
+            .args(["-c", "cat; ls /proc/$$/fd"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        drop(held);
+        let out = child
+            .communicate_timeout(b"through the pipe\n", Duration::from_secs(10))
+            .unwrap();
+        assert!(out.status.success(), "{:?}", out.status);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (data, fds) = text.split_at(text.find('\n').map_or(0, |i| i + 1));
+        let mut fds: Vec<i32> = fds.split_whitespace().map(|s| s.parse().unwrap()).collect();
+        fds.sort();
+        (data.as_bytes().to_vec(), fds)
+    }
+
+    #[test]
+    fn the_spawns_own_ends_are_reopened_above_many_descriptors() {
+        let _g = FORCING.lock().unwrap_or_else(|p| p.into_inner());
+        imp::force_reopen(UNKNOWN);
+        let (data, fds) = cat_above_many_fds();
+        assert_eq!(data, b"through the pipe\n");
+        assert_eq!(fds, [0, 1, 2]);
+        assert_eq!(imp::reopen_state(), YES);
+    }
+
+    #[test]
+    fn a_child_that_cannot_reopen_is_made_again_with_the_table_copied() {
+        let _g = FORCING.lock().unwrap_or_else(|p| p.into_inner());
+        // ENOMEM: a passing failure; EACCES (no /proc, not dumpable):
+        // never tried again.
+        for (errno, disabled) in [(libc::ENOMEM, false), (libc::EACCES, true)] {
+            imp::force_reopen(UNKNOWN);
+            imp::FAKE_REOPEN_ERRNO.store(errno, Ordering::Relaxed);
+            let (data, fds) = cat_above_many_fds();
+            imp::FAKE_REOPEN_ERRNO.store(0, Ordering::Relaxed);
+            assert_eq!(data, b"through the pipe\n", "after {errno}");
+            assert_eq!(fds, [0, 1, 2], "after {errno}");
+            assert_eq!(imp::reopen_state() == NO, disabled, "after {errno}");
+        }
+        imp::force_reopen(UNKNOWN);
+    }
+
+    #[test]
+    fn only_the_spawns_own_ends_may_be_reopened() {
+        let mut plan = ExecPlan::new("true".as_ref(), &["true"], None, true, None).expect("plan");
+        let mut req = Request {
+            exec: &mut plan,
+            moves: vec![
+                FdMove {
+                    src: 500,
+                    dst: 0,
+                    reopen: Reopen::Pipe { write: false },
+                },
+                FdMove {
+                    src: 501,
+                    dst: 1,
+                    reopen: Reopen::DevNull,
+                },
+                FdMove::fd(40, 2),
+            ],
+            keep: vec![7],
+            close_others: true,
+            chdir: None,
+            setsid: false,
+            pgroup: None,
+            mask: None,
+            ignore: vec![],
+            default: vec![],
+        };
+        let ctx = Ctx::new(&mut req);
+        assert_eq!(ctx.needed_below_all, 502);
+        assert_eq!(ctx.needed_below_fixed, 41);
+    }
+
     #[test]
     fn clone_fallbacks_spawn_and_report_failures() {
         let _g = FORCING.lock().unwrap_or_else(|p| p.into_inner());
@@ -1260,10 +1536,10 @@ mod tests {
         let mut req = Request {
             exec: &mut plan,
             moves: vec![
-                FdMove { src: 4, dst: 3 },
-                FdMove { src: 3, dst: 4 },
-                FdMove { src: 9, dst: 9 },
-                FdMove { src: 10, dst: 1 },
+                FdMove::fd(4, 3),
+                FdMove::fd(3, 4),
+                FdMove::fd(9, 9),
+                FdMove::fd(10, 1),
             ],
             keep: vec![12],
             close_others: true,
