@@ -19,10 +19,11 @@ use crate::sys::spawn::{self, FdMove, Reopen, Request};
 use crate::{Pid, Signal, reap};
 
 impl Command {
-    /// The environment for the child, always a snapshot: a child that read
+    /// The environment for the child: `None` (our live `environ`) only
+    /// where no other thread exists, else a snapshot. A child that read
     /// our live `environ` could find it reallocated under it by a
     /// concurrent `std::env::set_var` (an `EFAULT` from `execve`, or a
-    /// mix of old and new entries). `std::env::vars_os` copies it under
+    /// mix of old and new entries); `std::env::vars_os` copies it under
     /// std's environment lock, the one `set_var` takes.
     fn envp(&self) -> Result<Option<Vec<CString>>> {
         for key in self.env.keys() {
@@ -34,8 +35,13 @@ impl Command {
             }
         }
         if !self.env_clear && self.env.is_empty() {
-            // Ours, unchanged: each entry is copied once more, into its
-            // "KEY=VALUE" C string (an entry holds no NUL byte).
+            // Ours, unchanged. With no other thread nobody can change it
+            // while the child reads it: the child takes the live one.
+            if spawn::single_threaded() {
+                return Ok(None);
+            }
+            // Else each entry is copied once more, into its "KEY=VALUE"
+            // C string (an entry holds no NUL byte).
             let vars = std::env::vars_os().map(|(k, v)| {
                 let mut kv = k.into_encoded_bytes();
                 kv.reserve_exact(v.len() + 2);

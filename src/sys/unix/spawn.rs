@@ -392,6 +392,37 @@ fn set_sigmask(set: &libc::sigset_t, old: Option<&mut libc::sigset_t>) -> c_int 
     }
 }
 
+/// Whether this process has a single thread, where the C library tells
+/// it for the price of a load (glibc 2.32+: `__libc_single_threaded`,
+/// cleared before a second thread is created); `false` when it cannot
+/// tell. While it holds, nothing but the calling thread can change the
+/// environment, so a child may read our live `environ`.
+pub(crate) fn single_threaded() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static FLAG: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let flag = *FLAG.get_or_init(|| {
+            // SAFETY: dlsym with a NUL-terminated name; it returns the
+            // variable's address or NULL (an older glibc).
+            let sym =
+                unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__libc_single_threaded".as_ptr()) };
+            sym as usize
+        });
+        if flag == 0 {
+            return false;
+        }
+        // SAFETY: glibc's `char __libc_single_threaded`, live for the whole
+        // process; read as an atomic byte (glibc writes it once, from the
+        // thread that creates a second thread).
+        let flag = unsafe { &*(flag as *const AtomicU8) };
+        flag.load(Ordering::Relaxed) != 0
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+}
+
 /// `fcntl(fd, F_GETFD)`: whether `fd` is an open descriptor of ours.
 pub(crate) fn is_open(fd: RawFd) -> bool {
     // SAFETY: F_GETFD only reads the descriptor's flags.
@@ -1467,6 +1498,13 @@ mod tests {
             assert_eq!(imp::reopen_state() == NO, disabled, "after {errno}");
         }
         imp::force_reopen(UNKNOWN);
+    }
+
+    #[test]
+    fn single_threaded_is_false_beside_another_thread() {
+        // libtest runs this on a thread of its own: the environment may
+        // change under a child that reads the live one.
+        assert!(!single_threaded());
     }
 
     #[test]
