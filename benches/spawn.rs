@@ -7,7 +7,8 @@
 //! with the parent holding a small heap, 1 GiB and 4 GiB of touched memory,
 //! and a small parent holding 1000 open descriptors; then `output()`
 //! (piped stdio) from a small parent and from one holding 1000 and 19,000
-//! descriptors (interleaved pass only).
+//! descriptors, and spawn+wait from a parent with a second thread (both
+//! in the interleaved pass only).
 //! Then `communicate` of 64 MiB each way against std's `output` with a
 //! writer thread.
 //!
@@ -222,6 +223,18 @@ mod imp {
         ("vfork_execve_pidfd_setup", raw_vfork_pidfd_setup),
         ("procctl_output", procctl_output),
         ("std_output", std_output),
+    ];
+
+    /// The rows of a parent with a second thread (last: glibc never
+    /// calls a process single-threaded again once it had two threads).
+    /// procctl then copies the environment for each child (under std's
+    /// lock) instead of passing the live `environ`, which another thread
+    /// could change under the child.
+    const THREADED_METHODS: [Method; 4] = [
+        ("vfork_execve", raw_vfork),
+        ("vfork_execve_pidfd_setup", raw_vfork_pidfd_setup),
+        ("procctl", procctl_status),
+        ("std", std_status),
     ];
 
     /// Descriptors the parent holds in the piped rows' big case (the
@@ -449,6 +462,15 @@ mod imp {
                 drop(fds);
             }
         }
+
+        // A second thread, idle: the environment is snapshot per spawn.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let idle = std::thread::spawn(move || rx.recv());
+        for (name, program) in &programs {
+            interleaved.measure_methods(&THREADED_METHODS, name, "2 threads", program, fast);
+        }
+        drop(tx);
+        let _ = idle.join();
     }
 
     /// Raises the soft descriptor limit to at least `n` (as far as the

@@ -7,20 +7,22 @@ use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io::{PipeReader, PipeWriter};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use super::{Command, Kind, StdioDefault};
 use crate::error::{Error, Result, SpawnStep};
 use crate::proc::child::{Child, Shared};
 use crate::sys::ExecPlan;
+use crate::sys::exec::EnvSnapshot;
 use crate::sys::exec::to_cstring;
 use crate::sys::spawn::{self, FdMove, Reopen, Request};
 use crate::{Pid, Signal, reap};
 
 impl Command {
-    /// The environment for the child: `None` (our live `environ`) only
-    /// where no other thread exists, else a snapshot. A child that read
+    /// The environment for the child: `None` when it is ours unchanged;
+    /// then `spawn_imp` passes our live `environ` only where no other
+    /// thread exists, else a snapshot. A child that read
     /// our live `environ` could find it reallocated under it by a
     /// concurrent `std::env::set_var` (an `EFAULT` from `execve`, or a
     /// mix of old and new entries); `std::env::vars_os` copies it under
@@ -37,22 +39,8 @@ impl Command {
         if !self.env_clear && self.env.is_empty() {
             // Ours, unchanged. With no other thread nobody can change it
             // while the child reads it: the child takes the live one.
-            if spawn::single_threaded() {
-                return Ok(None);
-            }
-            // Else each entry is copied once more, into its "KEY=VALUE"
-            // C string (an entry holds no NUL byte).
-            let vars = std::env::vars_os().map(|(k, v)| {
-                let mut kv = k.into_encoded_bytes();
-                kv.reserve_exact(v.len() + 2);
-                kv.push(b'=');
-                kv.extend_from_slice(v.as_bytes());
-                CString::new(kv).map_err(|e| Error::NulByte {
-                    what: "environment",
-                    value: OsString::from_vec(e.into_vec()),
-                })
-            });
-            return vars.collect::<Result<_>>().map(Some);
+            // Else `spawn_imp` sets a snapshot on the plan.
+            return Ok(None);
         }
         let mut vars: BTreeMap<OsString, OsString> = if self.env_clear {
             BTreeMap::new()
@@ -131,7 +119,14 @@ impl Command {
             .chain(self.args.iter().map(OsString::as_os_str))
             .collect();
         let path = self.search_path();
-        let mut plan = ExecPlan::new(program, &argv, self.envp()?, true, path.as_deref())?;
+        let envp = self.envp()?;
+        let snapshot = envp.is_none() && !spawn::single_threaded();
+        let mut plan = ExecPlan::new(program, &argv, envp, true, path.as_deref())?;
+        if snapshot {
+            // Our environment, unchanged, while other threads may change
+            // it: copied under std's lock into one buffer (see `envp`).
+            plan.set_env_snapshot(EnvSnapshot::new(std::env::vars_os().collect()));
+        }
         let chdir = self
             .cwd
             .as_ref()

@@ -21,7 +21,11 @@
 //!   `close_range(n, ~0, CLOSE_RANGE_UNSHARE)`: a private table holding
 //!   only the descriptors below `n`, the lowest number above every
 //!   descriptor it uses. A spawn then costs the same whether we hold 5
-//!   descriptors or 50,000. Without `CLOSE_RANGE_UNSHARE` (< 5.9) the
+//!   descriptors or 50,000. The spawn's own pipe and `/dev/null` ends
+//!   land above every descriptor we hold, so where leaving them out of
+//!   `n` spares copying many slots the child opens them afresh instead
+//!   ([`Reopen`]: `/dev/null`, and the pipe through `/proc/<pid>/fd`).
+//!   Without `CLOSE_RANGE_UNSHARE` (< 5.9) the
 //!   child exits before touching anything and is made again without
 //!   sharing. Without `close_range` at all (< 5.9, or a seccomp profile
 //!   that refuses it) the child closes what `/proc/self/fd` lists, and only
