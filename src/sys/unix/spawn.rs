@@ -209,9 +209,11 @@ struct Ctx<'r, 'a> {
     /// ones it needs from our table.
     needed_below: RawFd,
     /// `needed_below` with every source found in our table.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     needed_below_all: RawFd,
     /// `needed_below` with the sources it can reopen ([`Reopen`]) opened
     /// afresh instead.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     needed_below_fixed: RawFd,
     /// The child opens the [`Reopen`] sources afresh, right after taking
     /// its private table, which then stops at `needed_below_fixed`.
@@ -219,6 +221,10 @@ struct Ctx<'r, 'a> {
     /// `/proc/<our pid>/fd/<src>` for each [`Reopen::Pipe`] move (`None`
     /// for the others); made only when `reopen` is chosen.
     reopen_paths: Vec<Option<std::ffi::CString>>,
+    /// The device and inode of each [`Reopen::Pipe`] source, which what
+    /// the child opens must match: a `/proc` of another PID namespace
+    /// would show another process under our pid.
+    reopen_ids: Vec<(u64, u64)>,
     /// The child was created sharing our descriptor table
     /// (`CLONE_FILES`, Linux): its first act is
     /// `close_range(needed_below, ~0, CLOSE_RANGE_UNSHARE)`, which gives it
@@ -307,6 +313,7 @@ impl<'r, 'a> Ctx<'r, 'a> {
             needed_below_fixed,
             reopen: false,
             reopen_paths: Vec::new(),
+            reopen_ids: Vec::new(),
             unshare: false,
             mask,
             block_signals,
@@ -573,8 +580,24 @@ fn reopen_sources(ctx: &mut Ctx<'_, '_>) -> c_int {
         }
         ctx.srcs[i] = fd;
         ctx.relocate[i] = false;
+        if let Reopen::Pipe { .. } = m.reopen {
+            if file_id(fd) != Some(ctx.reopen_ids[i]) {
+                return libc::ESTALE;
+            }
+        }
     }
     0
+}
+
+/// The device and inode of an open descriptor. Async-signal-safe.
+fn file_id(fd: RawFd) -> Option<(u64, u64)> {
+    // SAFETY: a zeroed stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes into st.
+    if unsafe { libc::fstat(fd, &mut st) } < 0 {
+        return None;
+    }
+    Some((st.st_dev as u64, st.st_ino as u64))
 }
 
 /// Runs every set-up step in the child; returns only on failure.
@@ -985,6 +1008,15 @@ mod imp {
                         std::ffi::CString::new(format!("/proc/{pid}/fd/{}", m.src)).ok()
                     }
                     _ => None,
+                })
+                .collect();
+            ctx.reopen_ids = ctx
+                .req
+                .moves
+                .iter()
+                .map(|m| match m.reopen {
+                    Reopen::Pipe { .. } => file_id(m.src).unwrap_or((u64::MAX, u64::MAX)),
+                    _ => (0, 0),
                 })
                 .collect();
             ctx.reopen = true;
