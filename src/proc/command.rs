@@ -912,14 +912,17 @@ impl Command {
     /// program, an argument, an environment entry or the directory;
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for an empty program, an environment
     /// name that is empty or holds `=`, a negative process group or
-    /// mapped fd, or `SIGKILL`/`SIGSTOP` in the dispositions.
+    /// mapped fd, a process group other than `0` with `setsid`, or
+    /// `SIGKILL`/`SIGSTOP` in the dispositions; [`Error::Spawn`](crate::Error::Spawn) with
+    /// [`SpawnStep::Dup2`](crate::error::SpawnStep::Dup2) and `EBADF` for a kept fd that is not open.
     ///
     /// From the child, each naming the program and the step that failed:
     /// [`Error::NotFound`](crate::Error::NotFound) (exec `ENOENT`: no such program, or not in
     /// `PATH`), [`Error::PermissionDenied`](crate::Error::PermissionDenied) (exec `EACCES`: not executable,
-    /// a directory), else [`Error::Spawn`](crate::Error::Spawn) with the [`SpawnStep`](crate::error::SpawnStep) (`chdir`,
-    /// `dup2`, `setsid`, `setpgid`, signal set-up, close fds, exec) and the
-    /// errno. In the parent: [`Error::ResourceLimit`](crate::Error::ResourceLimit) when the process,
+    /// a directory), both with [`spawn_step`](crate::Error::spawn_step) `Some(SpawnStep::Exec)`,
+    /// else [`Error::Spawn`](crate::Error::Spawn) with the [`SpawnStep`](crate::error::SpawnStep) (`chdir`, naming
+    /// the directory, `dup2`, `setsid`, `setpgid`, signal set-up, close
+    /// fds, exec) and the errno. In the parent: [`Error::ResourceLimit`](crate::Error::ResourceLimit) when the process,
     /// descriptor or memory limit stops it from creating the process, a
     /// pipe or opening `/dev/null` (`EAGAIN`, `EMFILE`, `ENFILE`,
     /// `ENOMEM`), else [`Error::Spawn`](crate::Error::Spawn) with [`SpawnStep::Fork`](crate::error::SpawnStep::Fork),
@@ -956,11 +959,14 @@ impl Command {
     ///
     /// let err = Command::new("no-such-program-here").spawn().unwrap_err();
     /// assert!(matches!(err, Error::NotFound { .. }));
+    /// # #[cfg(unix)]
+    /// assert_eq!(err.spawn_step(), Some(SpawnStep::Exec));
     ///
     /// # #[cfg(unix)] {
     /// let err = Command::new("true").current_dir("/no/such/dir").spawn().unwrap_err();
     /// assert_eq!(err.spawn_step(), Some(SpawnStep::Chdir));
     /// assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+    /// assert_eq!(err.to_string(), "failed to start true: chdir /no/such/dir failed");
     /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
