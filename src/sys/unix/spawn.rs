@@ -233,7 +233,9 @@ struct Ctx<'r, 'a> {
     /// The child's signal mask.
     mask: libc::sigset_t,
     /// Block every signal around the process creation even where the
-    /// kernel clears the handlers (see [`Ctx::new`]).
+    /// kernel clears the handlers (see [`Ctx::new`]). The fork path
+    /// always blocks.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     block_signals: bool,
     /// Reset every handled signal by hand (no `CLONE_CLEAR_SIGHAND`).
     reset_handlers: bool,
