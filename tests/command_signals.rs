@@ -352,7 +352,7 @@ fn signals_sent_during_spawn_find_the_childs_set_up_in_force() {
                 if start.elapsed() > Duration::from_secs(6) {
                     break;
                 }
-                let mut cmd = Command::new("/bin/true");
+                let mut cmd = Command::new("true");
                 if how == "ignore_signal" {
                     cmd.ignore_signal(Signal::USR1);
                 } else {
