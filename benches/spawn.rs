@@ -5,7 +5,10 @@
 //! for a tiny static program built here (so the exec loader does not hide
 //! the mechanism);
 //! with the parent holding a small heap, 1 GiB and 4 GiB of touched memory,
-//! and a small parent holding 1000 open descriptors.
+//! and a small parent holding 1000 open descriptors; then `output()`
+//! (piped stdio) from a small parent and from one holding 1000 and 19,000
+//! descriptors, and spawn+wait from a parent with a second thread (both
+//! in the interleaved pass only).
 //! Then `communicate` of 64 MiB each way against std's `output` with a
 //! writer thread.
 //!
@@ -200,7 +203,43 @@ mod imp {
         assert!(child.wait().unwrap().success());
     }
 
+    /// `output()`: stdin `/dev/null`, stdout and stderr piped. The
+    /// spawn's own ends land above every descriptor the parent holds.
+    fn procctl_output(p: &Program) {
+        let out = Command::new(p.path()).output().unwrap();
+        assert!(out.status.success());
+    }
+
+    fn std_output(p: &Program) {
+        assert!(StdCommand::new(p.path()).output().unwrap().status.success());
+    }
+
     type Method = (&'static str, fn(&Program));
+
+    /// The piped rows: procctl's and std's `output()` beside the raw
+    /// baseline and the floor (which make no pipes).
+    const PIPED_METHODS: [Method; 4] = [
+        ("vfork_execve", raw_vfork),
+        ("vfork_execve_pidfd_setup", raw_vfork_pidfd_setup),
+        ("procctl_output", procctl_output),
+        ("std_output", std_output),
+    ];
+
+    /// The rows of a parent with a second thread (last: glibc never
+    /// calls a process single-threaded again once it had two threads).
+    /// procctl then copies the environment for each child (under std's
+    /// lock) instead of passing the live `environ`, which another thread
+    /// could change under the child.
+    const THREADED_METHODS: [Method; 4] = [
+        ("vfork_execve", raw_vfork),
+        ("vfork_execve_pidfd_setup", raw_vfork_pidfd_setup),
+        ("procctl", procctl_status),
+        ("std", std_status),
+    ];
+
+    /// Descriptors the parent holds in the piped rows' big case (the
+    /// issue that made this row: 19,900 descriptors).
+    const PIPED_MANY_FDS: [usize; 2] = [MANY_FDS, 19_000];
 
     const METHODS: [Method; 8] = [
         ("vfork_execve", raw_vfork),
@@ -282,12 +321,23 @@ mod imp {
 
     impl Interleaved {
         fn measure(&mut self, name: &str, parent: &str, program: &Program, fast: bool) {
+            self.measure_methods(&METHODS, name, parent, program, fast)
+        }
+
+        fn measure_methods(
+            &mut self,
+            methods: &[Method],
+            name: &str,
+            parent: &str,
+            program: &Program,
+            fast: bool,
+        ) {
             let rounds = if fast { 5 } else { 61 };
             // Each method runs at least this long per round (and at least once).
             let slice = Duration::from_millis(if fast { 2 } else { 15 });
-            let mut times: Vec<Vec<f64>> = vec![Vec::new(); METHODS.len()];
+            let mut times: Vec<Vec<f64>> = vec![Vec::new(); methods.len()];
             for _ in 0..rounds {
-                for (i, (_, f)) in METHODS.iter().enumerate() {
+                for (i, (_, f)) in methods.iter().enumerate() {
                     let start = std::time::Instant::now();
                     let mut n = 0u32;
                     while n == 0 || start.elapsed() < slice {
@@ -297,7 +347,7 @@ mod imp {
                     times[i].push(start.elapsed().as_nanos() as f64 / n as f64);
                 }
             }
-            let floor = METHODS
+            let floor = methods
                 .iter()
                 .position(|(m, _)| *m == "vfork_execve_pidfd_setup")
                 .expect("the floor is measured");
@@ -309,7 +359,7 @@ mod imp {
                     .collect();
                 median(&mut r)
             };
-            for (i, (method, _)) in METHODS.iter().enumerate() {
+            for (i, (method, _)) in methods.iter().enumerate() {
                 let time = median(&mut times[i].clone());
                 self.rows.push((
                     name.to_owned(),
@@ -395,6 +445,48 @@ mod imp {
             .collect();
         measure_all(&format!("{MANY_FDS}fds"), &format!("{MANY_FDS} fds"));
         drop(fds);
+
+        // Piped stdio (`output()`): a small parent, then one holding many
+        // descriptors, below which the spawn's own pipe and /dev/null
+        // ends land. Interleaved only.
+        raise_fd_limit(PIPED_MANY_FDS[1] + 100);
+        for (name, program) in &programs {
+            let name = format!("{name} piped");
+            interleaved.measure_methods(&PIPED_METHODS, &name, SMALL, program, fast);
+            for n in PIPED_MANY_FDS {
+                let fds: Vec<std::fs::File> = (0..n)
+                    .map(|_| std::fs::File::open("/dev/null").unwrap())
+                    .collect();
+                let parent = format!("{n} fds");
+                interleaved.measure_methods(&PIPED_METHODS, &name, &parent, program, fast);
+                drop(fds);
+            }
+        }
+
+        // A second thread, idle: the environment is snapshot per spawn.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let idle = std::thread::spawn(move || rx.recv());
+        for (name, program) in &programs {
+            interleaved.measure_methods(&THREADED_METHODS, name, "2 threads", program, fast);
+        }
+        drop(tx);
+        let _ = idle.join();
+    }
+
+    /// Raises the soft descriptor limit to at least `n` (as far as the
+    /// hard limit allows).
+    fn raise_fd_limit(n: usize) {
+        let mut rl = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: rl is a writable rlimit; setrlimit reads it.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 && (rl.rlim_cur as usize) < n {
+                rl.rlim_cur = (n as libc::rlim_t).min(rl.rlim_max);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+            }
+        }
     }
 
     fn communicate_procctl(input: &[u8]) {

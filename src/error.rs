@@ -176,12 +176,19 @@ pub enum Error {
     },
 
     /// Starting a program failed at `step`.
-    #[error("failed to start {}: {step} failed", .program.to_string_lossy())]
+    #[error(
+        "failed to start {}: {step}{} failed",
+        .program.to_string_lossy(),
+        .path.as_ref().map(|p| format!(" {}", p.to_string_lossy())).unwrap_or_default()
+    )]
     Spawn {
         /// The program as given.
         program: OsString,
         /// The step that failed.
         step: SpawnStep,
+        /// What the step was about, where it names a file: the directory
+        /// of a failed `chdir`.
+        path: Option<OsString>,
         /// The operating system's error.
         #[source]
         source: io::Error,
@@ -310,7 +317,10 @@ impl Error {
         }
     }
 
-    /// The step that failed, for [`Error::Spawn`]; `None` for other errors.
+    /// The step that failed, for a failure to start a program: the step of
+    /// [`Error::Spawn`], and [`SpawnStep::Exec`] for the
+    /// [`Error::NotFound`] and [`Error::PermissionDenied`] that an `exec`
+    /// reports (`ENOENT`, `EACCES`); `None` for other errors.
     ///
     /// ```
     /// use procctl::error::SpawnStep;
@@ -319,8 +329,10 @@ impl Error {
     /// // A directory cannot be executed: the exec step fails with EACCES.
     /// let err = procctl::proc::execv("/", &["/"]);
     /// assert!(matches!(err, procctl::Error::PermissionDenied { .. }));
-    /// let err = procctl::proc::execv("/dev/null", &["null"]);
-    /// assert_eq!(err.raw_os_error(), Some(libc::EACCES));
+    /// assert_eq!(err.spawn_step(), Some(SpawnStep::Exec));
+    /// let err = procctl::proc::execv("/no/such/program", &["x"]);
+    /// assert!(matches!(err, procctl::Error::NotFound { .. }));
+    /// assert_eq!(err.spawn_step(), Some(SpawnStep::Exec));
     /// assert_eq!(procctl::proc::wait().unwrap_err().spawn_step(), None);
     /// # }
     /// ```
@@ -328,6 +340,11 @@ impl Error {
         match self {
             Error::Spawn { step, .. } => Some(*step),
             Error::PipelineMember { source, .. } => source.spawn_step(),
+            // Only an exec makes NotFound (see `Error::spawn`).
+            Error::NotFound { .. } => Some(SpawnStep::Exec),
+            Error::PermissionDenied { subject, .. } if subject.starts_with(EXECUTE) => {
+                Some(SpawnStep::Exec)
+            }
             _ => None,
         }
     }
@@ -445,7 +462,7 @@ impl Error {
                 io::ErrorKind::NotFound => return Error::NotFound { program, source },
                 io::ErrorKind::PermissionDenied => {
                     return Error::PermissionDenied {
-                        subject: format!("execute {}", program.to_string_lossy()),
+                        subject: format!("{EXECUTE}{}", program.to_string_lossy()),
                         source,
                     };
                 }
@@ -455,10 +472,25 @@ impl Error {
         Error::Spawn {
             program,
             step,
+            path: None,
             source,
         }
     }
+
+    /// Names the file or directory an [`Error::Spawn`] was about (the
+    /// directory of a failed `chdir`); other errors are returned as they are.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub(crate) fn with_path(mut self, file: &std::ffi::OsStr) -> Error {
+        if let Error::Spawn { path, .. } = &mut self {
+            *path = Some(file.to_owned());
+        }
+        self
+    }
 }
+
+/// How the subject of an exec's [`Error::PermissionDenied`] starts: what
+/// [`Error::spawn_step`] recognises it by.
+const EXECUTE: &str = "execute ";
 
 fn is_resource_limit(e: &io::Error) -> bool {
     #[cfg(unix)]
@@ -522,6 +554,7 @@ mod tests {
         );
         assert!(matches!(nf, Error::NotFound { .. }));
         assert_eq!(nf.raw_os_error(), Some(libc::ENOENT));
+        assert_eq!(nf.spawn_step(), Some(SpawnStep::Exec));
         assert_eq!(io::Error::from(nf).kind(), io::ErrorKind::NotFound);
 
         let pd = Error::spawn(
@@ -530,6 +563,12 @@ mod tests {
             io::Error::from_raw_os_error(libc::EACCES),
         );
         assert_eq!(pd.to_string(), "permission denied: execute prog");
+        assert_eq!(pd.spawn_step(), Some(SpawnStep::Exec));
+        let kill = Error::PermissionDenied {
+            subject: "kill 1".into(),
+            source: io::Error::from_raw_os_error(libc::EPERM),
+        };
+        assert_eq!(kill.spawn_step(), None);
         assert_eq!(io::Error::from(pd).kind(), io::ErrorKind::PermissionDenied);
 
         let chdir = Error::spawn(
@@ -539,6 +578,12 @@ mod tests {
         );
         assert_eq!(chdir.spawn_step(), Some(SpawnStep::Chdir));
         assert_eq!(chdir.to_string(), "failed to start prog: chdir failed");
+        let chdir = chdir.with_path("/no/dir".as_ref());
+        assert_eq!(
+            chdir.to_string(),
+            "failed to start prog: chdir /no/dir failed"
+        );
+        assert_eq!(chdir.spawn_step(), Some(SpawnStep::Chdir));
         assert_eq!(
             chdir
                 .source()

@@ -162,7 +162,41 @@ fn bad_current_dir_is_a_chdir_failure() {
     }
     assert_eq!(err.spawn_step(), Some(SpawnStep::Chdir));
     assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
-    assert_eq!(err.to_string(), "failed to start true: chdir failed");
+    assert_eq!(
+        err.to_string(),
+        "failed to start true: chdir /no/such/directory failed"
+    );
+}
+
+/// Issue 14, item 19: the most common exec failures carry the step too.
+#[test]
+fn exec_failures_report_the_exec_step() {
+    let _g = shared();
+    let file = tmp("not-executable-step");
+    fs::write(&file, "#!/bin/sh\nexit 0\n").unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+    let cases = [
+        (PathBuf::from("procctl-no-such-program"), libc::ENOENT),
+        (PathBuf::from("/no/such/dir/prog"), libc::ENOENT),
+        (file, libc::EACCES),
+        (PathBuf::from("/"), libc::EACCES),
+    ];
+    for (program, errno) in cases {
+        let err = Command::new(&program).spawn().unwrap_err();
+        assert_eq!(
+            err.spawn_step(),
+            Some(SpawnStep::Exec),
+            "{program:?}: {err:?}"
+        );
+        assert_eq!(err.raw_os_error(), Some(errno), "{program:?}");
+        let kind = std::io::Error::from(err).kind();
+        let want = if errno == libc::ENOENT {
+            std::io::ErrorKind::NotFound
+        } else {
+            std::io::ErrorKind::PermissionDenied
+        };
+        assert_eq!(kind, want, "{program:?}");
+    }
 }
 
 #[test]
@@ -171,6 +205,36 @@ fn keeping_a_closed_fd_is_a_dup2_failure() {
     let err = Command::new("true").keep_fd(987).spawn().unwrap_err();
     assert_eq!(err.spawn_step(), Some(SpawnStep::Dup2), "{err:?}");
     assert_eq!(err.raw_os_error(), Some(libc::EBADF));
+}
+
+/// Issue 14, item 10: a kept number that is closed must not be filled by
+/// the spawn's own pipe (the child would silently keep that pipe end).
+#[test]
+fn keeping_a_closed_fd_is_refused_even_where_a_pipe_would_land() {
+    // Nothing else may open or close descriptors while we pick the number.
+    let _g = exclusive();
+    for _ in 0..20 {
+        // The lowest free number: where the next pipe lands.
+        let probe = fs::File::open("/dev/null").unwrap();
+        let free = probe.as_raw_fd();
+        drop(probe);
+        let res = Command::new("cat")
+            .keep_fd(free)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn();
+        match res {
+            Ok(child) => {
+                let _ = child.kill();
+                let _ = child.wait_timeout(DEADLINE);
+                panic!("fd {free} was closed, yet the spawn kept something there");
+            }
+            Err(err) => {
+                assert_eq!(err.spawn_step(), Some(SpawnStep::Dup2), "{err:?}");
+                assert_eq!(err.raw_os_error(), Some(libc::EBADF));
+            }
+        }
+    }
 }
 
 #[test]
@@ -230,6 +294,93 @@ fn child_fds(cmd: &mut Command) -> Vec<i32> {
     let mut fds: Vec<i32> = out.split_whitespace().map(|s| s.parse().unwrap()).collect();
     fds.sort();
     fds
+}
+
+/// Issue 14, item 9: the spawn's own pipe and `/dev/null` ends land above
+/// the parent's descriptors; the child must still not copy the parent's
+/// whole table. A table's size shows in the child's `FDSize` (Linux).
+#[cfg(target_os = "linux")]
+#[test]
+fn pipes_above_many_descriptors_do_not_copy_the_table() {
+    let _g = exclusive();
+    let held: Vec<fs::File> = (0..3000)
+        .map(|_| fs::File::open("/dev/null").unwrap())
+        .collect();
+    let out = run(sh("grep FDSize /proc/$$/status; read x || echo eof").stdin(Stdio::null()));
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let size: usize = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(text.ends_with("eof\n"), "{text}");
+    assert!(
+        size < 1000,
+        "the child's table has room for {size} descriptors with {} held here",
+        held.len()
+    );
+    // The same through output() (stdin /dev/null, stdout and stderr piped).
+    let out = sh("echo out; echo err >&2; grep FDSize /proc/$$/status")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let size: usize = text.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(size < 1000, "{text}");
+}
+
+/// Issue 14, item 7: with the environment unchanged the child got the
+/// live `environ`, which a concurrent `set_var` reallocates (EFAULT).
+#[test]
+fn spawning_while_another_thread_sets_variables() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let _g = exclusive();
+    let stop = Arc::new(AtomicBool::new(false));
+    let setter = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut round = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                for k in 0..64 {
+                    // SAFETY: std serialises set_var/remove_var with its
+                    // own readers; procctl must snapshot under that lock.
+                    unsafe {
+                        std::env::set_var(format!("PROCCTL_ENV_RACE_{k}"), "x".repeat(round % 40))
+                    };
+                }
+                for k in 0..64 {
+                    // SAFETY: as above.
+                    unsafe { std::env::remove_var(format!("PROCCTL_ENV_RACE_{k}")) };
+                }
+                round += 1;
+            }
+        })
+    };
+    let start = std::time::Instant::now();
+    let mut failures = Vec::new();
+    let mut n = 0;
+    while n < 600 && start.elapsed() < Duration::from_secs(8) {
+        match Command::new("true").spawn() {
+            Ok(child) => {
+                let status = wait(&child);
+                if !status.success() {
+                    failures.push(status.to_string());
+                }
+            }
+            Err(e) => failures.push(format!("{e:?}")),
+        }
+        n += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    setter.join().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of {n} spawns failed, e.g. {:?}",
+        failures.len(),
+        &failures[..failures.len().min(3)]
+    );
 }
 
 #[test]
@@ -438,6 +589,23 @@ fn process_group_and_setsid() {
         .collect();
     assert_eq!(fields[2], pid, "pgrp is the child's pid");
     assert_eq!(fields[3], pid, "session is the child's pid");
+
+    // Issue 14, item 8: a new session is a new group led by the child,
+    // so naming that group (0) is already satisfied...
+    let out = stdout_of(sh("cat /proc/$$/stat").setsid(true).process_group(0));
+    let pid = out.split_whitespace().next().unwrap();
+    let fields: Vec<&str> = out[out.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    assert_eq!(fields[2], pid, "pgrp is the child's pid");
+    assert_eq!(fields[3], pid, "session is the child's pid");
+    // ...and any other group cannot be: refused before a process exists.
+    let err = Command::new("true")
+        .setsid(true)
+        .process_group(std::process::id() as i32)
+        .spawn()
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
 
     // Joining a group that does not exist.
     let err = Command::new("true")

@@ -306,3 +306,89 @@ fn out_of_descriptors_is_a_resource_limit() {
     );
     assert_eq!(err.raw_os_error(), Some(libc::EMFILE));
 }
+
+/// Issue 14, item 6: a signal that reaches the child between its creation
+/// and its own set-up must find the set-up already in force. A parent with
+/// a SIGUSR1 handler, a thread sending SIGUSR1 to the process group, and
+/// spawns whose child ignores (or blocks) SIGUSR1: none may die of it.
+///
+/// Runs in a forked child that leads its own process group (so the flood
+/// reaches nobody else) and arms `alarm(10)`; its exit code is the number
+/// of children killed by SIGUSR1 (capped), or 200 + a failure code.
+#[test]
+fn signals_sent_during_spawn_find_the_childs_set_up_in_force() {
+    let _g = lock();
+    for how in ["ignore_signal", "signal_mask"] {
+        let body = move || -> i32 {
+            use std::sync::Arc;
+            use std::sync::atomic::{AtomicBool, Ordering};
+            // SAFETY: plain calls on this (forked, single-threaded) process.
+            unsafe {
+                libc::alarm(10);
+                if libc::setpgid(0, 0) != 0 {
+                    return 201;
+                }
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = handler_ptr();
+                sa.sa_flags = libc::SA_RESTART;
+                if libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()) != 0 {
+                    return 202;
+                }
+            }
+            let stop = Arc::new(AtomicBool::new(false));
+            let sender = {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        // SAFETY: signalling our own process group.
+                        unsafe { libc::kill(0, libc::SIGUSR1) };
+                    }
+                })
+            };
+            let start = std::time::Instant::now();
+            let mut killed = 0;
+            let mut failed = 0;
+            for _ in 0..1000 {
+                if start.elapsed() > Duration::from_secs(6) {
+                    break;
+                }
+                let mut cmd = Command::new("true");
+                if how == "ignore_signal" {
+                    cmd.ignore_signal(Signal::USR1);
+                } else {
+                    cmd.signal_mask([Signal::USR1]);
+                }
+                match cmd.spawn() {
+                    Ok(child) => match child.wait_timeout(Duration::from_secs(5)) {
+                        Ok(Some(s)) if s.signal() == Some(Signal::USR1) => killed += 1,
+                        Ok(Some(s)) if s.success() => {}
+                        _ => failed += 1,
+                    },
+                    Err(_) => failed += 1,
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+            let _ = sender.join();
+            if failed > 0 {
+                return 203;
+            }
+            killed.min(199)
+        };
+        // SAFETY: the tests of this binary hold LOCK, so no other thread of
+        // ours is inside procctl or holds a lock the child needs; the child
+        // arms alarm(10), so it cannot outlive the run.
+        let child = unsafe { procctl::proc::fork_unchecked(body) }.unwrap();
+        let status = match child.wait_timeout(Duration::from_secs(20)).unwrap() {
+            Some(s) => s,
+            None => {
+                let _ = child.kill();
+                panic!("{how}: the forked test child hung");
+            }
+        };
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "{how}: {status} (exit code = children killed by SIGUSR1, 200+ = failure)"
+        );
+    }
+}

@@ -207,13 +207,30 @@ impl From<PipeWriter> for Stdio {
 ///   the child shares the parent's descriptor table until its first
 ///   system call takes a private copy of only the low descriptors it uses
 ///   (`CLONE_FILES`, then `close_range` with `CLOSE_RANGE_UNSHARE`), so a
-///   spawn costs the same with 5 or 50,000 descriptors open.
+///   spawn costs the same with 5 or 50,000 descriptors open. That holds
+///   with piped stdio and `/dev/null` too: those ends land above every
+///   descriptor the parent holds, so where that would make the copy
+///   bigger the child opens them afresh (`/dev/null`, and the pipe
+///   through `/proc/<pid>/fd`; where `/proc` cannot show it, the copy is
+///   made as before). Descriptors you pass yourself (`Stdio::from`,
+///   `keep_fd`, `map_fd`) are taken from the parent's table: the copy
+///   reaches up to the highest of them.
 /// - **Signals**: every signal with a handler in the parent is at its
 ///   default (as `execve` does), `SIGPIPE` too (Rust programs ignore it;
 ///   the programs they start should not); other ignored signals stay
 ///   ignored (POSIX inheritance); the signal mask is empty, as with std
 ///   (a signal blocked by the spawning thread must not stay blocked in the
-///   program: set one with `signal_mask`).
+///   program: set one with `signal_mask`). What `ignore_signal` and
+///   `signal_mask` ask for holds from the child's first instruction: a
+///   signal sent while the child sets itself up waits, blocked, until its
+///   mask is set just before `execve`, as with glibc's `posix_spawn`.
+/// - **Environment**: ours, as [`std::env::vars_os`] reads it when the
+///   program is started (under std's environment lock, so a
+///   [`std::env::set_var`] in another thread cannot tear it), changed by
+///   [`env`](Command::env), [`env_remove`](Command::env_remove) and
+///   [`env_clear`](Command::env_clear). A change made through the C
+///   library directly (`setenv`, `putenv`) by other code bypasses that
+///   lock and is outside this promise, as for std.
 /// - **Program lookup**: a name without a slash is searched in `PATH` like
 ///   `execvp` (the child's `PATH` if [`env`](Command::env) sets it, else
 ///   ours), and a file without a `#!` line that the kernel refuses
@@ -668,7 +685,10 @@ impl Command {
     ///
     /// # Errors
     ///
-    /// At spawn: [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a negative `pgid`;
+    /// At spawn, before any process exists:
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a
+    /// negative `pgid`, or a `pgid` other than `0` together with
+    /// [`setsid`](Command::setsid) (see there). From the child:
     /// [`Error::Spawn`](crate::Error::Spawn) with step [`SpawnStep::Setpgid`](crate::error::SpawnStep::Setpgid) if the kernel
     /// refuses (no such group in our session: `EPERM`).
     ///
@@ -695,17 +715,27 @@ impl Command {
     /// # Errors
     ///
     /// At spawn: [`Error::Spawn`](crate::Error::Spawn) with step [`SpawnStep::Setsid`](crate::error::SpawnStep::Setsid) if the
-    /// kernel refuses; combined with [`process_group`](Command::process_group),
-    /// `setpgid` runs after `setsid` and fails with `EPERM` unless it names
-    /// the new session's group.
+    /// kernel refuses.
+    ///
+    /// The new session comes with a new process group that the child
+    /// leads, so [`process_group(0)`](Command::process_group) is already
+    /// satisfied and adds nothing, while any other group cannot be joined
+    /// (Linux refuses `setpgid` for a session leader): `setsid(true)` with
+    /// `process_group(pgid)`, `pgid != 0`, is
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) before
+    /// any process exists.
     ///
     /// ```
-    /// use procctl::proc::{Command, getsid};
+    /// use procctl::proc::{Command, getpgid, getsid};
     ///
-    /// let child = Command::new("sleep").arg("10").setsid(true).spawn()?;
+    /// let child = Command::new("sleep").arg("10").setsid(true).process_group(0).spawn()?;
     /// assert_eq!(getsid(Some(child.pid()))?, Some(child.pid()));
+    /// assert_eq!(getpgid(Some(child.pid()))?, Some(child.pid()));
     /// child.kill()?;
     /// child.wait()?;
+    ///
+    /// let err = Command::new("true").setsid(true).process_group(1).spawn().unwrap_err();
+    /// assert!(matches!(err, procctl::Error::InvalidArgument { .. }));
     /// # Ok::<(), procctl::Error>(())
     /// ```
     #[cfg(unix)]
@@ -952,14 +982,17 @@ impl Command {
     /// program, an argument, an environment entry or the directory;
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for an empty program, an environment
     /// name that is empty or holds `=`, a negative process group or
-    /// mapped fd, or `SIGKILL`/`SIGSTOP` in the dispositions.
+    /// mapped fd, a process group other than `0` with `setsid`, or
+    /// `SIGKILL`/`SIGSTOP` in the dispositions; [`Error::Spawn`](crate::Error::Spawn) with
+    /// [`SpawnStep::Dup2`](crate::error::SpawnStep::Dup2) and `EBADF` for a kept fd that is not open.
     ///
     /// From the child, each naming the program and the step that failed:
     /// [`Error::NotFound`](crate::Error::NotFound) (exec `ENOENT`: no such program, or not in
     /// `PATH`), [`Error::PermissionDenied`](crate::Error::PermissionDenied) (exec `EACCES`: not executable,
-    /// a directory), else [`Error::Spawn`](crate::Error::Spawn) with the [`SpawnStep`](crate::error::SpawnStep) (`chdir`,
-    /// `dup2`, `setsid`, `setpgid`, signal set-up, close fds, exec) and the
-    /// errno. In the parent: [`Error::ResourceLimit`](crate::Error::ResourceLimit) when the process,
+    /// a directory), both with [`spawn_step`](crate::Error::spawn_step) `Some(SpawnStep::Exec)`,
+    /// else [`Error::Spawn`](crate::Error::Spawn) with the [`SpawnStep`](crate::error::SpawnStep) (`chdir`, naming
+    /// the directory, `dup2`, `setsid`, `setpgid`, signal set-up, close
+    /// fds, exec) and the errno. In the parent: [`Error::ResourceLimit`](crate::Error::ResourceLimit) when the process,
     /// descriptor or memory limit stops it from creating the process, a
     /// pipe or opening `/dev/null` (`EAGAIN`, `EMFILE`, `ENFILE`,
     /// `ENOMEM`), else [`Error::Spawn`](crate::Error::Spawn) with [`SpawnStep::Fork`](crate::error::SpawnStep::Fork),
@@ -996,11 +1029,14 @@ impl Command {
     ///
     /// let err = Command::new("no-such-program-here").spawn().unwrap_err();
     /// assert!(matches!(err, Error::NotFound { .. }));
+    /// # #[cfg(unix)]
+    /// assert_eq!(err.spawn_step(), Some(SpawnStep::Exec));
     ///
     /// # #[cfg(unix)] {
     /// let err = Command::new("true").current_dir("/no/such/dir").spawn().unwrap_err();
     /// assert_eq!(err.spawn_step(), Some(SpawnStep::Chdir));
     /// assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+    /// assert_eq!(err.to_string(), "failed to start true: chdir /no/such/dir failed");
     /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```

@@ -14,12 +14,19 @@ use super::{Command, Kind, StdioDefault};
 use crate::error::{Error, Result, SpawnStep};
 use crate::proc::child::{Child, Shared};
 use crate::sys::ExecPlan;
+use crate::sys::exec::EnvSnapshot;
 use crate::sys::exec::to_cstring;
-use crate::sys::spawn::{self, FdMove, Request};
+use crate::sys::spawn::{self, FdMove, Reopen, Request};
 use crate::{Pid, Signal, reap};
 
 impl Command {
-    /// The environment for the child: `None` when it is ours unchanged.
+    /// The environment for the child: `None` when it is ours unchanged;
+    /// then `spawn_imp` passes our live `environ` only where no other
+    /// thread exists, else a snapshot. A child that read
+    /// our live `environ` could find it reallocated under it by a
+    /// concurrent `std::env::set_var` (an `EFAULT` from `execve`, or a
+    /// mix of old and new entries); `std::env::vars_os` copies it under
+    /// std's environment lock, the one `set_var` takes.
     fn envp(&self) -> Result<Option<Vec<CString>>> {
         for key in self.env.keys() {
             if key.is_empty() || key.as_bytes().contains(&b'=') {
@@ -30,6 +37,9 @@ impl Command {
             }
         }
         if !self.env_clear && self.env.is_empty() {
+            // Ours, unchanged. With no other thread nobody can change it
+            // while the child reads it: the child takes the live one.
+            // Else `spawn_imp` sets a snapshot on the plan.
             return Ok(None);
         }
         let mut vars: BTreeMap<OsString, OsString> = if self.env_clear {
@@ -82,6 +92,15 @@ impl Command {
                 value: pg.to_string(),
             });
         }
+        // A new session is a new group led by the child: `0` names it
+        // (nothing more to do), any other group is out of reach (Linux
+        // refuses `setpgid` for a session leader).
+        if let Some(pg) = self.pgroup.filter(|&pg| self.setsid && pg != 0) {
+            return Err(Error::InvalidArgument {
+                what: "process group",
+                value: format!("{pg} with setsid: a new session's group is the child's own (0)"),
+            });
+        }
         if let Some((_, to)) = self.maps.iter().find(|(_, to)| *to < 0) {
             return Err(Error::InvalidArgument {
                 what: "mapped fd",
@@ -100,7 +119,14 @@ impl Command {
             .chain(self.args.iter().map(OsString::as_os_str))
             .collect();
         let path = self.search_path();
-        let mut plan = ExecPlan::new(program, &argv, self.envp()?, true, path.as_deref())?;
+        let envp = self.envp()?;
+        let snapshot = envp.is_none() && !spawn::single_threaded();
+        let mut plan = ExecPlan::new(program, &argv, envp, true, path.as_deref())?;
+        if snapshot {
+            // Our environment, unchanged, while other threads may change
+            // it: copied under std's lock into one buffer (see `envp`).
+            plan.set_env_snapshot(EnvSnapshot::new(std::env::vars_os().collect()));
+        }
         let chdir = self
             .cwd
             .as_ref()
@@ -120,31 +146,56 @@ impl Command {
                 SpawnStep::Fork if limit => Error::os("clone", e),
                 SpawnStep::Pipe if limit => Error::os("pipe", e),
                 SpawnStep::Open if limit => Error::os("open /dev/null", e),
+                SpawnStep::Chdir => match &self.cwd {
+                    Some(dir) => Error::spawn(program, step, e).with_path(dir.as_os_str()),
+                    None => Error::spawn(program, step, e),
+                },
                 _ => Error::spawn(program, step, e),
             }
         };
+        // Every kept descriptor must be open now, before this spawn makes
+        // pipes or opens /dev/null: one of those could land on a kept
+        // number that is closed, and the child would keep it silently.
+        let stdio = [&self.stdin, &self.stdout, &self.stderr];
+        let inherited = |dst: usize| {
+            matches!(
+                (stdio[dst].as_ref().map(|s| &s.0), defaults[dst]),
+                (Some(Kind::Inherit), _) | (None, StdioDefault::Inherit)
+            )
+        };
+        for &fd in &self.keep {
+            let replaced = (0..=2).contains(&fd) && !inherited(fd as usize)
+                || self.maps.iter().any(|(_, to)| *to == fd);
+            if !replaced && !spawn::is_open(fd) {
+                return Err(spawn_err(
+                    SpawnStep::Dup2,
+                    std::io::Error::from_raw_os_error(libc::EBADF),
+                ));
+            }
+        }
         let mut child_ends: Vec<OwnedFd> = Vec::new();
         let mut null: Option<OwnedFd> = None;
         let mut moves: Vec<FdMove> = Vec::new();
         let mut parent_stdin: Option<PipeWriter> = None;
         let mut parent_out: [Option<PipeReader>; 2] = [None, None];
-        let stdio = [&self.stdin, &self.stdout, &self.stderr];
         for (dst, (set, default)) in stdio.into_iter().zip(defaults).enumerate() {
             let dst = dst as RawFd;
             if self.maps.iter().any(|(_, to)| *to == dst) {
                 continue;
             }
-            let src = match (set.as_ref().map(|s| &s.0), default) {
+            // The ends made here may be opened afresh by the child (see
+            // `Reopen`): nobody else shares their offset or flags.
+            let (src, reopen) = match (set.as_ref().map(|s| &s.0), default) {
                 (Some(Kind::Inherit), _) | (None, StdioDefault::Inherit) => continue,
                 (Some(Kind::Null), _) | (None, StdioDefault::Null) => match &null {
-                    Some(fd) => fd.as_raw_fd(),
+                    Some(fd) => (fd.as_raw_fd(), Reopen::DevNull),
                     None => {
                         let file = File::options()
                             .read(true)
                             .write(true)
                             .open("/dev/null")
                             .map_err(|e| spawn_err(SpawnStep::Open, e))?;
-                        null.insert(file.into()).as_raw_fd()
+                        (null.insert(file.into()).as_raw_fd(), Reopen::DevNull)
                     }
                 },
                 (Some(Kind::Piped), _) | (None, StdioDefault::Piped) => {
@@ -158,16 +209,17 @@ impl Command {
                     };
                     let fd = child_end.as_raw_fd();
                     child_ends.push(child_end);
-                    fd
+                    (fd, Reopen::Pipe { write: dst != 0 })
                 }
-                (Some(Kind::Owned(fd)), _) => fd.as_raw_fd(),
+                (Some(Kind::Owned(fd)), _) => (fd.as_raw_fd(), Reopen::No),
             };
-            moves.push(FdMove { src, dst });
+            moves.push(FdMove { src, dst, reopen });
         }
-        moves.extend(self.maps.iter().map(|(fd, to)| FdMove {
-            src: fd.as_raw_fd(),
-            dst: *to,
-        }));
+        moves.extend(
+            self.maps
+                .iter()
+                .map(|(fd, to)| FdMove::fd(fd.as_raw_fd(), *to)),
+        );
         let keep: Vec<RawFd> = self
             .keep
             .iter()
@@ -182,7 +234,9 @@ impl Command {
             close_others: !self.inherit_fds,
             chdir: chdir.as_deref(),
             setsid: self.setsid,
-            pgroup: self.pgroup,
+            // With setsid the child already leads its own group (the only
+            // group check_signals lets through).
+            pgroup: self.pgroup.filter(|_| !self.setsid),
             mask: self
                 .mask
                 .as_ref()

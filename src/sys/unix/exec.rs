@@ -54,6 +54,9 @@ pub(crate) struct ExecPlan {
     candidates: Vec<CString>,
     argv: CStringArray,
     envp: Option<CStringArray>,
+    /// A snapshot of our environment, used instead of `envp`/`environ`
+    /// when set (see [`ExecPlan::set_env_snapshot`]).
+    env_snapshot: Option<EnvSnapshot>,
     /// `["/bin/sh", <candidate>, argv[1..]..., NULL]`; slot 1 is filled in
     /// just before use. Empty when the shell fallback is off.
     sh_argv: Vec<*const c_char>,
@@ -124,6 +127,7 @@ impl ExecPlan {
             candidates,
             argv,
             envp: envp.map(CStringArray::new),
+            env_snapshot: None,
             sh_argv,
         })
     }
@@ -136,9 +140,10 @@ impl ExecPlan {
     /// Async-signal-safe: no allocation, no locks. Safe to call in a child
     /// of `fork` or `vfork` (the `environ` read is a plain load).
     pub(crate) fn exec(&mut self) -> i32 {
-        let envp = match &self.envp {
-            Some(e) => e.as_ptr(),
-            None => environ(),
+        let envp = match (&self.env_snapshot, &self.envp) {
+            (Some(snap), _) => snap.ptrs.as_ptr(),
+            (None, Some(e)) => e.as_ptr(),
+            (None, None) => environ(),
         };
         let mut saw_eacces = false;
         let mut last = libc::ENOENT;
@@ -170,6 +175,12 @@ impl ExecPlan {
         if saw_eacces { libc::EACCES } else { last }
     }
 
+    /// Passes `snapshot` instead of the environment given to
+    /// [`ExecPlan::new`].
+    pub(crate) fn set_env_snapshot(&mut self, snapshot: EnvSnapshot) {
+        self.env_snapshot = Some(snapshot);
+    }
+
     /// Runs [`ExecPlan::exec`] in the calling process and turns its failure
     /// into an [`Error`] naming the program.
     pub(crate) fn exec_here(&mut self) -> Error {
@@ -179,6 +190,46 @@ impl ExecPlan {
             crate::error::SpawnStep::Exec,
             io::Error::from_raw_os_error(err),
         )
+    }
+}
+
+/// A copy of the environment as `execve` takes it, packed into one
+/// buffer: `KEY=VALUE\0` entries and a NULL-terminated array of pointers
+/// into them. Two allocations, however many variables.
+pub(crate) struct EnvSnapshot {
+    /// Never changed after the pointers were taken.
+    _buf: Vec<u8>,
+    ptrs: Vec<*const c_char>,
+}
+
+// SAFETY: the pointers point into `_buf`, which the snapshot owns and never
+// changes; sending or sharing it is sending or sharing the bytes.
+unsafe impl Send for EnvSnapshot {}
+// SAFETY: as above; no interior mutability.
+unsafe impl Sync for EnvSnapshot {}
+
+impl EnvSnapshot {
+    /// Packs `vars`, as `std::env::vars_os` returns them (no NUL byte in
+    /// a name or value, which come from C strings; one would end that
+    /// entry early, never read past the buffer).
+    pub(crate) fn new(vars: Vec<(OsString, OsString)>) -> EnvSnapshot {
+        let len = vars.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        let mut buf = Vec::with_capacity(len);
+        let mut offsets = Vec::with_capacity(vars.len() + 1);
+        for (k, v) in &vars {
+            offsets.push(buf.len());
+            buf.extend_from_slice(k.as_bytes());
+            buf.push(b'=');
+            buf.extend_from_slice(v.as_bytes());
+            buf.push(0);
+        }
+        // Offsets first, pointers once the buffer no longer moves.
+        let mut ptrs: Vec<*const c_char> = offsets
+            .into_iter()
+            .map(|o| buf[o..].as_ptr().cast())
+            .collect();
+        ptrs.push(ptr::null());
+        EnvSnapshot { _buf: buf, ptrs }
     }
 }
 
@@ -225,6 +276,20 @@ fn environ() -> *const *const c_char {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_snapshot_is_packed_as_execve_takes_it() {
+        let snap = EnvSnapshot::new(vec![("A".into(), "1".into()), ("PATH".into(), "".into())]);
+        let got: Vec<&CStr> = snap
+            .ptrs
+            .iter()
+            .take_while(|p| !p.is_null())
+            // SAFETY: pointers into the snapshot's NUL-terminated entries.
+            .map(|&p| unsafe { CStr::from_ptr(p) })
+            .collect();
+        assert_eq!(got, [c"A=1", c"PATH="]);
+        assert!(snap.ptrs.last().unwrap().is_null());
+    }
 
     #[test]
     fn path_candidates() {

@@ -21,7 +21,11 @@
 //!   `close_range(n, ~0, CLOSE_RANGE_UNSHARE)`: a private table holding
 //!   only the descriptors below `n`, the lowest number above every
 //!   descriptor it uses. A spawn then costs the same whether we hold 5
-//!   descriptors or 50,000. Without `CLOSE_RANGE_UNSHARE` (< 5.9) the
+//!   descriptors or 50,000. The spawn's own pipe and `/dev/null` ends
+//!   land above every descriptor we hold, so where leaving them out of
+//!   `n` spares copying many slots the child opens them afresh instead
+//!   ([`Reopen`]: `/dev/null`, and the pipe through `/proc/<pid>/fd`).
+//!   Without `CLOSE_RANGE_UNSHARE` (< 5.9) the
 //!   child exits before touching anything and is made again without
 //!   sharing. Without `close_range` at all (< 5.9, or a seccomp profile
 //!   that refuses it) the child closes what `/proc/self/fd` lists, and only
@@ -32,10 +36,14 @@
 //! - **Other Unix**: `fork`, the same child code, and a close-on-exec pipe
 //!   that carries a failure back.
 //!
-//! In both cases every signal is blocked in the calling thread around the
-//! process creation, so no handler of ours can run in the child (which, on
-//! Linux, shares our memory); the child restores the mask it should have
-//! just before `execve`, after every handler was put back to the default.
+//! Every signal is blocked in the calling thread around the process
+//! creation, so no handler of ours can run in the child (which, on Linux,
+//! shares our memory) and no signal finds the child half set up; the
+//! child restores the mask it should have just before `execve`, after
+//! every handler was put back to the default and its own dispositions
+//! were set. On Linux, once `clone3` with `CLONE_CLEAR_SIGHAND` is known
+//! to work, the block is left out where nothing depends on it: when the
+//! child neither ignores nor blocks a signal (see `Ctx::block_signals`).
 
 use std::ffi::CStr;
 use std::io;
@@ -55,6 +63,40 @@ pub(crate) struct FdMove {
     pub(crate) src: RawFd,
     /// Its number in the child.
     pub(crate) dst: RawFd,
+    /// How the child may open `src` afresh instead of finding it in our
+    /// descriptor table (see [`Reopen`]).
+    pub(crate) reopen: Reopen,
+}
+
+impl FdMove {
+    /// A move of a descriptor the child can only get from our table.
+    pub(crate) fn fd(src: RawFd, dst: RawFd) -> FdMove {
+        FdMove {
+            src,
+            dst,
+            reopen: Reopen::No,
+        }
+    }
+}
+
+/// How the child can get a move's source without copying our descriptor
+/// table up to its number: for the ends that the spawn itself made, which
+/// land above every descriptor we hold. With the source opened afresh the
+/// child's private table needs only its low descriptors, so the spawn
+/// costs the same with 50 or 50,000 descriptors open (Linux).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reopen {
+    /// Only through our descriptor (a file or pipe end of the caller's:
+    /// opening it again would not share its offset and status flags).
+    No,
+    /// `/dev/null`, read-write: the child opens it itself.
+    DevNull,
+    /// A pipe end we made and nobody else holds: the child opens the same
+    /// pipe through `/proc/<our pid>/fd/<src>`, for writing or reading.
+    Pipe {
+        /// The write end.
+        write: bool,
+    },
 }
 
 /// What the child should look like, as plain data.
@@ -126,6 +168,19 @@ fn step_code(step: SpawnStep) -> u64 {
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 const UNSHARE_FAILED: u64 = 0xff;
 
+/// The step code of "a [`Reopen`] source could not be opened" (no `/proc`,
+/// or it may not look at our descriptors): the child changed nothing
+/// outside its private table and exited; the parent spawns again with
+/// the table copied up to those sources.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+const REOPEN_FAILED: u64 = 0xfe;
+
+/// Reopen the spawn's own ends only when that spares copying at least this
+/// many descriptor slots: below it, copying them costs less than the
+/// `open` calls (a `/proc` lookup each).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+const REOPEN_MIN_GAIN: RawFd = 64;
+
 fn decode(report: u64) -> Option<Failure> {
     if report == 0 {
         return None;
@@ -163,6 +218,23 @@ struct Ctx<'r, 'a> {
     /// One above every descriptor the child uses (at least 3): the only
     /// ones it needs from our table.
     needed_below: RawFd,
+    /// `needed_below` with every source found in our table.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    needed_below_all: RawFd,
+    /// `needed_below` with the sources it can reopen ([`Reopen`]) opened
+    /// afresh instead.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    needed_below_fixed: RawFd,
+    /// The child opens the [`Reopen`] sources afresh, right after taking
+    /// its private table, which then stops at `needed_below_fixed`.
+    reopen: bool,
+    /// `/proc/<our pid>/fd/<src>` for each [`Reopen::Pipe`] move (`None`
+    /// for the others); made only when `reopen` is chosen.
+    reopen_paths: Vec<Option<std::ffi::CString>>,
+    /// The device and inode of each [`Reopen::Pipe`] source, which what
+    /// the child opens must match: a `/proc` of another PID namespace
+    /// would show another process under our pid.
+    reopen_ids: Vec<(u64, u64)>,
     /// The child was created sharing our descriptor table
     /// (`CLONE_FILES`, Linux): its first act is
     /// `close_range(needed_below, ~0, CLOSE_RANGE_UNSHARE)`, which gives it
@@ -170,6 +242,11 @@ struct Ctx<'r, 'a> {
     unshare: bool,
     /// The child's signal mask.
     mask: libc::sigset_t,
+    /// Block every signal around the process creation even where the
+    /// kernel clears the handlers (see [`Ctx::new`]). The fork path
+    /// always blocks.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    block_signals: bool,
     /// Reset every handled signal by hand (no `CLONE_CLEAR_SIGHAND`).
     reset_handlers: bool,
     /// Where the child reports a failure when it shares our memory.
@@ -190,18 +267,7 @@ struct Ctx<'r, 'a> {
 
 impl<'r, 'a> Ctx<'r, 'a> {
     fn new(req: &'r mut Request<'a>) -> Ctx<'r, 'a> {
-        let srcs: Vec<RawFd> = req.moves.iter().map(|m| m.src).collect();
-        let relocate = req
-            .moves
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                req.moves
-                    .iter()
-                    .enumerate()
-                    .any(|(j, o)| j != i && o.dst == m.src)
-            })
-            .collect();
+        let (srcs, relocate) = plan_sources(&req.moves);
         let reloc_min = req
             .moves
             .iter()
@@ -218,15 +284,21 @@ impl<'r, 'a> Ctx<'r, 'a> {
             .collect();
         allowed.sort_unstable();
         allowed.dedup();
-        let needed_below = req
-            .moves
-            .iter()
-            .flat_map(|m| [m.src, m.dst])
-            .chain(req.keep.iter().copied())
-            .max()
-            .unwrap_or(0)
-            .saturating_add(1)
-            .max(3);
+        let needed = |reopened: bool| {
+            req.moves
+                .iter()
+                .flat_map(|m| {
+                    let src = (!reopened || m.reopen == Reopen::No).then_some(m.src);
+                    src.into_iter().chain([m.dst])
+                })
+                .chain(req.keep.iter().copied())
+                .max()
+                .unwrap_or(0)
+                .saturating_add(1)
+                .max(3)
+        };
+        let needed_below = needed(false);
+        let needed_below_fixed = needed(true);
         let fd_limit = if req.close_others && CLOSE_RANGE.load(Ordering::Relaxed) != YES {
             fd_limit()
         } else {
@@ -236,6 +308,20 @@ impl<'r, 'a> Ctx<'r, 'a> {
         // blocked in the spawning thread must not silently stay blocked in
         // the program, as std also decides).
         let mask = sigset(req.mask.as_deref().unwrap_or(&[]));
+        // Until the child's last step sets its mask, a signal finds it
+        // with the spawning thread's mask and, once `CLONE_CLEAR_SIGHAND`
+        // reset our handlers, with default dispositions. That is already
+        // the program's state, or differs only by a signal that is
+        // discarded rather than delivered (ignored in the window, `SIG_DFL`
+        // after: `default_signal` of a signal we ignore, SIGPIPE), unless
+        // the child is to ignore or block a signal: one that arrives before
+        // that set-up would run its default action (usually: kill it).
+        // Then every signal stays blocked from the child's first
+        // instruction until its mask is set just before `execve`, as
+        // glibc's `posix_spawn` does; the common spawn saves two system
+        // calls.
+        let block_signals =
+            !req.ignore.is_empty() || req.mask.as_ref().is_some_and(|m| !m.is_empty());
         Ctx {
             req,
             srcs,
@@ -244,8 +330,14 @@ impl<'r, 'a> Ctx<'r, 'a> {
             allowed,
             fd_limit,
             needed_below,
+            needed_below_all: needed_below,
+            needed_below_fixed,
+            reopen: false,
+            reopen_paths: Vec::new(),
+            reopen_ids: Vec::new(),
             unshare: false,
             mask,
+            block_signals,
             reset_handlers: true,
             report: AtomicU64::new(0),
             report_fd: -1,
@@ -255,6 +347,23 @@ impl<'r, 'a> Ctx<'r, 'a> {
             cgroup_refused: false,
         }
     }
+}
+
+/// Each move's source as the child starts with it, and whether it must
+/// first be moved out of the way because it sits on another move's target.
+fn plan_sources(moves: &[FdMove]) -> (Vec<RawFd>, Vec<bool>) {
+    let srcs = moves.iter().map(|m| m.src).collect();
+    let relocate = moves
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            moves
+                .iter()
+                .enumerate()
+                .any(|(j, o)| j != i && o.dst == m.src)
+        })
+        .collect();
+    (srcs, relocate)
 }
 
 /// The highest descriptor number to close one by one when `close_range`
@@ -319,6 +428,43 @@ fn set_sigmask(set: &libc::sigset_t, old: Option<&mut libc::sigset_t>) -> c_int 
     }
 }
 
+/// Whether this process has a single thread, where the C library tells
+/// it for the price of a load (glibc 2.32+: `__libc_single_threaded`,
+/// cleared before a second thread is created); `false` when it cannot
+/// tell. While it holds, nothing but the calling thread can change the
+/// environment, so a child may read our live `environ`.
+pub(crate) fn single_threaded() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static FLAG: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let flag = *FLAG.get_or_init(|| {
+            // SAFETY: dlsym with a NUL-terminated name; it returns the
+            // variable's address or NULL (an older glibc).
+            let sym =
+                unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__libc_single_threaded".as_ptr()) };
+            sym as usize
+        });
+        if flag == 0 {
+            return false;
+        }
+        // SAFETY: glibc's `char __libc_single_threaded`, live for the whole
+        // process; read as an atomic byte (glibc writes it once, from the
+        // thread that creates a second thread).
+        let flag = unsafe { &*(flag as *const AtomicU8) };
+        flag.load(Ordering::Relaxed) != 0
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+}
+
+/// `fcntl(fd, F_GETFD)`: whether `fd` is an open descriptor of ours.
+pub(crate) fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    fd >= 0 && unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0
+}
+
 /// Starts the program described by `req`.
 ///
 /// On success the child has exec'd (Linux) or is about to (elsewhere: the
@@ -349,10 +495,13 @@ unsafe extern "C" fn child_main(arg: *mut c_void) -> c_int {
     // SAFETY: see the function's contract.
     let ctx = unsafe { &mut *arg.cast::<Ctx<'_, '_>>() };
     let report = match unshare_fds(ctx) {
-        0 => {
-            let (step, err) = child_setup_and_exec(ctx);
-            (step_code(step) << 32) | (err as u32 as u64)
-        }
+        0 => match reopen_sources(ctx) {
+            0 => {
+                let (step, err) = child_setup_and_exec(ctx);
+                (step_code(step) << 32) | (err as u32 as u64)
+            }
+            err => (REOPEN_FAILED << 32) | (err as u32 as u64),
+        },
         err => (UNSHARE_FAILED << 32) | (err as u32 as u64),
     };
     if ctx.report_fd >= 0 {
@@ -405,6 +554,75 @@ fn unshare_fds(ctx: &Ctx<'_, '_>) -> c_int {
         CLOSE_RANGE.store(YES, Ordering::Relaxed);
     }
     0
+}
+
+/// In a child that took a private table stopping below the sources it
+/// can reopen (`ctx.reopen`), opens each of them afresh (close-on-exec,
+/// above every move's target, so no `dup2` lands on it). Returns 0 or an
+/// errno; on failure only the child's private table has changed.
+fn reopen_sources(ctx: &mut Ctx<'_, '_>) -> c_int {
+    if !ctx.reopen {
+        return 0;
+    }
+    #[cfg(all(test, target_os = "linux"))]
+    {
+        let fake = imp::FAKE_REOPEN_ERRNO.load(Ordering::Relaxed);
+        if fake != 0 {
+            return fake;
+        }
+    }
+    for (i, m) in ctx.req.moves.iter().enumerate() {
+        let (path, flags) = match (m.reopen, &ctx.reopen_paths[i]) {
+            (Reopen::No, _) => continue,
+            (Reopen::DevNull, _) => (c"/dev/null", libc::O_RDWR),
+            (Reopen::Pipe { write }, Some(path)) => (
+                path.as_c_str(),
+                if write {
+                    libc::O_WRONLY
+                } else {
+                    libc::O_RDONLY
+                },
+            ),
+            (Reopen::Pipe { .. }, None) => return libc::EINVAL,
+        };
+        // SAFETY: a NUL-terminated path prepared by the parent. Opening a
+        // pipe never waits here: the parent holds its other end.
+        let mut fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return errno();
+        }
+        if fd < ctx.reloc_min {
+            // SAFETY: duplicating our new descriptor above every target;
+            // the original is ours to close.
+            let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, ctx.reloc_min) };
+            let err = errno();
+            // SAFETY: as above.
+            unsafe { libc::close(fd) };
+            if high < 0 {
+                return err;
+            }
+            fd = high;
+        }
+        ctx.srcs[i] = fd;
+        ctx.relocate[i] = false;
+        if let Reopen::Pipe { .. } = m.reopen {
+            if file_id(fd) != Some(ctx.reopen_ids[i]) {
+                return libc::ESTALE;
+            }
+        }
+    }
+    0
+}
+
+/// The device and inode of an open descriptor. Async-signal-safe.
+fn file_id(fd: RawFd) -> Option<(u64, u64)> {
+    // SAFETY: a zeroed stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes into st.
+    if unsafe { libc::fstat(fd, &mut st) } < 0 {
+        return None;
+    }
+    Some((st.st_dev as u64, st.st_ino as u64))
 }
 
 /// Runs every set-up step in the child; returns only on failure.
@@ -826,12 +1044,50 @@ mod imp {
         ctx.unshare = ctx.req.close_others
             && UNSHARE.load(Ordering::Relaxed) != NO
             && CLOSE_RANGE.load(Ordering::Relaxed) != NO;
+        // The spawn's own ends sit above every descriptor we hold: rather
+        // than copy the table up to them, the child opens them afresh.
+        if ctx.unshare
+            && ctx.needed_below_all - ctx.needed_below_fixed >= REOPEN_MIN_GAIN
+            && REOPEN.load(Ordering::Relaxed) != NO
+        {
+            let pid = std::process::id();
+            ctx.reopen_paths = ctx
+                .req
+                .moves
+                .iter()
+                .map(|m| match m.reopen {
+                    Reopen::Pipe { .. } => {
+                        std::ffi::CString::new(format!("/proc/{pid}/fd/{}", m.src)).ok()
+                    }
+                    _ => None,
+                })
+                .collect();
+            ctx.reopen_ids = ctx
+                .req
+                .moves
+                .iter()
+                .map(|m| match m.reopen {
+                    Reopen::Pipe { .. } => file_id(m.src).unwrap_or((u64::MAX, u64::MAX)),
+                    _ => (0, 0),
+                })
+                .collect();
+            ctx.reopen = true;
+            ctx.needed_below = ctx.needed_below_fixed;
+        }
         loop {
             let spawned = spawn_once(ctx)?;
             let report = ctx.report.load(Ordering::Acquire);
-            if !ctx.unshare || report >> 32 != UNSHARE_FAILED {
+            let retry = match report >> 32 {
+                UNSHARE_FAILED if ctx.unshare => Some(UNSHARE_FAILED),
+                REOPEN_FAILED if ctx.reopen => Some(REOPEN_FAILED),
+                _ => None,
+            };
+            let Some(retry) = retry else {
                 if ctx.unshare {
                     UNSHARE.store(YES, Ordering::Relaxed);
+                }
+                if ctx.reopen {
+                    REOPEN.store(YES, Ordering::Relaxed);
                 }
                 return match decode(report) {
                     Some(failure) => {
@@ -840,17 +1096,49 @@ mod imp {
                     }
                     None => Ok(spawned),
                 };
-            }
-            // The child changed nothing and exited: spawn again, copying
-            // the whole table as the kernel does by default.
+            };
+            // The child changed nothing of ours and exited: spawn again,
+            // copying the table up to the spawn's own ends (reopen failed)
+            // or all of it, as the kernel does by default (unshare failed).
             reap_failed(spawned.pid);
             let errno = (report & 0xffff_ffff) as c_int;
-            if matches!(errno, libc::ENOSYS | libc::EINVAL | libc::EPERM) {
-                UNSHARE.store(NO, Ordering::Relaxed);
+            if retry == UNSHARE_FAILED {
+                if matches!(errno, libc::ENOSYS | libc::EINVAL | libc::EPERM) {
+                    UNSHARE.store(NO, Ordering::Relaxed);
+                }
+                ctx.unshare = false;
+            } else if !matches!(
+                errno,
+                libc::ENOMEM | libc::EMFILE | libc::ENFILE | libc::EINTR
+            ) {
+                // No /proc, or it may not show our descriptors (a
+                // non-dumpable process, an LSM): it will not work later.
+                REOPEN.store(NO, Ordering::Relaxed);
             }
-            ctx.unshare = false;
+            ctx.reopen = false;
+            ctx.needed_below = ctx.needed_below_all;
+            (ctx.srcs, ctx.relocate) = plan_sources(&ctx.req.moves);
             ctx.report.store(0, Ordering::Relaxed);
         }
+    }
+
+    /// Whether the child can open the spawn's own pipe ends through
+    /// `/proc/<pid>/fd` (see [`Reopen`]).
+    static REOPEN: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+    /// Makes the child's reopening fail with this errno (tests only).
+    #[cfg(test)]
+    pub(super) static FAKE_REOPEN_ERRNO: std::sync::atomic::AtomicI32 =
+        std::sync::atomic::AtomicI32::new(0);
+
+    #[cfg(test)]
+    pub(super) fn force_reopen(state: u8) {
+        REOPEN.store(state, Ordering::Relaxed);
+    }
+
+    #[cfg(test)]
+    pub(super) fn reopen_state() -> u8 {
+        REOPEN.load(Ordering::Relaxed)
     }
 
     /// One process creation; the caller reads the child's report.
@@ -861,10 +1149,12 @@ mod imp {
             // No handler of ours may run on the child, which shares our
             // memory until it execs. `clone3` with CLONE_CLEAR_SIGHAND
             // resets every handler in the child as it is made, so once it
-            // is known to work nothing needs blocking (two system calls
-            // saved per spawn); until then, and on the `clone` fallback,
-            // everything is blocked around the clone.
-            let block = CLONE3.load(Ordering::Relaxed) != YES;
+            // is known to work nothing needs blocking for that (two system
+            // calls saved per spawn); until then, and on the `clone`
+            // fallback, everything is blocked around the clone. A child
+            // that is to ignore or block a signal needs the block anyway
+            // (see `Ctx::block_signals`).
+            let block = ctx.block_signals || CLONE3.load(Ordering::Relaxed) != YES;
             let mut old = sigset(&[]);
             if block {
                 let err = set_sigmask(&full_sigset(), Some(&mut old));
@@ -1284,6 +1574,99 @@ mod tests {
         assert_eq!(imp::unshare_state(), YES);
     }
 
+    /// `cat` fed through a piped stdin, its stdout piped, stderr
+    /// `/dev/null`, with 300 descriptors held below those ends: what
+    /// reaches the child, and the fds it ends up with.
+    fn cat_above_many_fds() -> (Vec<u8>, Vec<i32>) {
+        let held: Vec<std::fs::File> = (0..300)
+            .map(|_| std::fs::File::open("/dev/null").unwrap())
+            .collect();
+        let child = Command::new("/bin/sh")
+            .args(["-c", "cat; ls /proc/$$/fd"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        drop(held);
+        let out = child
+            .communicate_timeout(b"through the pipe\n", Duration::from_secs(10))
+            .unwrap();
+        assert!(out.status.success(), "{:?}", out.status);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (data, fds) = text.split_at(text.find('\n').map_or(0, |i| i + 1));
+        let mut fds: Vec<i32> = fds.split_whitespace().map(|s| s.parse().unwrap()).collect();
+        fds.sort();
+        (data.as_bytes().to_vec(), fds)
+    }
+
+    #[test]
+    fn the_spawns_own_ends_are_reopened_above_many_descriptors() {
+        let _g = FORCING.lock().unwrap_or_else(|p| p.into_inner());
+        imp::force_reopen(UNKNOWN);
+        let (data, fds) = cat_above_many_fds();
+        assert_eq!(data, b"through the pipe\n");
+        assert_eq!(fds, [0, 1, 2]);
+        assert_eq!(imp::reopen_state(), YES);
+    }
+
+    #[test]
+    fn a_child_that_cannot_reopen_is_made_again_with_the_table_copied() {
+        let _g = FORCING.lock().unwrap_or_else(|p| p.into_inner());
+        // ENOMEM: a passing failure; EACCES (no /proc, not dumpable):
+        // never tried again.
+        for (errno, disabled) in [(libc::ENOMEM, false), (libc::EACCES, true)] {
+            imp::force_reopen(UNKNOWN);
+            imp::FAKE_REOPEN_ERRNO.store(errno, Ordering::Relaxed);
+            let (data, fds) = cat_above_many_fds();
+            imp::FAKE_REOPEN_ERRNO.store(0, Ordering::Relaxed);
+            assert_eq!(data, b"through the pipe\n", "after {errno}");
+            assert_eq!(fds, [0, 1, 2], "after {errno}");
+            assert_eq!(imp::reopen_state() == NO, disabled, "after {errno}");
+        }
+        imp::force_reopen(UNKNOWN);
+    }
+
+    #[test]
+    fn single_threaded_is_false_beside_another_thread() {
+        // libtest runs this on a thread of its own: the environment may
+        // change under a child that reads the live one.
+        assert!(!single_threaded());
+    }
+
+    #[test]
+    fn only_the_spawns_own_ends_may_be_reopened() {
+        let mut plan = ExecPlan::new("true".as_ref(), &["true"], None, true, None).expect("plan");
+        let mut req = Request {
+            exec: &mut plan,
+            moves: vec![
+                FdMove {
+                    src: 500,
+                    dst: 0,
+                    reopen: Reopen::Pipe { write: false },
+                },
+                FdMove {
+                    src: 501,
+                    dst: 1,
+                    reopen: Reopen::DevNull,
+                },
+                FdMove::fd(40, 2),
+            ],
+            keep: vec![7],
+            close_others: true,
+            chdir: None,
+            setsid: false,
+            pgroup: None,
+            mask: None,
+            ignore: vec![],
+            default: vec![],
+            cgroup: None,
+        };
+        let ctx = Ctx::new(&mut req);
+        assert_eq!(ctx.needed_below_all, 502);
+        assert_eq!(ctx.needed_below_fixed, 41);
+    }
+
     #[test]
     fn clone_fallbacks_spawn_and_report_failures() {
         let _g = FORCING.lock().unwrap_or_else(|p| p.into_inner());
@@ -1319,10 +1702,10 @@ mod tests {
         let mut req = Request {
             exec: &mut plan,
             moves: vec![
-                FdMove { src: 4, dst: 3 },
-                FdMove { src: 3, dst: 4 },
-                FdMove { src: 9, dst: 9 },
-                FdMove { src: 10, dst: 1 },
+                FdMove::fd(4, 3),
+                FdMove::fd(3, 4),
+                FdMove::fd(9, 9),
+                FdMove::fd(10, 1),
             ],
             keep: vec![12],
             close_others: true,
