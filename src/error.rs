@@ -479,7 +479,6 @@ impl Error {
 
     /// Names the file or directory an [`Error::Spawn`] was about (the
     /// directory of a failed `chdir`); other errors are returned as they are.
-    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn with_path(mut self, file: &std::ffi::OsStr) -> Error {
         if let Error::Spawn { path, .. } = &mut self {
             *path = Some(file.to_owned());

@@ -109,13 +109,13 @@ impl Command {
         cmd.stdout(stdio(&self.stdout, defaults[1])?);
         cmd.stderr(stdio(&self.stderr, defaults[2])?);
         let child = cmd.spawn().map_err(|e| {
-            let bad_dir = self.cwd.as_ref().is_some_and(|d| !d.is_dir());
-            let step = if bad_dir {
-                SpawnStep::Chdir
-            } else {
-                SpawnStep::Exec
-            };
-            Error::spawn(&self.program, step, e)
+            match self.cwd.as_ref().filter(|d| !d.is_dir()) {
+                // Name the directory, as on Unix.
+                Some(dir) => {
+                    Error::spawn(&self.program, SpawnStep::Chdir, e).with_path(dir.as_os_str())
+                }
+                None => Error::spawn(&self.program, SpawnStep::Exec, e),
+            }
         })?;
         Child::adopt(child, self.drop_policy)
     }
