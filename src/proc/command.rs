@@ -996,3 +996,12 @@ impl Command {
             .communicate(b"")
     }
 }
+
+impl Command {
+    /// The spawn of [`Command::output`] (stdin `/dev/null`, stdout and
+    /// stderr piped, unless set), for the async `output_async`.
+    #[cfg(all(unix, any(feature = "tokio", feature = "async-io")))]
+    pub(crate) fn spawn_for_output(&mut self) -> Result<Child> {
+        self.spawn_imp([StdioDefault::Null, StdioDefault::Piped, StdioDefault::Piped])
+    }
+}

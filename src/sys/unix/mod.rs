@@ -1,6 +1,8 @@
 //! The Unix backend.
 
 pub(crate) mod exec;
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+pub(crate) mod exit_fd;
 pub(crate) mod pidfd;
 pub(crate) mod pipe;
 pub(crate) mod poll;
@@ -9,6 +11,8 @@ pub(crate) mod reaper;
 pub(crate) mod signal;
 pub(crate) mod spawn;
 pub(crate) mod system;
+#[cfg(feature = "tokio")]
+pub(crate) mod tokio_fd;
 pub(crate) mod wait;
 
 pub(crate) use exec::ExecPlan;
