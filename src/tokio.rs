@@ -416,10 +416,14 @@ async fn wait(child: &Child) -> Result<ExitStatus> {
         Ok(Some(fd)) => {
             let fd = sys::tokio_fd::register_readable(fd).map_err(|e| Error::os("epoll_ctl", e))?;
             loop {
-                // Checked after the registration: an exit before it is seen
-                // here, one after it makes the descriptor readable.
-                if let Some(s) = child.try_wait()? {
-                    return Ok(s);
+                // Elsewhere than Linux, checked after the registration: an
+                // exit before it is seen here, one after it fires the
+                // kqueue. A pidfd is readable from the exit on, registered
+                // before or after: nothing to check.
+                if !cfg!(any(target_os = "linux", target_os = "android")) {
+                    if let Some(s) = child.try_wait()? {
+                        return Ok(s);
+                    }
                 }
                 let guard = fd
                     .readable()
