@@ -324,3 +324,31 @@ async fn ctrl_c_future() {
     procctl::signal::raise(Signal::INT).unwrap();
     within(DEADLINE, "ctrl_c", waiter).await.unwrap();
 }
+
+/// A blocking `Child::wait` after a cancelled `wait_async`: the waiter's
+/// registration must leave the child's pidfd as it was (an `O_NONBLOCK`
+/// set on the shared open file description would turn procctl's blocking
+/// `waitid(P_PIDFD)` into `EAGAIN`).
+async fn sync_wait_after_async() {
+    let child = Command::new("sh")
+        .args(["-c", "read x; exit 4"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.set_drop_policy(DropPolicy::KillAndReap);
+    assert!(
+        rt::timeout(Duration::from_millis(20), child.wait_async())
+            .await
+            .is_none()
+    );
+    let status = std::thread::scope(|s| {
+        let waiter = s.spawn(|| child.wait());
+        // Give the waiter time to block in waitid first (if it has not,
+        // the test still holds, it just exercises less). The child exits
+        // once its stdin closes, so the join below cannot hang.
+        std::thread::sleep(Duration::from_millis(50));
+        drop(child.take_stdin());
+        waiter.join().unwrap()
+    });
+    assert_eq!(status.unwrap().code(), Some(4));
+}

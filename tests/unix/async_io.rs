@@ -73,6 +73,10 @@ pub fn main() {
         ("cancel_then_wait", || block_on(cancel_then_wait())),
         ("exit_between_waits", || block_on(exit_between_waits())),
         (
+            "sync_wait_after_async",
+            || block_on(sync_wait_after_async()),
+        ),
+        (
             "timer_kills_on_expiry",
             || block_on(timer_kills_on_expiry()),
         ),

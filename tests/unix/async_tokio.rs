@@ -129,6 +129,7 @@ pub fn main() {
         thousand_children,
         cancel_then_wait,
         exit_between_waits,
+        sync_wait_after_async,
         timer_kills_on_expiry,
         two_waiters_one_child,
         signal_while_waiting,
