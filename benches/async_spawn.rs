@@ -14,8 +14,11 @@
 //! question. `cargo bench --bench async_spawn --all-features -- ROUNDS`
 //! (default 7; `cargo bench` passes `--bench`, which is skipped).
 //!
-//! The program is `/bin/true` (dynamically linked: its own start-up is
-//! most of each child's cost, the same for every case).
+//! The program is a tiny static one built at start with `cc` (x86_64
+//! Linux: `_start` is one `exit(0)` system call), so each child costs
+//! little more than the spawn and the reap; where that cannot be built,
+//! `/bin/true` (dynamically linked: its start-up is then most of each
+//! child's cost, the same for every case).
 
 #[cfg(all(unix, feature = "tokio", feature = "async-io"))]
 mod imp {
@@ -27,7 +30,31 @@ mod imp {
     use procctl::proc::Command;
 
     const N: usize = 1000;
-    const PROGRAM: &str = "/bin/true";
+
+    /// The tiny static program, or `/bin/true`.
+    fn build_program() -> String {
+        const SRC: &str = "void _start(void) { __asm__ volatile(\"mov $60, %eax\\n xor %edi, %edi\\n syscall\"); }\n";
+        if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+            return "/bin/true".into();
+        }
+        let dir = std::env::temp_dir().join(format!("procctl-async-spawn-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let (src, exe) = (dir.join("exit0.c"), dir.join("exit0"));
+        let built = std::fs::write(&src, SRC).is_ok()
+            && std::process::Command::new("cc")
+                .args(["-static", "-nostdlib", "-O2", "-o"])
+                .arg(&exe)
+                .arg(&src)
+                .status()
+                .is_ok_and(|s| s.success());
+        if built {
+            exe.to_string_lossy().into_owned()
+        } else {
+            "/bin/true".into()
+        }
+    }
+
+    static PROGRAM: std::sync::LazyLock<String> = std::sync::LazyLock::new(build_program);
 
     fn cpu() -> Duration {
         fn of(who: i32) -> Duration {
@@ -85,7 +112,7 @@ mod imp {
         rt.block_on(async {
             let mut tasks = Vec::with_capacity(N);
             for _ in 0..N {
-                let child = Command::new(PROGRAM).spawn().unwrap();
+                let child = Command::new(&*PROGRAM).spawn().unwrap();
                 tasks.push(tokio::spawn(async move {
                     assert!(child.wait_async().await.unwrap().success());
                 }));
@@ -100,7 +127,7 @@ mod imp {
         rt.block_on(async {
             let mut tasks = Vec::with_capacity(N);
             for _ in 0..N {
-                let mut child = tokio::process::Command::new(PROGRAM).spawn().unwrap();
+                let mut child = tokio::process::Command::new(&*PROGRAM).spawn().unwrap();
                 tasks.push(tokio::spawn(async move {
                     assert!(child.wait().await.unwrap().success());
                 }));
@@ -114,7 +141,7 @@ mod imp {
     fn procctl_async_io(_: &tokio::runtime::Runtime) {
         use procctl::async_io::ChildExt;
         let children: Vec<_> = (0..N)
-            .map(|_| Command::new(PROGRAM).spawn().unwrap())
+            .map(|_| Command::new(&*PROGRAM).spawn().unwrap())
             .collect();
         async_io::block_on(join_all(children.iter().map(|c| async move {
             assert!(c.wait_async().await.unwrap().success());
@@ -123,7 +150,7 @@ mod imp {
 
     fn async_process(_: &tokio::runtime::Runtime) {
         let mut children: Vec<_> = (0..N)
-            .map(|_| async_process::Command::new(PROGRAM).spawn().unwrap())
+            .map(|_| async_process::Command::new(&*PROGRAM).spawn().unwrap())
             .collect();
         async_io::block_on(join_all(children.iter_mut().map(|c| async move {
             assert!(c.status().await.unwrap().success());
@@ -165,7 +192,8 @@ mod imp {
             }
         }
         println!(
-            "{N} children of {PROGRAM}, spawned and awaited at once; {rounds} interleaved rounds"
+            "{N} children of {}, spawned and awaited at once; {rounds} interleaved rounds",
+            *PROGRAM
         );
         println!("{:<22} {:>12} {:>12}", "case", "wall (ms)", "cpu (ms)");
         for (i, (name, _)) in cases.iter().enumerate() {
@@ -187,6 +215,9 @@ mod imp {
                 ratio(&cpu_t)
             );
         }
+        let _ = std::fs::remove_dir_all(
+            std::env::temp_dir().join(format!("procctl-async-spawn-{}", std::process::id())),
+        );
     }
 }
 
