@@ -324,3 +324,67 @@ pub(crate) async fn yield_now() {
     })
     .await
 }
+
+/// What `communicate_async_timeout` had when its time ran out: the output
+/// read so far, and how much of the input the child took. The child is
+/// left running (kill it, or wait for it); the pipes are closed.
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use std::time::Duration;
+/// use procctl::proc::{Command, Stdio};
+/// use procctl::tokio::ChildExt;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let child = Command::new("sh")
+///     .args(["-c", "echo started; exec sleep 30"])
+///     .stdout(Stdio::piped())
+///     .spawn()?;
+/// let partial = child
+///     .communicate_async_timeout(b"", Duration::from_millis(300))
+///     .await?
+///     .unwrap_err();
+/// assert_eq!(partial.stdout, b"started\n");
+/// child.kill()?;
+/// child.wait_async().await?;
+/// # Ok::<(), procctl::Error>(())
+/// # }).unwrap();
+/// # }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PartialOutput {
+    /// What the child wrote to stdout before the time ran out.
+    pub stdout: Vec<u8>,
+    /// What it wrote to stderr.
+    pub stderr: Vec<u8>,
+    /// How many bytes of the input were written to its stdin.
+    pub written: usize,
+}
+
+impl<W, R> Pump<'_, W, R> {
+    /// What was read and written so far.
+    pub(crate) fn partial(&mut self, input_len: usize) -> PartialOutput {
+        PartialOutput {
+            stdout: std::mem::take(&mut self.out),
+            stderr: std::mem::take(&mut self.err),
+            written: input_len - self.input.len(),
+        }
+    }
+}
+
+/// `a`, unless `b` finishes first (then `None`): a timeout without a
+/// runtime's combinator.
+#[cfg(feature = "async-io")]
+pub(crate) async fn unless<T>(
+    a: impl Future<Output = T>,
+    b: impl Future<Output = ()>,
+) -> Option<T> {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = a.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        b.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}

@@ -67,6 +67,7 @@ use std::time::Duration;
 
 use async_io::{Async, Timer};
 
+pub use crate::async_common::PartialOutput;
 use crate::async_common::{self as common, Pump, Ready, SignalSource};
 use crate::error::{Error, Result};
 use crate::pipe::{PipeReader, PipeWriter};
@@ -155,6 +156,45 @@ pub trait ChildExt: sealed::Sealed {
         &'a self,
         input: &'a [u8],
     ) -> impl Future<Output = Result<Output>> + Send + 'a;
+
+    /// [`ChildExt::communicate_async`] with a time limit for all of it
+    /// (the pipes and the wait): `Ok(Ok(output))` if the child ended in
+    /// time, `Ok(Err(partial))` with what was read (and how much input
+    /// was written) if not. The child is then left running, its pipes
+    /// closed: kill it or wait for it.
+    ///
+    /// # Errors
+    ///
+    /// As [`ChildExt::communicate_async`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procctl::proc::{Command, Stdio};
+    /// use procctl::async_io::ChildExt;
+    ///
+    /// # async_io::block_on(async {
+    /// let child = Command::new("sh")
+    ///     .args(["-c", "echo started >&2; read x; exec sleep 30"])
+    ///     .stdin(Stdio::piped())
+    ///     .stderr(Stdio::piped())
+    ///     .spawn()?;
+    /// let partial = child
+    ///     .communicate_async_timeout(b"line\n", Duration::from_millis(300))
+    ///     .await?
+    ///     .unwrap_err();
+    /// assert_eq!((&partial.stderr[..], partial.written), (&b"started\n"[..], 5));
+    /// child.kill()?;
+    /// assert_eq!(child.wait_async().await?.signal(), Some(procctl::Signal::KILL));
+    /// # Ok::<(), procctl::Error>(())
+    /// # }).unwrap();
+    /// ```
+    fn communicate_async_timeout<'a>(
+        &'a self,
+        input: &'a [u8],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<std::result::Result<Output, PartialOutput>>> + Send + 'a;
 
     /// Takes the child's stdin pipe on async-io's reactor (see
     /// [`Child::take_stdin`]). A plain write to it follows the process's
@@ -290,11 +330,17 @@ impl ChildExt for Child {
         wait(self)
     }
 
-    fn communicate_async<'a>(
+    async fn communicate_async<'a>(&'a self, input: &'a [u8]) -> Result<Output> {
+        let done = communicate(self, input, None).await?;
+        Ok(done.expect("no time limit"))
+    }
+
+    fn communicate_async_timeout<'a>(
         &'a self,
         input: &'a [u8],
-    ) -> impl Future<Output = Result<Output>> + Send + 'a {
-        communicate(self, input)
+        timeout: Duration,
+    ) -> impl Future<Output = Result<std::result::Result<Output, PartialOutput>>> + Send + 'a {
+        communicate(self, input, Some(timeout))
     }
 
     fn take_stdin_async(&self) -> Result<Option<Async<PipeWriter>>> {
@@ -318,7 +364,10 @@ impl CommandExt for Command {
 
     fn output_async(&mut self) -> impl Future<Output = Result<Output>> + Send + '_ {
         let child = self.spawn_for_output();
-        async move { communicate(&child?, b"").await }
+        async move {
+            let done = communicate(&child?, b"", None).await?;
+            Ok(done.expect("no time limit"))
+        }
     }
 }
 
@@ -436,7 +485,13 @@ async fn wait(child: &Child) -> Result<ExitStatus> {
     }
 }
 
-async fn communicate(child: &Child, input: &[u8]) -> Result<Output> {
+/// `communicate_async`, within `limit` if there is one: `Ok(Err(partial))`
+/// when it runs out.
+async fn communicate(
+    child: &Child,
+    input: &[u8],
+    limit: Option<Duration>,
+) -> Result<std::result::Result<Output, PartialOutput>> {
     let stdin = child.take_stdin();
     common::check_input(child, input, stdin.is_some())?;
     let mut pump = Pump {
@@ -447,11 +502,23 @@ async fn communicate(child: &Child, input: &[u8]) -> Result<Output> {
         stderr: child.take_stderr().map(receiver).transpose()?,
         err: Vec::new(),
     };
-    (&mut pump).await.map_err(common::io_error)?;
-    let (out, err) = (std::mem::take(&mut pump.out), std::mem::take(&mut pump.err));
-    drop(pump);
-    let status = wait(child).await?;
-    Ok(common::output(status, out, err))
+    let run = async {
+        (&mut pump).await.map_err(common::io_error)?;
+        wait(child).await
+    };
+    let status = match limit {
+        None => Some(run.await),
+        Some(d) => {
+            common::unless(run, async {
+                Timer::after(d).await;
+            })
+            .await
+        }
+    };
+    match status {
+        Some(status) => Ok(Ok(common::output(status?, pump.out, pump.err))),
+        None => Ok(Err(pump.partial(input.len()))),
+    }
 }
 
 /// The signals that arrive, as a [`Stream`](futures_core::Stream) on

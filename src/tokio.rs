@@ -73,6 +73,7 @@ use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 pub use tokio::net::unix::pipe::{Receiver, Sender};
 
+pub use crate::async_common::PartialOutput;
 use crate::async_common::{self as common, Pump, Ready, SignalSource};
 use crate::error::{Error, Result};
 use crate::pipe::{PipeReader, PipeWriter};
@@ -160,6 +161,45 @@ pub trait ChildExt: sealed::Sealed {
         &'a self,
         input: &'a [u8],
     ) -> impl Future<Output = Result<Output>> + Send + 'a;
+
+    /// [`ChildExt::communicate_async`] with a time limit for all of it
+    /// (the pipes and the wait): `Ok(Ok(output))` if the child ended in
+    /// time, `Ok(Err(partial))` with what was read (and how much input
+    /// was written) if not. The child is then left running, its pipes
+    /// closed: kill it or wait for it.
+    ///
+    /// # Errors
+    ///
+    /// As [`ChildExt::communicate_async`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procctl::proc::{Command, Stdio};
+    /// use procctl::tokio::ChildExt;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let child = Command::new("sh")
+    ///     .args(["-c", "echo started >&2; read x; exec sleep 30"])
+    ///     .stdin(Stdio::piped())
+    ///     .stderr(Stdio::piped())
+    ///     .spawn()?;
+    /// let partial = child
+    ///     .communicate_async_timeout(b"line\n", Duration::from_millis(300))
+    ///     .await?
+    ///     .unwrap_err();
+    /// assert_eq!((&partial.stderr[..], partial.written), (&b"started\n"[..], 5));
+    /// child.kill()?;
+    /// assert_eq!(child.wait_async().await?.signal(), Some(procctl::Signal::KILL));
+    /// # Ok::<(), procctl::Error>(())
+    /// # }).unwrap();
+    /// ```
+    fn communicate_async_timeout<'a>(
+        &'a self,
+        input: &'a [u8],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<std::result::Result<Output, PartialOutput>>> + Send + 'a;
 
     /// Takes the child's stdin pipe as tokio's [`Sender`] (see
     /// [`Child::take_stdin`]). A plain write to it follows the process's
@@ -292,11 +332,17 @@ impl ChildExt for Child {
         wait(self)
     }
 
-    fn communicate_async<'a>(
+    async fn communicate_async<'a>(&'a self, input: &'a [u8]) -> Result<Output> {
+        let done = communicate(self, input, None).await?;
+        Ok(done.expect("no time limit"))
+    }
+
+    fn communicate_async_timeout<'a>(
         &'a self,
         input: &'a [u8],
-    ) -> impl Future<Output = Result<Output>> + Send + 'a {
-        communicate(self, input)
+        timeout: Duration,
+    ) -> impl Future<Output = Result<std::result::Result<Output, PartialOutput>>> + Send + 'a {
+        communicate(self, input, Some(timeout))
     }
 
     fn take_stdin_async(&self) -> Result<Option<Sender>> {
@@ -320,7 +366,10 @@ impl CommandExt for Command {
 
     fn output_async(&mut self) -> impl Future<Output = Result<Output>> + Send + '_ {
         let child = self.spawn_for_output();
-        async move { communicate(&child?, b"").await }
+        async move {
+            let done = communicate(&child?, b"", None).await?;
+            Ok(done.expect("no time limit"))
+        }
     }
 }
 
@@ -453,7 +502,13 @@ async fn wait(child: &Child) -> Result<ExitStatus> {
     }
 }
 
-async fn communicate(child: &Child, input: &[u8]) -> Result<Output> {
+/// `communicate_async`, within `limit` if there is one: `Ok(Err(partial))`
+/// when it runs out.
+async fn communicate(
+    child: &Child,
+    input: &[u8],
+    limit: Option<Duration>,
+) -> Result<std::result::Result<Output, PartialOutput>> {
     let stdin = child.take_stdin();
     common::check_input(child, input, stdin.is_some())?;
     let mut pump = Pump {
@@ -464,11 +519,18 @@ async fn communicate(child: &Child, input: &[u8]) -> Result<Output> {
         stderr: child.take_stderr().map(receiver).transpose()?,
         err: Vec::new(),
     };
-    (&mut pump).await.map_err(common::io_error)?;
-    let (out, err) = (std::mem::take(&mut pump.out), std::mem::take(&mut pump.err));
-    drop(pump);
-    let status = wait(child).await?;
-    Ok(common::output(status, out, err))
+    let run = async {
+        (&mut pump).await.map_err(common::io_error)?;
+        wait(child).await
+    };
+    let status = match limit {
+        None => Some(run.await),
+        Some(d) => tokio::time::timeout(d, run).await.ok(),
+    };
+    match status {
+        Some(status) => Ok(Ok(common::output(status?, pump.out, pump.err))),
+        None => Ok(Err(pump.partial(input.len()))),
+    }
 }
 
 /// The signals that arrive, as a [`Stream`](futures_core::Stream) on

@@ -352,3 +352,49 @@ async fn sync_wait_after_async() {
     });
     assert_eq!(status.unwrap().code(), Some(4));
 }
+
+/// `communicate_async_timeout`: in time, the whole output; past the
+/// limit, what was read so far and how much input the child took, with
+/// the child left running until killed.
+async fn communicate_timeout_partial() {
+    let child = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = within(
+        DEADLINE,
+        "in time",
+        child.communicate_async_timeout(b"all of it", DEADLINE),
+    )
+    .await
+    .unwrap()
+    .expect("cat ends in time");
+    assert_eq!((out.status.code(), &out.stdout[..]), (Some(0), &b"all of it"[..]));
+
+    // Reads one line, echoes it, then stops reading and sleeps: 1 MiB of
+    // input cannot all go in, and the echo is the partial output.
+    let child = Command::new("sh")
+        .args(["-c", "read line; echo \"got $line\"; exec sleep 30"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.set_drop_policy(DropPolicy::KillAndReap);
+    let mut input = b"first\n".to_vec();
+    input.resize(1 << 20, b'x');
+    let partial = within(
+        DEADLINE,
+        "timeout",
+        child.communicate_async_timeout(&input, Duration::from_millis(300)),
+    )
+    .await
+    .unwrap()
+    .expect_err("sleep 30 does not end in 300 ms");
+    assert_eq!(partial.stdout, b"got first\n");
+    assert!(partial.written >= 6 && partial.written < input.len(), "{}", partial.written);
+    assert_eq!(child.try_wait().unwrap(), None, "left running");
+    child.kill().unwrap();
+    let s = within(DEADLINE, "wait", child.wait_async()).await.unwrap();
+    assert_eq!(s.signal(), Some(Signal::KILL));
+}

@@ -86,6 +86,9 @@ pub fn main() {
         ),
         ("signal_while_waiting", || block_on(signal_while_waiting())),
         ("communicate_64mib", || block_on(communicate_64mib())),
+        ("communicate_timeout_partial", || {
+            block_on(communicate_timeout_partial())
+        }),
         ("child_never_reads_stdin", || {
             block_on(child_never_reads_stdin())
         }),

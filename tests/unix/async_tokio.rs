@@ -134,6 +134,7 @@ pub fn main() {
         two_waiters_one_child,
         signal_while_waiting,
         communicate_64mib,
+        communicate_timeout_partial,
         child_never_reads_stdin,
         output_and_status,
         signals_stream,
