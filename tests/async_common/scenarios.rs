@@ -398,3 +398,20 @@ async fn communicate_timeout_partial() {
     let s = within(DEADLINE, "wait", child.wait_async()).await.unwrap();
     assert_eq!(s.signal(), Some(Signal::KILL));
 }
+
+/// A child spawned by std and adopted (`Child::from`) is awaited like
+/// any other, and its pipes work with `communicate_async`.
+async fn adopted_std_child() {
+    let std_child = std::process::Command::new("sh")
+        .args(["-c", "read x; echo \"$x\"; exit 8"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let child = Child::from(std_child);
+    child.set_drop_policy(DropPolicy::KillAndReap);
+    let out = within(DEADLINE, "adopted", child.communicate_async(b"adopted\n"))
+        .await
+        .unwrap();
+    assert_eq!((out.status.code(), &out.stdout[..]), (Some(8), &b"adopted\n"[..]));
+}

@@ -93,6 +93,7 @@ pub fn main() {
             block_on(child_never_reads_stdin())
         }),
         ("output_and_status", || block_on(output_and_status())),
+        ("adopted_std_child", || block_on(adopted_std_child())),
         ("signals_stream", || block_on(signals_stream())),
         ("ctrl_c_future", || block_on(ctrl_c_future())),
         ("beside_async_process", || block_on(beside_async_process())),

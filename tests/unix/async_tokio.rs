@@ -137,6 +137,7 @@ pub fn main() {
         communicate_timeout_partial,
         child_never_reads_stdin,
         output_and_status,
+        adopted_std_child,
         signals_stream,
         ctrl_c_future,
         beside_tokio_process,
