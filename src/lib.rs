@@ -113,6 +113,10 @@
     allow(rustdoc::broken_intra_doc_links, rustdoc::private_intra_doc_links)
 )]
 
+#[cfg(all(unix, any(feature = "tokio", feature = "async-io")))]
+mod async_common;
+#[cfg(all(unix, feature = "async-io"))]
+pub mod async_io;
 pub mod error;
 mod pid;
 pub mod pipe;
@@ -121,6 +125,8 @@ pub mod reap;
 pub mod signal;
 mod status;
 mod sys;
+#[cfg(all(unix, feature = "tokio"))]
+pub mod tokio;
 
 pub use error::{Error, Result};
 pub use pid::Pid;

@@ -1215,3 +1215,12 @@ impl From<&mut Command> for Command {
         std::mem::replace(cmd, Command::new(""))
     }
 }
+
+impl Command {
+    /// The spawn of [`Command::output`] (stdin `/dev/null`, stdout and
+    /// stderr piped, unless set), for the async `output_async`.
+    #[cfg(all(unix, any(feature = "tokio", feature = "async-io")))]
+    pub(crate) fn spawn_for_output(&mut self) -> Result<Child> {
+        self.spawn_imp([StdioDefault::Null, StdioDefault::Piped, StdioDefault::Piped])
+    }
+}

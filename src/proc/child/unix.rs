@@ -360,3 +360,74 @@ impl Child {
         }
     }
 }
+/// Linux: the child's pidfd, to poll for its exit (readable once it has
+/// exited); never reap through it.
+///
+/// Hand it to a reactor (epoll, tokio's `AsyncFd`, async-io's `Async`),
+/// or to `poll(2)`; when it is readable, call [`Child::try_wait`], which
+/// reaps under procctl's lock and stores the status for every other
+/// handle path. Reaping through it yourself (`waitid(P_PIDFD)`) would steal
+/// the status from procctl: [`Child::wait`] would then fail with
+/// [`Error::NotChild`]. Do not close it or change its flags. To register
+/// it twice in one epoll instance, register a duplicate
+/// (`try_clone_to_owned`).
+///
+/// A child without a pidfd ([`Child::pidfd`] is `None`: a kernel before
+/// 5.3, or a pidfd refused by a seccomp profile, or a child adopted from
+/// std after it had ended) lends a descriptor that is always readable
+/// (the read end of a pipe whose writer is closed, one for the whole
+/// process): "readable" means "look with `try_wait`", so a loop over it
+/// spins on such kernels. Check [`Child::pidfd`] to tell.
+///
+/// # Panics
+///
+/// Only for a child without a pidfd, and only if the process has no
+/// descriptor left for that one shared pipe the first time it is needed.
+///
+/// # Examples
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use procctl::proc::Command;
+///
+/// let child = Command::new("true").spawn()?;
+/// let mut pfd = [nix::poll::PollFd::new(child.as_fd(), nix::poll::PollFlags::POLLIN)];
+/// nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(10_000u16)).unwrap();
+/// assert!(child.try_wait()?.expect("readable: it has exited").success());
+/// # Ok::<(), procctl::Error>(())
+/// ```
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl AsFd for Child {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        static ALWAYS_READABLE: OnceLock<std::io::PipeReader> = OnceLock::new();
+        match &self.inner.pidfd {
+            Some(fd) => fd.as_fd(),
+            None => ALWAYS_READABLE
+                .get_or_init(|| {
+                    let (reader, _writer) = std::io::pipe().expect("a pipe for Child::as_fd");
+                    reader
+                })
+                .as_fd(),
+        }
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl Child {
+    /// Linux: the child's pidfd (`pidfd_open`, or `clone3`'s
+    /// `CLONE_PIDFD`), if it has one: poll it, never reap through it (see
+    /// [`AsFd for Child`](#impl-AsFd-for-Child)).
+    ///
+    /// `None` on a kernel before 5.3, where a seccomp profile refuses
+    /// pidfds, and for a child adopted from std after it had ended.
+    ///
+    /// ```
+    /// let child = procctl::proc::Command::new("true").spawn()?;
+    /// assert!(child.pidfd().is_some()); // Linux 5.3 and later
+    /// child.wait()?;
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    pub fn pidfd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.inner.pidfd.as_ref().map(|fd| fd.as_fd())
+    }
+}

@@ -3,6 +3,8 @@
 #[cfg(target_os = "linux")]
 pub(crate) mod cgroup;
 pub(crate) mod exec;
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+pub(crate) mod exit_fd;
 pub(crate) mod holders;
 pub(crate) mod pidfd;
 pub(crate) mod pipe;
@@ -12,6 +14,8 @@ pub(crate) mod reaper;
 pub(crate) mod signal;
 pub(crate) mod spawn;
 pub(crate) mod system;
+#[cfg(feature = "tokio")]
+pub(crate) mod tokio_fd;
 pub(crate) mod wait;
 
 pub(crate) use exec::ExecPlan;

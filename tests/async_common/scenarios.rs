@@ -1,0 +1,417 @@
+// The scenarios that tests/async_tokio.rs and tests/async_io.rs run on
+// each runtime. Included (`include!`) after the including file defined a
+// module `rt` with: `ChildExt`, `CommandExt`, `signals`, `ctrl_c` (the
+// runtime's procctl module), `block_on`, `timeout`, `sleep`, `spawn`
+// (a task on tokio; the future itself on async-io, which has no spawn).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use procctl::proc::{Child, Command, DropPolicy, Stdio};
+use procctl::{ExitStatus, Signal};
+use rt::{ChildExt, CommandExt};
+
+/// The deadline of every scenario: past it the scenario fails (and the
+/// children it holds are killed when dropped: `DropPolicy::Kill`).
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Awaits `fut` at most `d`, failing the test with `what` past it.
+async fn within<T>(d: Duration, what: &str, fut: impl Future<Output = T>) -> T {
+    match rt::timeout(d, fut).await {
+        Some(v) => v,
+        None => panic!("{what}: not done within {d:?}"),
+    }
+}
+
+/// Polls every future until all are done, in one task: the runtime-free
+/// `join_all`.
+struct JoinAll<F: Future> {
+    futs: Vec<Option<Pin<Box<F>>>>,
+    out: Vec<Option<F::Output>>,
+}
+
+fn join_all<F: Future>(futs: impl IntoIterator<Item = F>) -> JoinAll<F> {
+    let futs: Vec<_> = futs.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let out = futs.iter().map(|_| None).collect();
+    JoinAll { futs, out }
+}
+
+impl<F: Future> Future for JoinAll<F>
+where
+    F::Output: Unpin,
+{
+    type Output = Vec<F::Output>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<F::Output>> {
+        let this = self.get_mut();
+        let mut pending = false;
+        for (slot, out) in this.futs.iter_mut().zip(this.out.iter_mut()) {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => {
+                        *out = Some(v);
+                        *slot = None;
+                    }
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(this.out.iter_mut().map(|o| o.take().unwrap()).collect())
+        }
+    }
+}
+
+/// Open descriptors of this process.
+fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (1 000 children hold
+/// 1 000 pidfds, and their waiters 1 000 duplicates).
+fn raise_nofile() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+}
+
+fn sleeper() -> Child {
+    let child = Command::new("sleep").arg("30").spawn().unwrap();
+    child.set_drop_policy(DropPolicy::KillAndReap);
+    child
+}
+
+/// 1 000 children awaited at once: every status right, no zombie, no
+/// descriptor left behind.
+async fn thousand_children() {
+    raise_nofile();
+    // Warm up: the reactor and the runtime make their descriptors once.
+    Command::new("true").status_async().await.unwrap();
+    let fds = fd_count();
+    let mut children = Vec::new();
+    for i in 0..1000 {
+        let prog = if i % 3 == 0 { "false" } else { "true" };
+        let child = Command::new(prog).spawn().unwrap();
+        child.set_drop_policy(DropPolicy::KillAndReap);
+        children.push(Arc::new(child));
+    }
+    let waits = children.iter().map(|c| {
+        let c = Arc::clone(c);
+        rt::spawn(async move { c.wait_async().await.unwrap() })
+    });
+    let statuses: Vec<ExitStatus> = within(DEADLINE, "1000 waits", join_all(waits)).await;
+    for (i, s) in statuses.iter().enumerate() {
+        assert_eq!(s.code(), Some(i32::from(i % 3 == 0)), "child {i}: {s}");
+    }
+    drop(children);
+    assert!(procctl::reap::zombie_children().unwrap().is_empty());
+    assert_eq!(fd_count(), fds, "descriptors left behind");
+}
+
+/// A `wait_async` dropped before the child exits loses nothing: the
+/// status comes later, to `wait_async` and to `wait`.
+async fn cancel_then_wait() {
+    let child = Command::new("sh")
+        .args(["-c", "read x; exit 5"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.set_drop_policy(DropPolicy::KillAndReap);
+    for _ in 0..3 {
+        // Polled (registered with the reactor), then dropped.
+        assert!(rt::timeout(Duration::from_millis(20), child.wait_async()).await.is_none());
+    }
+    drop(child.take_stdin()); // EOF: `read` fails, the shell exits 5
+    let s = within(DEADLINE, "wait after cancel", child.wait_async()).await.unwrap();
+    assert_eq!(s.code(), Some(5));
+    assert_eq!(child.wait().unwrap(), s);
+    assert_eq!(
+        within(DEADLINE, "again", child.wait_async()).await.unwrap(),
+        s
+    );
+}
+
+/// The child exits while no one awaits it (a polled future was dropped
+/// before): the next `wait_async` still gets its status.
+async fn exit_between_waits() {
+    use std::io::Read;
+    let child = Command::new("sh")
+        .args(["-c", "read x; exit 6"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.set_drop_policy(DropPolicy::KillAndReap);
+    let mut first = Box::pin(child.wait_async());
+    let waker = std::task::Waker::noop();
+    assert!(first.as_mut().poll(&mut Context::from_waker(waker)).is_pending());
+    drop(first);
+    drop(child.take_stdin());
+    // End of its stdout: the shell is exiting, and nobody waits for it.
+    let mut rest = Vec::new();
+    child.take_stdout().unwrap().read_to_end(&mut rest).unwrap();
+    let s = within(DEADLINE, "wait", child.wait_async()).await.unwrap();
+    assert_eq!(s.code(), Some(6));
+}
+
+/// A select between `wait_async` and a timer that kills on expiry.
+async fn timer_kills_on_expiry() {
+    let child = sleeper();
+    let status = match rt::timeout(Duration::from_millis(100), child.wait_async()).await {
+        Some(s) => panic!("sleep 30 ended early: {s:?}"),
+        None => {
+            child.kill().unwrap();
+            within(DEADLINE, "wait after kill", child.wait_async()).await.unwrap()
+        }
+    };
+    assert_eq!(status.signal(), Some(Signal::KILL));
+}
+
+/// Two tasks await one `Child`, a third kills it: both get the status.
+async fn two_waiters_one_child() {
+    let child = Arc::new(sleeper());
+    let waiters = (0..2).map(|_| {
+        let c = Arc::clone(&child);
+        rt::spawn(async move { c.wait_async().await.unwrap() })
+    });
+    let killer = {
+        let c = Arc::clone(&child);
+        async move {
+            rt::sleep(Duration::from_millis(50)).await;
+            c.kill().unwrap();
+            c.wait_async().await.unwrap()
+        }
+    };
+    type Boxed = Pin<Box<dyn Future<Output = ExitStatus> + Send>>;
+    let joined = join_all(
+        waiters
+            .map(|w| Box::pin(w) as Boxed)
+            .chain([Box::pin(killer) as Boxed]),
+    );
+    let statuses: Vec<ExitStatus> = within(DEADLINE, "three waits", joined).await;
+    assert_eq!(statuses.len(), 3);
+    for s in statuses {
+        assert_eq!(s.signal(), Some(Signal::KILL));
+    }
+}
+
+/// One task awaits while another sends `SIGTERM` through `&Child`.
+async fn signal_while_waiting() {
+    let child = Arc::new(sleeper());
+    let waiter = {
+        let c = Arc::clone(&child);
+        rt::spawn(async move { Some(c.wait_async().await.unwrap()) })
+    };
+    let signaller = {
+        let c = Arc::clone(&child);
+        rt::spawn(async move {
+            rt::sleep(Duration::from_millis(30)).await;
+            c.signal(Signal::TERM).unwrap();
+            None
+        })
+    };
+    type Boxed = Pin<Box<dyn Future<Output = Option<ExitStatus>> + Send>>;
+    let both: [Boxed; 2] = [Box::pin(waiter), Box::pin(signaller)];
+    let got = within(DEADLINE, "wait while signalled", join_all(both)).await;
+    assert_eq!(got[0].unwrap().signal(), Some(Signal::TERM));
+}
+
+/// 64 MiB each way through `cat`: no deadlock, every byte back in order.
+async fn communicate_64mib() {
+    let input: Vec<u8> = (0..64u32 << 20).map(|i| (i % 251) as u8).collect();
+    let child = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.set_drop_policy(DropPolicy::KillAndReap);
+    let out = within(DEADLINE, "communicate 64 MiB", child.communicate_async(&input))
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len(), input.len());
+    assert!(out.stdout == input, "the bytes came back changed");
+    assert!(out.stderr.is_empty());
+}
+
+/// A child that never reads its stdin and exits: the rest of the input is
+/// dropped (EPIPE is not an error, and SIGPIPE does not kill us even at
+/// its default disposition).
+async fn child_never_reads_stdin() {
+    procctl::signal::default(Signal::PIPE).unwrap();
+    let input = vec![7u8; 8 << 20];
+    let child = Command::new("sh")
+        .args(["-c", "echo bye; exec 0<&-; exit 3"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = within(DEADLINE, "communicate", child.communicate_async(&input))
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.stdout, b"bye\n");
+    procctl::signal::ignore(Signal::PIPE).unwrap();
+}
+
+/// `output_async` and `status_async`, and input refused for an unpiped
+/// stdin.
+async fn output_and_status() {
+    let out = within(
+        DEADLINE,
+        "output",
+        Command::new("sh")
+            .args(["-c", "echo out; echo err >&2; exit 2"])
+            .output_async(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (out.status.code(), &out.stdout[..], &out.stderr[..]),
+        (Some(2), &b"out\n"[..], &b"err\n"[..])
+    );
+    let s = within(DEADLINE, "status", Command::new("false").status_async())
+        .await
+        .unwrap();
+    assert_eq!(s.code(), Some(1));
+    let child = Command::new("true").spawn().unwrap();
+    let err = child.communicate_async(b"x").await.unwrap_err();
+    assert!(matches!(err, procctl::Error::InvalidArgument { .. }), "{err}");
+    child.wait().unwrap();
+}
+
+/// 1 000 raised signals are 1 000 items; a burst merged by the kernel
+/// while blocked is one item (a count), and a signal after that is
+/// another item (the last one is never lost).
+async fn signals_stream() {
+    let mut sigs = rt::signals([Signal::USR1]).unwrap();
+    for _ in 0..1000 {
+        procctl::signal::raise(Signal::USR1).unwrap();
+    }
+    let mut got = 0;
+    while got < 1000 {
+        let s = within(DEADLINE, "1000 signals", sigs.recv()).await;
+        assert_eq!(s, Some(Signal::USR1));
+        got += 1;
+    }
+    assert!(rt::timeout(Duration::from_millis(100), sigs.recv()).await.is_none(), "an extra item");
+
+    // Blocked: five raises merge into one pending signal in the kernel.
+    {
+        let set: procctl::signal::SigSet = [Signal::USR1].into_iter().collect();
+        let _blocked = procctl::signal::block(&set).unwrap();
+        for _ in 0..5 {
+            procctl::signal::raise(Signal::USR1).unwrap();
+        }
+    }
+    assert_eq!(within(DEADLINE, "merged", sigs.recv()).await, Some(Signal::USR1));
+    assert!(rt::timeout(Duration::from_millis(100), sigs.recv()).await.is_none(), "merged burst gave more than one item");
+    procctl::signal::raise(Signal::USR1).unwrap();
+    assert_eq!(within(DEADLINE, "the last one", sigs.recv()).await, Some(Signal::USR1));
+}
+
+/// `ctrl_c` completes on `SIGINT`.
+async fn ctrl_c_future() {
+    let mut waiter = Box::pin(rt::ctrl_c());
+    // One poll installs the handler.
+    let waker = std::task::Waker::noop();
+    assert!(waiter.as_mut().poll(&mut Context::from_waker(waker)).is_pending());
+    procctl::signal::raise(Signal::INT).unwrap();
+    within(DEADLINE, "ctrl_c", waiter).await.unwrap();
+}
+
+/// A blocking `Child::wait` after a cancelled `wait_async`: the waiter's
+/// registration must leave the child's pidfd as it was (an `O_NONBLOCK`
+/// set on the shared open file description would turn procctl's blocking
+/// `waitid(P_PIDFD)` into `EAGAIN`).
+async fn sync_wait_after_async() {
+    let child = Command::new("sh")
+        .args(["-c", "read x; exit 4"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.set_drop_policy(DropPolicy::KillAndReap);
+    assert!(
+        rt::timeout(Duration::from_millis(20), child.wait_async())
+            .await
+            .is_none()
+    );
+    let status = std::thread::scope(|s| {
+        let waiter = s.spawn(|| child.wait());
+        // Give the waiter time to block in waitid first (if it has not,
+        // the test still holds, it just exercises less). The child exits
+        // once its stdin closes, so the join below cannot hang.
+        std::thread::sleep(Duration::from_millis(50));
+        drop(child.take_stdin());
+        waiter.join().unwrap()
+    });
+    assert_eq!(status.unwrap().code(), Some(4));
+}
+
+/// `communicate_async_timeout`: in time, the whole output; past the
+/// limit, what was read so far and how much input the child took, with
+/// the child left running until killed.
+async fn communicate_timeout_partial() {
+    let child = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = within(
+        DEADLINE,
+        "in time",
+        child.communicate_async_timeout(b"all of it", DEADLINE),
+    )
+    .await
+    .unwrap()
+    .expect("cat ends in time");
+    assert_eq!((out.status.code(), &out.stdout[..]), (Some(0), &b"all of it"[..]));
+
+    // Reads one line, echoes it, then stops reading and sleeps: 1 MiB of
+    // input cannot all go in, and the echo is the partial output.
+    let child = Command::new("sh")
+        .args(["-c", "read line; echo \"got $line\"; exec sleep 30"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.set_drop_policy(DropPolicy::KillAndReap);
+    let mut input = b"first\n".to_vec();
+    input.resize(1 << 20, b'x');
+    let partial = within(
+        DEADLINE,
+        "timeout",
+        child.communicate_async_timeout(&input, Duration::from_millis(300)),
+    )
+    .await
+    .unwrap()
+    .expect_err("sleep 30 does not end in 300 ms");
+    assert_eq!(partial.stdout, b"got first\n");
+    assert!(partial.written >= 6 && partial.written < input.len(), "{}", partial.written);
+    assert_eq!(child.try_wait().unwrap(), None, "left running");
+    child.kill().unwrap();
+    let s = within(DEADLINE, "wait", child.wait_async()).await.unwrap();
+    assert_eq!(s.signal(), Some(Signal::KILL));
+}
+
+/// A child spawned by std and adopted (`Child::from`) is awaited like
+/// any other, and its pipes work with `communicate_async`.
+async fn adopted_std_child() {
+    let std_child = std::process::Command::new("sh")
+        .args(["-c", "read x; echo \"$x\"; exit 8"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let child = Child::from(std_child);
+    child.set_drop_policy(DropPolicy::KillAndReap);
+    let out = within(DEADLINE, "adopted", child.communicate_async(b"adopted\n"))
+        .await
+        .unwrap();
+    assert_eq!((out.status.code(), &out.stdout[..]), (Some(8), &b"adopted\n"[..]));
+}
