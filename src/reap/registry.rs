@@ -436,7 +436,7 @@ fn pidfd_wait(fd: BorrowedFd<'_>, flags: wait::Flags) -> Option<io::Result<Optio
     if PIDFD_WAIT.load(Ordering::Relaxed) == NO {
         return None;
     }
-    match wait::waitid_pidfd(fd, flags | libc::WNOHANG, true) {
+    match wait::waitid_pidfd(fd, flags | libc::WNOHANG) {
         Err(e)
             if matches!(
                 e.raw_os_error(),

@@ -110,8 +110,7 @@ impl Rusage {
 
 /// `waitid(P_PIDFD, fd, ...)` on the process behind the pidfd `fd`, with
 /// `waitpid`-style `flags` (`WNOHANG`, `WUNTRACED`, `WCONTINUED`; exits
-/// are always reported) plus `WNOWAIT` if `reap` is false (look, leave the
-/// child in its state). Uses the raw system call, which also fills in the
+/// are always reported and reaped). Uses the raw system call, which also fills in the
 /// resource usage (Linux 5.4+; `EINVAL` before). Returns the status
 /// encoded as `waitpid` encodes it and the rusage, or `None` under
 /// `WNOHANG` when nothing is ready. Retries on `EINTR`. Only this process
@@ -121,7 +120,6 @@ impl Rusage {
 pub(crate) fn waitid_pidfd(
     fd: std::os::fd::BorrowedFd<'_>,
     flags: Flags,
-    reap: bool,
 ) -> io::Result<Option<(i32, Rusage)>> {
     use std::os::fd::AsRawFd;
     let mut options = libc::WEXITED;
@@ -133,9 +131,6 @@ pub(crate) fn waitid_pidfd(
     }
     if flags & libc::WCONTINUED != 0 {
         options |= libc::WCONTINUED;
-    }
-    if !reap {
-        options |= libc::WNOWAIT;
     }
     retry_eintr(|| {
         let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
@@ -180,7 +175,6 @@ pub(crate) fn waitid_pidfd(
 pub(crate) fn waitid_pidfd(
     _fd: std::os::fd::BorrowedFd<'_>,
     _flags: Flags,
-    _reap: bool,
 ) -> io::Result<Option<(i32, Rusage)>> {
     Err(io::Error::from_raw_os_error(libc::ENOSYS))
 }
