@@ -726,7 +726,7 @@ mod recycled {
                 let child = Arc::clone(&child);
                 std::thread::spawn(move || child.wait())
             };
-            for _ in 0..5 {
+            for round in 0..6 {
                 // Let the waiter get into its wait (it never returns before
                 // the kill below, so whenever we fork it is in there or on its
                 // way).
@@ -739,10 +739,13 @@ mod recycled {
                 let forked = unsafe {
                     procctl::proc::fork_unchecked(move || {
                         libc::alarm(2);
-                        let a = copy.try_wait();
-                        let b = copy.wait();
-                        let ok = matches!(a, Err(procctl::Error::NotChild { .. }))
-                            && matches!(b, Err(procctl::Error::NotChild { .. }));
+                        // Either call first: neither may spin or sleep.
+                        let not_child = |r: procctl::Result<Option<ExitStatus>>| {
+                            matches!(r, Err(procctl::Error::NotChild { .. }))
+                        };
+                        let calls: [&dyn Fn() -> procctl::Result<Option<ExitStatus>>; 2] =
+                            [&|| copy.try_wait(), &|| copy.wait().map(Some)];
+                        let ok = (0..2).all(|i| not_child(calls[(i + round) % 2]()));
                         procctl::proc::_exit(if ok { 0 } else { 1 })
                     })
                 }

@@ -105,17 +105,13 @@ impl Child {
     pub(super) fn wait_deadline(&self, deadline: Option<Instant>) -> Result<Option<ExitStatus>> {
         reap::drain_orphans();
         let mut backoff = Duration::from_millis(1);
-        // Without a deadline and with a pidfd, sleep first: the child has
-        // most likely not exited yet, so a reap attempt would be wasted.
-        let mut look =
-            !(deadline.is_none() && self.inner.pidfd.is_some() && self.inner.end().is_none());
         loop {
-            if look {
-                if let Some(s) = self.try_wait()? {
-                    return Ok(Some(s));
-                }
+            // First of all: a copy of this handle in a forked process
+            // learns here (ECHILD through the pidfd) that the child is not
+            // its own, instead of sleeping until the parent's child exits.
+            if let Some(s) = self.try_wait()? {
+                return Ok(Some(s));
             }
-            look = true;
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if left == Some(Duration::ZERO) {
                 return Ok(None);
