@@ -363,8 +363,9 @@ impl Child {
     ///
     /// # Platform notes
     ///
-    /// On Linux (5.4 and later): it sleeps on the child's pidfd without any
-    /// lock (so other spawns and waits go on), then reaps with
+    /// On Linux (5.4 and later): it sleeps in `waitid(P_PIDFD, WNOWAIT)`
+    /// on the child's pidfd, which reaps nothing, without any lock (so
+    /// other spawns and waits go on), then reaps with
     /// `waitid(P_PIDFD, WNOHANG)` under procctl's reap lock, recording the
     /// status in the same critical section. The pidfd names this process
     /// and no other, so a recycled pid is never reaped or reported here.

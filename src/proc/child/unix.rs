@@ -104,11 +104,26 @@ impl Child {
     /// handle in the same critical section as the reap.
     pub(super) fn wait_deadline(&self, deadline: Option<Instant>) -> Result<Option<ExitStatus>> {
         reap::drain_orphans();
+        // Without a deadline: sleep in `waitid(P_PIDFD, WNOWAIT)` until the
+        // child has exited (it reaps nothing), then reap below. A copy of
+        // this handle in a forked process gets ECHILD here at once: the
+        // child is not its own.
+        if let (None, Some(fd), None) = (deadline, &self.inner.pidfd, self.inner.end()) {
+            match wait::await_exit_pidfd(fd.as_fd()) {
+                // Exited; or reaped by another path: try_wait sorts it out.
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {}
+                // No P_PIDFD (Linux 5.3) or filtered: poll below.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EINVAL | libc::ENOSYS | libc::EPERM)
+                    ) => {}
+                Err(e) => return Err(Error::os("waitid", e)),
+            }
+        }
         let mut backoff = Duration::from_millis(1);
         loop {
-            // First of all: a copy of this handle in a forked process
-            // learns here (ECHILD through the pidfd) that the child is not
-            // its own, instead of sleeping until the parent's child exits.
             if let Some(s) = self.try_wait()? {
                 return Ok(Some(s));
             }

@@ -170,6 +170,35 @@ pub(crate) fn waitid_pidfd(
     })
 }
 
+/// Blocks until the process behind the pidfd `fd` has exited, without
+/// reaping it: `waitid(P_PIDFD, fd, WEXITED | WNOWAIT)` (Linux 5.4+;
+/// `EINVAL` before). Retries on `EINTR`. `ECHILD` at once if the process
+/// was reaped already or is not our child (a copy of the pidfd in a
+/// forked process).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn await_exit_pidfd(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    retry_eintr(|| {
+        let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
+        // SAFETY: waitid with a writable siginfo_t and a pidfd.
+        cvt(unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                fd.as_raw_fd() as libc::id_t,
+                info.as_mut_ptr(),
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        })
+        .map(drop)
+    })
+}
+
+/// No pidfds on this platform.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn await_exit_pidfd(_fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    Err(io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
 /// No pidfds on this platform.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) fn waitid_pidfd(
