@@ -472,27 +472,34 @@ mod recycled {
         .expect("write ns_last_pid (needs root)");
     }
 
-    /// Starts `cmd` with `std::process` as the process `pid`, a pid procctl
-    /// handed out before and that is free again. Other processes on the
-    /// machine may take the pid first: retries a few times.
-    fn std_child_at(pid: Pid, cmd: &[&str]) -> std::process::Child {
-        let mut command = std::process::Command::new(cmd[0]);
-        command.args(&cmd[1..]);
-        command_at(pid, &mut command)
+    /// Starts `command` with `std::process` as the process `pid`, a pid
+    /// procctl handed out before and that is free again. Other processes
+    /// on the machine may take the pid first: retries a few times.
+    fn command_at(pid: Pid, command: &mut std::process::Command) -> std::process::Child {
+        try_command_at(pid, command)
+            .unwrap_or_else(|| panic!("could not start a process as pid {pid}"))
     }
 
-    /// [`std_child_at`] for a prepared command.
-    fn command_at(pid: Pid, command: &mut std::process::Command) -> std::process::Child {
+    /// [`command_at`], or `None` if another process on the machine took
+    /// the pid first (it forked between our `ns_last_pid` write and our
+    /// fork): the caller's round is then inconclusive.
+    fn try_command_at(
+        pid: Pid,
+        command: &mut std::process::Command,
+    ) -> Option<std::process::Child> {
         for _ in 0..50 {
+            if !gone(pid) {
+                return None;
+            }
             next_pid_is(pid);
             let mut c = command.spawn().unwrap();
             if c.id() as i32 == pid.as_raw() {
-                return c;
+                return Some(c);
             }
             let _ = c.kill();
             let _ = c.wait();
         }
-        panic!("could not start a process as pid {pid}");
+        None
     }
 
     /// State `Z` in /proc: exited, not reaped.
@@ -593,7 +600,14 @@ mod recycled {
                 if round % 2 == 1 {
                     // A `std::process::Child` takes the pid; our handle's
                     // `try_wait` (from a second thread) must not reap it.
-                    let mut theirs = std_child_at(pid, &["sh", "-c", "exit 77"]);
+                    let mut cmd = std::process::Command::new("sh");
+                    cmd.args(["-c", "exit 77"]);
+                    let Some(mut theirs) = try_command_at(pid, &mut cmd) else {
+                        // Another process took the pid: inconclusive.
+                        assert_eq!(waiter.join().unwrap().unwrap(), ExitStatus::Exited(3));
+                        rounds -= 1;
+                        continue;
+                    };
                     let deadline = Instant::now() + Duration::from_secs(3);
                     while !is_zombie(pid.as_raw()) {
                         assert!(Instant::now() < deadline, "round {round}: sh never exited");
@@ -616,6 +630,9 @@ mod recycled {
                 }
                 let mut stranger = None;
                 for _ in 0..50 {
+                    if !gone(pid) {
+                        break; // another process took the pid
+                    }
                     next_pid_is(pid);
                     // SAFETY: the child only calls _exit.
                     let p = unsafe { libc::fork() };
@@ -632,7 +649,12 @@ mod recycled {
                     // SAFETY: reaping our own raw child.
                     unsafe { libc::waitpid(p, &mut raw, 0) };
                 }
-                assert!(stranger.is_some(), "no stranger at pid {pid}");
+                if stranger.is_none() {
+                    // Another process took the pid: inconclusive.
+                    assert_eq!(waiter.join().unwrap().unwrap(), ExitStatus::Exited(3));
+                    rounds -= 1;
+                    continue;
+                }
                 // The stranger is collected by "any child": its status is its
                 // own, never the Child's.
                 let deadline = Instant::now() + Duration::from_secs(3);
@@ -667,6 +689,7 @@ mod recycled {
     fn orphans_are_reaped_through_their_pidfds() {
         isolated(|| {
             use std::io::Read;
+            let mut conclusive = 0;
             for _ in 0..3 {
                 let (r, w) = procctl::pipe::pipe().unwrap();
                 let wfd = std::os::fd::AsRawFd::as_raw_fd(&w);
@@ -689,15 +712,24 @@ mod recycled {
                     unsafe { libc::waitpid(pid.as_raw(), &mut raw, 0) },
                     pid.as_raw()
                 );
-                let mut stranger = std_child_at(pid, &["sh", "-c", "exit 5"]);
-                eventually("the std child exited", || is_zombie(pid.as_raw()));
+                let mut cmd = std::process::Command::new("sh");
+                cmd.args(["-c", "exit 5"]);
+                let stranger = try_command_at(pid, &mut cmd);
+                if let Some(stranger) = &stranger {
+                    eventually("the std child exited", || is_zombie(stranger.id() as i32));
+                }
                 // procctl drains its orphans here.
                 let probe = fork(|| 0).unwrap();
                 wait10(&probe);
                 assert_eq!(procctl::reap::pending_orphans(), 0);
-                let status = stranger.try_wait().expect("std's child kept its status");
-                assert_eq!(status.and_then(|s| s.code()), Some(5));
+                // None: another process took the pid, inconclusive.
+                if let Some(mut stranger) = stranger {
+                    let status = stranger.try_wait().expect("std's child kept its status");
+                    assert_eq!(status.and_then(|s| s.code()), Some(5));
+                    conclusive += 1;
+                }
             }
+            assert!(conclusive > 0, "no pid could be recycled");
         });
     }
 
@@ -723,36 +755,46 @@ mod recycled {
                     Ok(())
                 })
             };
-            let mut std_child = cmd.spawn().unwrap();
-            let pid = Pid::from_raw(std_child.id() as i32).unwrap();
-            // SAFETY: kill takes plain integers; 32 ends `sleep`.
-            assert_eq!(unsafe { libc::kill(pid.as_raw(), 32) }, 0);
-            eventually("sleep ended", || is_zombie(pid.as_raw()));
-            // std reaps it (here, or in the conversion).
-            let std_status = std_child.try_wait().unwrap().expect("ended");
-            let child = procctl::proc::Child::from(std_child);
-            let mut stranger = std_child_at(pid, &["sleep", "5"]);
-            child.signal(Signal::TERM).unwrap();
-            child.kill().unwrap();
-            // The status std reaped, an exit by signal (procctl has no name for
-            // 32, and reports what it can of it, as for every reap).
-            let status = child.wait().expect("the status std reaped");
-            assert_eq!(std_status.signal(), Some(32));
-            assert!(
-                status.signal().is_some() && status.code().is_none(),
-                "{status}"
-            );
-            assert_eq!(child.try_wait().unwrap(), Some(status));
-            // The stranger was not signalled.
-            std::thread::sleep(Duration::from_millis(100));
-            assert_eq!(
-                stranger.try_wait().unwrap(),
-                None,
-                "the stranger was killed"
-            );
-            stranger.kill().unwrap();
-            stranger.wait().unwrap();
-            assert_eq!(reap_zombies().unwrap(), vec![]);
+            for _ in 0..3 {
+                let mut std_child = cmd.spawn().unwrap();
+                let pid = Pid::from_raw(std_child.id() as i32).unwrap();
+                // SAFETY: kill takes plain integers; 32 ends `sleep`.
+                assert_eq!(unsafe { libc::kill(pid.as_raw(), 32) }, 0);
+                eventually("sleep ended", || is_zombie(pid.as_raw()));
+                // std reaps it (here, or in the conversion).
+                let std_status = std_child.try_wait().unwrap().expect("ended");
+                let child = procctl::proc::Child::from(std_child);
+                let mut sleep5 = std::process::Command::new("sleep");
+                sleep5.arg("5");
+                let Some(mut stranger) = try_command_at(pid, &mut sleep5) else {
+                    // Another process took the pid: inconclusive, again.
+                    assert!(child.wait().is_ok());
+                    continue;
+                };
+                child.signal(Signal::TERM).unwrap();
+                child.kill().unwrap();
+                // The status std reaped, an exit by signal (procctl has no name for
+                // 32, and reports what it can of it, as for every reap).
+                let status = child.wait().expect("the status std reaped");
+                assert_eq!(std_status.signal(), Some(32));
+                assert!(
+                    status.signal().is_some() && status.code().is_none(),
+                    "{status}"
+                );
+                assert_eq!(child.try_wait().unwrap(), Some(status));
+                // The stranger was not signalled.
+                std::thread::sleep(Duration::from_millis(100));
+                assert_eq!(
+                    stranger.try_wait().unwrap(),
+                    None,
+                    "the stranger was killed"
+                );
+                stranger.kill().unwrap();
+                stranger.wait().unwrap();
+                assert_eq!(reap_zombies().unwrap(), vec![]);
+                return;
+            }
+            panic!("no pid could be recycled");
         });
     }
 
