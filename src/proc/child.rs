@@ -370,16 +370,20 @@ impl Child {
     /// # Errors
     ///
     /// [`Error::NotChild`](crate::Error::NotChild) if code outside procctl reaped the child (for
-    /// example a raw `libc::wait`), so its status is lost.
+    /// example a raw `libc::wait`), so its status is lost; every later
+    /// call says so again.
     ///
     /// # Platform notes
     ///
-    /// On Linux (5.4 and later): one blocking `waitid(P_PIDFD)` on the
-    /// child's pidfd, which reaps this process and no other even if its
-    /// pid is recycled, and takes no lock while it blocks, so other spawns
-    /// and waits go on. Elsewhere, and on older kernels, it sleeps in
-    /// `waitid(WNOWAIT)` (which reaps nothing) and then reaps with
-    /// `waitpid` under procctl's reap lock.
+    /// On Linux (5.4 and later): it sleeps in `waitid(P_PIDFD, WNOWAIT)`
+    /// on the child's pidfd, which reaps nothing, without any lock (so
+    /// other spawns and waits go on), then reaps with
+    /// `waitid(P_PIDFD, WNOHANG)` under procctl's reap lock, recording the
+    /// status in the same critical section. The pidfd names this process
+    /// and no other, so a recycled pid is never reaped or reported here.
+    /// Elsewhere, and on older kernels, it sleeps in `waitid(WNOWAIT)`
+    /// (which reaps nothing) and then reaps with `wait4` under the reap
+    /// lock.
     ///
     /// On Windows: `WaitForSingleObject(process, INFINITE)`, then
     /// `GetExitCodeProcess`; nothing is reaped. [`Error::Os`](crate::Error::Os) if Windows
@@ -694,10 +698,13 @@ impl From<std::process::Child> for Child {
     /// Adopts a child started by [`std::process::Command`]: its pid, its
     /// piped stdin/stdout/stderr, and from now on its reaping.
     ///
-    /// On Linux a pidfd is opened at once, under procctl's reap lock, so
-    /// the handle never signals a recycled pid. If std had already reaped
-    /// the child (`try_wait`), its status is kept. A child that code
-    /// outside procctl reaps before the conversion reports
+    /// std's status comes first: if std had already reaped the child
+    /// (`try_wait`), that status is kept (also for a signal procctl has no
+    /// name for) and the handle is neither registered nor signalled again,
+    /// since its pid may name another process by now. Otherwise, on Linux,
+    /// the pidfd opened under procctl's reap lock before std looked is
+    /// kept, so the handle never signals or reaps a recycled pid. A child
+    /// that code outside std and procctl reaped reports
     /// [`Error::NotChild`](crate::Error::NotChild) from `wait`.
     ///
     /// # Panics

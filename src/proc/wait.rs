@@ -111,7 +111,9 @@ pub fn wait() -> Result<(Pid, ExitStatus)> {
 /// calls are retried.
 ///
 /// A status that ends a child owned by a live [`Child`](super::Child) is
-/// also handed to that handle.
+/// also handed to that handle. [`WaitTarget::AnyChild`] and
+/// [`WaitTarget::Group`] reap *any* child, other libraries' too (a
+/// `std::process::Child` then loses its status).
 ///
 /// # Errors
 ///
@@ -161,26 +163,16 @@ pub fn waitpid(
             _ => Error::NoChildren,
         }
     };
-    loop {
-        // Look first without reaping, then reap that one child under the
-        // reap lock, so the status reaches its `Child` handle (if any) and no
-        // handle can signal a pid that was just freed.
-        let Some(pid) = wait::peek(id, flags).map_err(echild)? else {
-            return Ok(None);
-        };
-        // A child found by looking at "any child" may be one that a spawn on
-        // another thread has just created: let it register first.
-        let _gate = (!matches!(target, WaitTarget::Pid(_))).then(reap::no_spawn_in_flight);
-        match reap::lock().reap(pid, flags) {
-            Ok(Some((pid, status, _))) => {
-                let pid = Pid::from_raw(pid).expect("waitpid returned a positive pid");
-                return Ok(Some((pid, status)));
-            }
-            // Another thread took this report between the look and the reap:
-            // look again.
-            Ok(None) => continue,
-            Err(e) if e.raw_os_error() == Some(libc::ECHILD) => continue,
-            Err(e) => return Err(Error::os("waitpid", e)),
+    // Look first without reaping, then reap that one child under the reap
+    // lock (through its pidfd if procctl started it), so the status reaches
+    // its `Child` handle (if any) and no handle can signal a pid that was
+    // just freed.
+    match reap::wait_for(id, flags) {
+        Ok(Some((pid, status, _))) => {
+            let pid = Pid::from_raw(pid).expect("waitpid returned a positive pid");
+            Ok(Some((pid, status)))
         }
+        Ok(None) => Ok(None),
+        Err(e) => Err(echild(e)),
     }
 }

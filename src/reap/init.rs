@@ -18,8 +18,9 @@ use crate::{ExitStatus, Pid, Signal, WaitStatus};
 ///    and sets `SIGCHLD` to its default disposition while it runs;
 /// 3. it starts the main child through the closure it is given;
 /// 4. it waits for signals with `sigwait`: a forwarded signal is sent to
-///    the main child (or its process group), `SIGCHLD` reaps every exited
-///    child;
+///    the main child through its handle ([`Child::signal`], a pidfd on
+///    Linux, so a recycled pid is never hit) or to its process group;
+///    `SIGCHLD` reaps every exited child;
 /// 5. when the main child has exited it optionally kills what is left of
 ///    its process group, restores the mask, the `SIGCHLD` disposition and
 ///    the subreaper bit, and returns the main child's status.
@@ -264,10 +265,14 @@ impl Init {
             };
             if sig != Signal::CHLD {
                 // The child may be gone already: nothing to forward to.
+                // To the child alone through its handle (its pidfd on
+                // Linux), never by pid: once reaped, by any thread, its pid
+                // may name another process. A group's id stays in use as
+                // long as any member lives.
                 let _ = if self.to_group {
                     signal::killpg(main, sig)
                 } else {
-                    signal::kill(main, sig)
+                    child.signal(sig)
                 };
             }
         }

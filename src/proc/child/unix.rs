@@ -1,9 +1,9 @@
 //! [`Child`] on Unix: the state procctl's reaping paths share (pid, pidfd,
-//! status), reaped and signalled under the reap lock of [`crate::reap`].
+//! status slot, owned by the reap registry), reaped and signalled under
+//! the reap lock of [`crate::reap`].
 
-use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::os::fd::AsFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Child, DropPolicy, take_std_pipes};
@@ -13,35 +13,11 @@ pub(super) use crate::sys::wait::Rusage;
 use crate::sys::{self, pidfd};
 use crate::{ExitStatus, Pid, Signal, reap};
 
+use crate::reap::End;
+pub(crate) use crate::reap::Shared;
+
 /// A [`Child`]'s platform state: what it shares with the reap registry.
 pub(super) type Inner = Arc<Shared>;
-
-/// The part of a child's state that procctl's reaping paths share.
-pub(crate) struct Shared {
-    pub(super) pid: Pid,
-    pub(super) pidfd: Option<OwnedFd>,
-    done: OnceLock<(ExitStatus, Rusage)>,
-    /// A thread is reaping this child through its pidfd without the reap
-    /// lock ([`Child::wait`] on Linux): its status is on the way even
-    /// though `waitpid` already reports `ECHILD`.
-    reaping: AtomicBool,
-}
-
-impl Shared {
-    pub(crate) fn new(pid: Pid, pidfd: Option<OwnedFd>) -> Shared {
-        Shared {
-            pid,
-            pidfd,
-            done: OnceLock::new(),
-            reaping: AtomicBool::new(false),
-        }
-    }
-
-    /// Called under the reap lock by whoever reaped this child.
-    pub(crate) fn record(&self, status: ExitStatus, ru: Rusage) {
-        let _ = self.done.set((status, ru));
-    }
-}
 
 impl Child {
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Child {
@@ -49,29 +25,38 @@ impl Child {
     }
 
     /// `From<std::process::Child>`: takes over the pipes and, under the reap
-    /// lock, the reaping.
+    /// lock, the reaping. std's own status comes first: once std has
+    /// reaped the child its pid may name another process, which must be
+    /// neither registered nor signalled.
     pub(super) fn from_std(mut child: std::process::Child) -> Child {
+        use std::os::unix::process::ExitStatusExt;
         let pid = Pid::from_raw(child.id() as i32).expect("a child's pid is positive");
         let (stdin, stdout, stderr) = take_std_pipes(&mut child);
         let shared = {
             let mut locked = reap::lock();
-            // Reaping under the reap lock, like every reap in procctl.
-            let done = child
-                .try_wait()
-                .ok()
-                .flatten()
-                .and_then(|s| ExitStatus::try_from(s).ok());
-            match done {
-                Some(status) => {
-                    let shared = Arc::new(Shared::new(pid, None));
-                    shared.record(status, Rusage::default());
-                    shared
+            // Opened before std looks: until std reaps it (below, or in
+            // an earlier `try_wait`, which is then reported again) the pid
+            // is our child's, so a pidfd we keep names it.
+            let pidfd = sys::pidfd::open(pid.as_raw()).ok().flatten();
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    drop(pidfd);
+                    let end = match reap::exit_status(status.into_raw()) {
+                        Some(exit) => End::Reaped(exit, Rusage::default()),
+                        None => End::Lost,
+                    };
+                    Arc::new(Shared::ended(pid, end))
                 }
-                None => {
-                    let pidfd = sys::pidfd::open(pid.as_raw()).ok().flatten();
+                Ok(None) => {
                     let shared = Arc::new(Shared::new(pid, pidfd));
                     locked.register(pid.as_raw(), &shared);
                     shared
+                }
+                // Reaped by code outside std and procctl: nothing to wait
+                // for, nothing to signal.
+                Err(_) => {
+                    drop(pidfd);
+                    Arc::new(Shared::ended(pid, End::Lost))
                 }
             }
         };
@@ -80,113 +65,61 @@ impl Child {
 
     /// The status, if the child was already reaped.
     pub(super) fn done(&self) -> Option<ExitStatus> {
-        self.inner.done.get().map(|d| d.0)
+        self.inner.status()
     }
 
     /// The resource usage of the reaped child.
     pub(super) fn usage(&self) -> Result<Rusage> {
-        Ok(self.inner.done.get().expect("wait stored the status").1)
+        Ok(self.inner.usage().expect("wait stored the status"))
     }
 
-    /// Reaps the child if it has exited, under the reap lock.
+    /// How the child ended, if procctl knows: its status, or
+    /// [`Error::NotChild`] if code outside procctl reaped it.
+    fn ended(&self) -> Result<Option<ExitStatus>> {
+        match self.inner.end() {
+            Some(End::Reaped(status, _)) => Ok(Some(status)),
+            Some(End::Lost) => Err(Error::NotChild { pid: self.pid() }),
+            None => Ok(None),
+        }
+    }
+
+    /// Reaps the child if it has exited: under the reap lock, through its
+    /// pidfd where it has one, recording the status and dropping the
+    /// registry entry in one critical section.
     pub(super) fn poll_exit(&self) -> Result<Option<ExitStatus>> {
-        let pid = self.pid().as_raw();
-        let mut locked = reap::lock();
-        if let Some(s) = self.done() {
-            return Ok(Some(s));
+        if let ended @ (Ok(Some(_)) | Err(_)) = self.ended() {
+            return ended;
         }
-        match locked.reap(pid, 0) {
-            Ok(_) => Ok(self.done()),
-            Err(e) if e.raw_os_error() == Some(libc::ECHILD) => match self.done() {
-                Some(s) => Ok(Some(s)),
-                None if self.inner.reaping.load(Ordering::Acquire) => {
-                    drop(locked);
-                    self.await_reaping()
-                }
-                None => {
-                    locked.forget_if(pid, &self.inner);
-                    Err(Error::NotChild { pid: self.pid() })
-                }
-            },
-            Err(e) => Err(Error::os("waitpid", e)),
-        }
-    }
-
-    /// Another thread reaped the child through its pidfd and is about to
-    /// record the status (it needs the reap lock, which we gave up): wait
-    /// for that, or, if its reap failed after all, look again.
-    fn await_reaping(&self) -> Result<Option<ExitStatus>> {
-        loop {
-            if let Some(s) = self.done() {
-                return Ok(Some(s));
-            }
-            if !self.inner.reaping.load(Ordering::Acquire) {
-                return self.poll_exit();
-            }
-            std::thread::yield_now();
-        }
-    }
-
-    /// Linux: reaps the child with one blocking `waitid(P_PIDFD)`, without
-    /// holding the reap lock while it blocks, then records the status under
-    /// it. Other spawns, waits and the reapers go on meanwhile. A pidfd
-    /// names this process only, so a recycled pid cannot be reaped by
-    /// mistake; the registry entry is dropped only if the pid still names
-    /// this child. `Ok(None)`: this path does not apply (no pidfd, a
-    /// kernel without `P_PIDFD`, another thread already in it, or the
-    /// child was reaped by another path); the general path sorts it out.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    fn reap_blocking(&self) -> Result<Option<ExitStatus>> {
-        use std::sync::atomic::AtomicU8;
-        /// Whether `waitid(P_PIDFD)` works here: unknown, no.
-        static PIDFD_WAIT: AtomicU8 = AtomicU8::new(0);
-        const NO: u8 = 2;
-        let Some(fd) = &self.inner.pidfd else {
-            return Ok(None);
-        };
-        if self.done().is_some()
-            || PIDFD_WAIT.load(Ordering::Relaxed) == NO
-            || self.inner.reaping.swap(true, Ordering::AcqRel)
-        {
-            return Ok(None);
-        }
-        let reaped = wait::reap_pidfd(fd.as_fd());
-        let result = match reaped {
-            // waitid(WEXITED) reports exits only, so this always records;
-            // a signal procctl has no name for (glibc's 32 and 33) decodes
-            // as in every other reap.
-            Ok((raw, ru)) => match reap::exit_status(raw) {
-                Some(status) => {
-                    reap::lock().reaped(self.pid().as_raw(), &self.inner, status, ru);
-                    Ok(self.done())
-                }
-                None => Ok(None),
-            },
-            Err(e) => match e.raw_os_error() {
-                // Before Linux 5.4 (no P_PIDFD) or filtered.
-                Some(libc::EINVAL | libc::ENOSYS | libc::EPERM) => {
-                    PIDFD_WAIT.store(NO, Ordering::Relaxed);
-                    Ok(None)
-                }
-                Some(libc::ECHILD) => Ok(None),
-                _ => Err(Error::os("waitid", e)),
-            },
-        };
-        self.inner.reaping.store(false, Ordering::Release);
-        result
-    }
-
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    fn reap_blocking(&self) -> Result<Option<ExitStatus>> {
-        Ok(None)
+        reap::lock()
+            .reap_child(&self.inner)
+            .map_err(|e| Error::os("waitid", e))?;
+        self.ended()
     }
 
     /// Waits until the child ends or `deadline` passes.
+    ///
+    /// It sleeps without the reap lock (on the pidfd, or in
+    /// `waitid(WNOWAIT)`, neither of which reaps) and reaps under it, so
+    /// other spawns and waits go on meanwhile and the status reaches this
+    /// handle in the same critical section as the reap.
     pub(super) fn wait_deadline(&self, deadline: Option<Instant>) -> Result<Option<ExitStatus>> {
         reap::drain_orphans();
-        if deadline.is_none() {
-            if let Some(s) = self.reap_blocking()? {
-                return Ok(Some(s));
+        // Without a deadline: sleep in `waitid(P_PIDFD, WNOWAIT)` until the
+        // child has exited (it reaps nothing), then reap below. A copy of
+        // this handle in a forked process gets ECHILD here at once: the
+        // child is not its own.
+        if let (None, Some(fd), None) = (deadline, &self.inner.pidfd, self.inner.end()) {
+            match wait::await_exit_pidfd(fd.as_fd()) {
+                // Exited; or reaped by another path: try_wait sorts it out.
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {}
+                // No P_PIDFD (Linux 5.3) or filtered: poll below.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EINVAL | libc::ENOSYS | libc::EPERM)
+                    ) => {}
+                Err(e) => return Err(Error::os("waitid", e)),
             }
         }
         let mut backoff = Duration::from_millis(1);
@@ -199,7 +132,8 @@ impl Child {
                 return Ok(None);
             }
             // Block until the child has exited, without reaping it: the reap
-            // itself happens under the lock in try_wait.
+            // itself happens under the lock in try_wait. A pidfd is
+            // readable once the process has exited, reaped or not.
             match (&self.inner.pidfd, left) {
                 (Some(fd), left) => {
                     pidfd::wait_readable(fd.as_fd(), left).map_err(|e| Error::os("poll", e))?;
@@ -220,7 +154,9 @@ impl Child {
 
     /// `kill(2)`, or `pidfd_send_signal` where the child has a pidfd.
     pub(super) fn send(&self, signal: Signal) -> Result<()> {
-        if self.done().is_some() {
+        // Reaped (here, by std, or by code outside procctl): the pid may
+        // name another process by now.
+        if self.inner.end().is_some() {
             return Ok(());
         }
         let sig = signal.as_raw();
@@ -232,7 +168,7 @@ impl Child {
                 // so while we hold it the pid is still our (possibly
                 // zombie) child.
                 let _locked = reap::lock();
-                if self.done().is_some() {
+                if self.inner.end().is_some() {
                     return Ok(());
                 }
                 sys::kill(self.pid().as_raw(), sig)
@@ -252,7 +188,7 @@ impl Child {
 
     /// What `drop` does: applies `policy` to an unwaited child.
     pub(super) fn release(&mut self, policy: DropPolicy) {
-        if self.done().is_some() {
+        if self.inner.end().is_some() {
             return;
         }
         let killed =
@@ -267,7 +203,7 @@ impl Child {
             DropPolicy::Reap | DropPolicy::Kill | DropPolicy::KillAndReap => {
                 let mut locked = reap::lock();
                 // Reaped meanwhile by another path: nothing to park.
-                if self.done().is_none() {
+                if self.inner.end().is_none() {
                     // Drop the registry's weak reference first, so the pidfd
                     // can be moved out of the now unshared state.
                     locked.forget(self.pid().as_raw());

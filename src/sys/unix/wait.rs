@@ -108,15 +108,30 @@ impl Rusage {
     }
 }
 
-/// Blocks until the process behind the pidfd `fd` has exited and reaps it:
-/// `waitid(P_PIDFD, fd, WEXITED)` with the resource usage the Linux system
-/// call fills in (Linux 5.4+; `EINVAL` before). Returns the status encoded
-/// as `waitpid` encodes it, and the rusage. Retries on `EINTR`. Only this
-/// process can be reaped, whatever happens to its pid meanwhile; `ECHILD`
-/// if something else reaped it first.
+/// `waitid(P_PIDFD, fd, ...)` on the process behind the pidfd `fd`, with
+/// `waitpid`-style `flags` (`WNOHANG`, `WUNTRACED`, `WCONTINUED`; exits
+/// are always reported and reaped). Uses the raw system call, which also fills in the
+/// resource usage (Linux 5.4+; `EINVAL` before). Returns the status
+/// encoded as `waitpid` encodes it and the rusage, or `None` under
+/// `WNOHANG` when nothing is ready. Retries on `EINTR`. Only this process
+/// can be reaped, whatever happens to its pid meanwhile; `ECHILD` once
+/// something reaped it (or if it is not our child).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) fn reap_pidfd(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<(i32, Rusage)> {
+pub(crate) fn waitid_pidfd(
+    fd: std::os::fd::BorrowedFd<'_>,
+    flags: Flags,
+) -> io::Result<Option<(i32, Rusage)>> {
     use std::os::fd::AsRawFd;
+    let mut options = libc::WEXITED;
+    if flags & libc::WNOHANG != 0 {
+        options |= libc::WNOHANG;
+    }
+    if flags & libc::WUNTRACED != 0 {
+        options |= libc::WSTOPPED;
+    }
+    if flags & libc::WCONTINUED != 0 {
+        options |= libc::WCONTINUED;
+    }
     retry_eintr(|| {
         let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
         let mut ru = MaybeUninit::<libc::rusage>::zeroed();
@@ -128,23 +143,67 @@ pub(crate) fn reap_pidfd(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<(i32, Ru
                 libc::P_PIDFD,
                 fd.as_raw_fd(),
                 info.as_mut_ptr(),
-                libc::WEXITED,
+                options,
                 ru.as_mut_ptr(),
             )
         };
         if ret < 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: zero-initialised, then filled by the kernel.
+        // SAFETY: zero-initialised, then possibly filled by the kernel.
         let (info, ru) = unsafe { (info.assume_init(), ru.assume_init()) };
-        // SAFETY: a SIGCHLD-class siginfo: si_status is the exit code or
-        // the signal number.
-        let n = unsafe { info.si_status() };
+        // SAFETY: a SIGCHLD-class siginfo (or all zero under WNOHANG with
+        // nothing to report): si_pid and si_status are plain integers.
+        let (pid, n) = unsafe { (info.si_pid(), info.si_status()) };
+        if pid == 0 {
+            return Ok(None);
+        }
         let raw = match info.si_code {
             libc::CLD_EXITED => (n & 0xff) << 8,
+            libc::CLD_KILLED => n & 0x7f,
             libc::CLD_DUMPED => (n & 0x7f) | 0x80,
-            _ => n & 0x7f,
+            libc::CLD_CONTINUED => 0xffff,
+            // CLD_STOPPED, CLD_TRAPPED: a stop, as waitpid encodes it.
+            _ => ((n & 0xff) << 8) | 0x7f,
         };
-        Ok((raw, Rusage::from_raw(&ru)))
+        Ok(Some((raw, Rusage::from_raw(&ru))))
     })
+}
+
+/// Blocks until the process behind the pidfd `fd` has exited, without
+/// reaping it: `waitid(P_PIDFD, fd, WEXITED | WNOWAIT)` (Linux 5.4+;
+/// `EINVAL` before). Retries on `EINTR`. `ECHILD` at once if the process
+/// was reaped already or is not our child (a copy of the pidfd in a
+/// forked process).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn await_exit_pidfd(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    retry_eintr(|| {
+        let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
+        // SAFETY: waitid with a writable siginfo_t and a pidfd.
+        cvt(unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                fd.as_raw_fd() as libc::id_t,
+                info.as_mut_ptr(),
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        })
+        .map(drop)
+    })
+}
+
+/// No pidfds on this platform.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn await_exit_pidfd(_fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    Err(io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
+/// No pidfds on this platform.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn waitid_pidfd(
+    _fd: std::os::fd::BorrowedFd<'_>,
+    _flags: Flags,
+) -> io::Result<Option<(i32, Rusage)>> {
+    Err(io::Error::from_raw_os_error(libc::ENOSYS))
 }
