@@ -223,7 +223,7 @@ impl Child {
     /// [`Child::signal_group`]: the group this child leads, while it is
     /// unreaped; see there for the rules.
     pub(super) fn send_group(&self, signal: Signal) -> Result<()> {
-        use std::sync::atomic::AtomicU8;
+        use std::sync::atomic::{AtomicU8, Ordering};
         /// Whether `pidfd_send_signal(PIDFD_SIGNAL_PROCESS_GROUP)` works
         /// here (Linux 6.9+): unknown, no.
         static PGRP_FLAG: AtomicU8 = AtomicU8::new(0);
@@ -262,25 +262,14 @@ impl Child {
                 }
             }
         }
-        // killpg by number: only while the pid is certainly still ours. The
-        // reap lock stops every reap except a blocking pidfd wait in
-        // progress (`reaping`); for that one, the pidfd tells whether the
-        // child has exited, and an unexited child is unreaped. (Between
-        // that look and the killpg the pid would have to exit, be reaped
-        // and the whole pid space wrap around to a new group leader.)
+        // killpg by number: only while the pid is certainly still ours.
+        // Every reap procctl does happens under the reap lock and records
+        // the child's end in the same critical section, so while we hold
+        // it an unended child is unreaped (a zombie at worst), and its pid
+        // and group id cannot be recycled.
         let _locked = reap::lock();
-        if self.done().is_some() {
+        if self.inner.end().is_some() {
             return Err(Error::GroupLeaderReaped { pid });
-        }
-        if self.inner.reaping.load(Ordering::Acquire) {
-            let exited = match &self.inner.pidfd {
-                Some(fd) => pidfd::wait_readable(fd.as_fd(), Some(Duration::ZERO))
-                    .map_err(|e| Error::os("poll", e))?,
-                None => true,
-            };
-            if exited {
-                return Err(Error::GroupLeaderReaped { pid });
-            }
         }
         match nix::unistd::getpgid(Some(pid.into())) {
             Ok(pg) if pg.as_raw() == pid.as_raw() => {}
@@ -335,7 +324,8 @@ impl Child {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 impl AsFd for Child {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        static ALWAYS_READABLE: OnceLock<std::io::PipeReader> = OnceLock::new();
+        static ALWAYS_READABLE: std::sync::OnceLock<std::io::PipeReader> =
+            std::sync::OnceLock::new();
         match &self.inner.pidfd {
             Some(fd) => fd.as_fd(),
             None => ALWAYS_READABLE
