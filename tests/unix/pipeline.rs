@@ -867,6 +867,27 @@ fn wait_delay_without_a_holder_gives_everything_and_no_marker() {
     }
 }
 
+/// The delay starts when the LAST member has ended, not the last in
+/// pipeline order: the first member closes its stdout (so the second ends
+/// at once) and writes to the shared stderr 300 ms later.
+#[test]
+fn wait_delay_starts_when_every_member_has_ended() {
+    let _g = shared();
+    let child = Arc::new(
+        sh("exec 1>&-; sleep 0.3; echo late >&2")
+            .pipe(Command::new("cat"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .wait_delay(Duration::ZERO)
+            .spawn()
+            .unwrap(),
+    );
+    let out = within(&child, DEADLINE, |c| c.communicate(b"")).unwrap();
+    assert_eq!(out.stderr, b"late\n");
+    assert_eq!(out.pipes_held_open(), None);
+    assert!(out.status.success(), "{}", out.status);
+}
+
 #[test]
 fn set_wait_delay_on_a_running_pipeline() {
     let _g = shared();
