@@ -634,9 +634,16 @@ fn spawn_member(
     let pgid = *group.pgid.get_or_insert(child.pid());
     match super::setpgid(Some(child.pid()), Some(pgid)) {
         Ok(()) => {}
-        // EACCES: it has run `execve` (its own setpgid did the work);
-        // ESRCH: it has already exited and been reaped.
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::ESRCH)) => {}
+        // Its own setpgid before `execve` did the work (the spawn fails
+        // otherwise), so these only say it has moved on. EACCES: it has
+        // run `execve`; EPERM: it has also left for a session of its own
+        // (`setsid`: the kernel checks the session first); ESRCH: it has
+        // already exited and been reaped.
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EACCES | libc::EPERM | libc::ESRCH)
+            ) => {}
         Err(e) => {
             let _ = child.kill();
             let _ = child.wait();

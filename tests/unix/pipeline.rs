@@ -475,6 +475,23 @@ fn every_member_is_in_the_first_members_group() {
     assert_eq!(wait(&child).to_string(), "137 | 137 | 137");
 }
 
+/// A member that leaves the group by itself at once (`setsid`) may do so
+/// before the parent's own `setpgid` for it, which then fails with
+/// `EPERM` (another session): the member's `setpgid` before `execve` did
+/// the work, so the spawn succeeds.
+#[test]
+fn a_member_that_calls_setsid_at_once_still_starts() {
+    let _g = shared();
+    for round in 0..300 {
+        let child = Command::new("true")
+            .pipe(Command::new("setsid").arg("true"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        let status = wait(&child);
+        assert!(status.success(), "round {round}: {status}");
+    }
+}
+
 #[test]
 fn process_group_false_keeps_the_callers_group() {
     let _g = shared();
