@@ -1097,3 +1097,110 @@ fn signal_while_another_thread_reaps() {
         child.signal(Signal::CONT).unwrap();
     }
 }
+
+/// The number of a process group is only a name: once the group is empty
+/// the kernel may give it to a new process. Here the leader is reaped and
+/// the other member leaves the group (`setsid`), so the group is empty
+/// while a member lives; a new process then takes the number and leads a
+/// group of its own. `signal` must reach the member and spare the
+/// newcomer (a liveness check plus `killpg(pgid)` hit the newcomer).
+/// Pids are chosen with `ns_last_pid`, so this runs in a PID namespace of
+/// its own: the test binary re-runs itself as that namespace's init.
+#[test]
+fn signal_spares_a_new_group_that_took_the_number() {
+    let _g = shared();
+    let unshare = ["/usr/bin/unshare", "/bin/unshare"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(unshare) = unshare else {
+        eprintln!("skipped: no unshare(1)");
+        return;
+    };
+    let exe = std::env::current_exe().unwrap();
+    let child = Command::new(unshare)
+        // --kill-child: the namespace's init (and so all in it) dies
+        // with unshare, should the deadline kill it.
+        .args(["--pid", "--fork", "--kill-child", "--mount-proc"])
+        .arg(&exe)
+        .args([
+            "--exact",
+            "unix::pid_namespace_part_of_signal_spares_a_new_group",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("PROCCTL_PIPELINE_PIDNS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.communicate_timeout(b"", DEADLINE);
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => panic!("the namespace part did not finish: {e}"),
+    };
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    if text.contains("unshare failed") || text.contains("unshare:") {
+        eprintln!("skipped: no PID namespace here: {text}");
+        return;
+    }
+    assert!(out.status.success(), "{}\n{text}", out.status);
+    assert!(text.contains("1 passed"), "{text}");
+    assert!(text.contains("ran as init of a PID namespace"), "{text}");
+}
+
+/// The part of [`signal_spares_a_new_group_that_took_the_number`] that
+/// runs as init of a new PID namespace.
+#[test]
+#[ignore = "run by signal_spares_a_new_group_that_took_the_number in a PID namespace"]
+fn pid_namespace_part_of_signal_spares_a_new_group() {
+    if std::env::var_os("PROCCTL_PIPELINE_PIDNS").is_none() || std::process::id() != 1 {
+        return;
+    }
+    let child = Command::new("true")
+        .pipe(Command::new("setsid").args(["sleep", "600"]))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pgid = child.pgid().unwrap();
+    let member = child.members()[1].pid().as_raw();
+    // Shorter than the deadline of the test that runs this one.
+    let deadline = DEADLINE / 4;
+    assert!(child.members()[0].wait_timeout(deadline).unwrap().is_some());
+    // Wait until the second member has left the group: it is empty now.
+    let start = Instant::now();
+    while stat_field(member, 5) == Some(pgid.as_raw()) {
+        assert!(start.elapsed() < deadline, "setsid did not run");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The next pid is the group's old number; the newcomer leads a group.
+    fs::write(
+        "/proc/sys/kernel/ns_last_pid",
+        (pgid.as_raw() - 1).to_string(),
+    )
+    .unwrap();
+    let newcomer = Command::new("sleep")
+        .arg("600")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    assert_eq!(newcomer.pid(), pgid, "the number was not reused");
+    child.signal(Signal::TERM).unwrap();
+    // A signal sent to the newcomer's group would be pending already and
+    // (TERM is fatal) decide its status; ours comes second.
+    newcomer.kill().unwrap();
+    let newcomer_status = newcomer.wait_timeout(deadline).unwrap();
+    let member_status = child.members()[1].wait_timeout(deadline).unwrap();
+    // (Leaving this process, init of the namespace, kills what is left.)
+    assert_eq!(
+        newcomer_status,
+        Some(signaled(Signal::KILL)),
+        "the newcomer got our signal"
+    );
+    assert_eq!(
+        member_status,
+        Some(signaled(Signal::TERM)),
+        "the member did not get it"
+    );
+    eprintln!("ran as init of a PID namespace");
+}
