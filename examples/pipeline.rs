@@ -51,6 +51,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert!(!status.pipefail().success());
     assert!(status.pipefail_ignoring_sigpipe().success());
 
+    println!("\nA member's background job holds stdout: wait_delay bounds the wait for EOF.");
+    let child = Command::new("echo")
+        .arg("done")
+        .pipe(Command::new("sh").args(["-c", "cat; sleep 30 &"]))
+        .stdout(Stdio::piped())
+        .wait_delay(std::time::Duration::from_millis(100))
+        .spawn()?;
+    let out = child.communicate(b"")?;
+    print!("  {}", String::from_utf8_lossy(&out.stdout));
+    if let Some(held) = out.pipes_held_open() {
+        println!("  cut after 100 ms: {held}");
+    }
+    child.kill()?; // members reaped; the group's sleep still gets it (Linux 6.9+)
+
     println!("\nA member that cannot start: the error names it; the others are killed and reaped.");
     let err = Command::new("yes")
         .pipe(Command::new("no-such-program"))

@@ -75,6 +75,14 @@ fn main() {
             "wait_delay_cuts_a_pipe_a_grandchild_holds",
             wait_delay_cuts_a_pipe_a_grandchild_holds,
         ),
+        (
+            "pipeline_communicate_timeout_keeps_partial_output",
+            pipeline_communicate_timeout_keeps_partial_output,
+        ),
+        (
+            "pipeline_wait_delay_cuts_a_pipe_a_grandchild_holds",
+            pipeline_wait_delay_cuts_a_pipe_a_grandchild_holds,
+        ),
         ("missing_program_is_not_found", missing_program_is_not_found),
         ("adopt_std_child", adopt_std_child),
         ("drop_policy_kill", drop_policy_kill),
@@ -779,6 +787,64 @@ fn wait_delay_cuts_a_pipe_a_grandchild_holds() {
     }
     assert!(took < Duration::from_secs(4), "took {took:?}");
     assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end(),
+        "parent done"
+    );
+    assert!(held.stdout() && held.stderr(), "{held}");
+    #[cfg(target_os = "linux")]
+    assert_eq!(held.all_holders().len(), 1, "{held}");
+}
+
+/// [`communicate_timeout_keeps_partial_output`] through a pipeline: the
+/// last member prints and sleeps; the error has what it printed, every
+/// member is killed, and a later `communicate` returns the rest.
+fn pipeline_communicate_timeout_keeps_partial_output() {
+    let child = this_binary("exit:0")
+        .pipe(this_binary("print_then_sleep:60"))
+        .stdout(proc::Stdio::piped())
+        .stderr(proc::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = child
+        .communicate_timeout(b"", Duration::from_millis(1500))
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    let (out, errs) = err.into_partial_output().expect("partial output");
+    child.kill().unwrap();
+    let rest = child
+        .communicate_timeout(b"", Duration::from_secs(10))
+        .unwrap();
+    assert!(rest.status.statuses()[0].success());
+    assert!(!rest.status.statuses()[1].success());
+    assert_eq!([out, rest.stdout].concat(), b"early\n");
+    assert_eq!([errs, rest.stderr].concat(), b"err\n");
+}
+
+/// [`wait_delay_cuts_a_pipe_a_grandchild_holds`] through a pipeline: the
+/// last member's child holds the pipeline's stdout and stderr.
+fn pipeline_wait_delay_cuts_a_pipe_a_grandchild_holds() {
+    let child = this_binary("exit:0")
+        .pipe(this_binary("leave_holder:5"))
+        .stdout(proc::Stdio::piped())
+        .stderr(proc::Stdio::piped())
+        .wait_delay(Duration::from_millis(200))
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let out = child
+        .communicate_timeout(b"", Duration::from_secs(10))
+        .unwrap();
+    let took = started.elapsed();
+    let held = out
+        .pipes_held_open()
+        .expect("the grandchild holds the pipes");
+    #[cfg(unix)]
+    for h in held.all_holders() {
+        let _ = procctl::signal::kill(h.pid(), Signal::KILL);
+    }
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    assert!(out.status.success(), "{}", out.status);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim_end(),
         "parent done"

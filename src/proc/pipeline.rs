@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::child::Child;
 use super::command::{Command, Stdio};
-use super::communicate::pump_owned;
+use super::communicate::{Pumped, Resume, pump};
 #[cfg(unix)]
 use crate::Pid;
 use crate::Signal;
@@ -103,6 +103,7 @@ pub struct Pipeline {
     stdin: Option<Stdio>,
     stdout: Option<Stdio>,
     stderr: Option<Stdio>,
+    wait_delay: Option<Duration>,
     #[cfg(unix)]
     group: bool,
 }
@@ -127,6 +128,7 @@ impl Pipeline {
             stdin: None,
             stdout: None,
             stderr: None,
+            wait_delay: None,
             #[cfg(unix)]
             group: true,
         }
@@ -206,6 +208,58 @@ impl Pipeline {
     /// ```
     pub fn stderr(&mut self, stdio: impl Into<Stdio>) -> &mut Pipeline {
         self.stderr = Some(stdio.into());
+        self
+    }
+
+    /// Bounds the wait for the captured pipes once every member has
+    /// ended: [`communicate`](PipelineChild::communicate) and
+    /// [`output`](Pipeline::output) then give the pipes at most `delay` to
+    /// reach end-of-file, stop reading, close procctl's ends and return
+    /// everything read, with [`PipelineOutput::pipes_held_open`] naming
+    /// the streams cut and, on Linux, the live processes that held them
+    /// (a member's background job, a daemon that kept its stdout).
+    /// Without it, reads go to end-of-file, however long that takes (see
+    /// [`Child::communicate`]).
+    ///
+    /// The delay starts when the **last** member has ended: the stderr
+    /// pipe the members share stays open while any of them may still
+    /// write to it. It is the pipeline's own setting; a member's
+    /// [`Command::wait_delay`] applies to that member's [`Child`] alone.
+    /// [`PipelineChild::set_wait_delay`] changes it on a running pipeline.
+    ///
+    /// # Platform notes
+    ///
+    /// As [`Command::wait_delay`]: on Linux the members' pidfds tell when
+    /// they have ended (no timer, no busy loop); elsewhere they are
+    /// checked at intervals growing from 1 to 20 ms. On Windows the
+    /// reading threads still blocked on a cut pipe are left to end with
+    /// its holder, and no holder is named.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use procctl::proc::Command;
+    ///
+    /// # #[cfg(unix)] {
+    /// let started = Instant::now();
+    /// let out = Command::new("echo").arg("hi")
+    ///     .pipe(Command::new("sh").args(["-c", "cat; sleep 30 &"]))
+    ///     .wait_delay(Duration::from_millis(200))
+    ///     .output()?;
+    /// assert!(started.elapsed() < Duration::from_secs(5)); // not 30 s
+    /// assert_eq!(out.stdout, b"hi\n");
+    /// let held = out.pipes_held_open().expect("the sleep holds stdout");
+    /// for sleep in held.holders(procctl::proc::StdStream::Stdout) {
+    ///     # #[cfg(target_os = "linux")]
+    ///     assert_eq!(sleep.name(), "sleep");
+    ///     procctl::signal::kill(sleep.pid(), procctl::Signal::KILL)?;
+    /// }
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    pub fn wait_delay(&mut self, delay: Duration) -> &mut Pipeline {
+        self.wait_delay = Some(delay);
         self
     }
 
@@ -469,8 +523,14 @@ impl Pipeline {
         Ok(PipelineChild {
             members: std::mem::take(&mut started.members),
             #[cfg(unix)]
+            leader: group.as_ref().map_or(0, |g| g.leader),
+            #[cfg(unix)]
             pgid: group.and_then(|g| g.pgid),
             stderr: Mutex::new(err_reader),
+            comm: Mutex::new(CommState {
+                wait_delay: self.wait_delay,
+                resume: None,
+            }),
         })
     }
 }
@@ -574,9 +634,16 @@ fn spawn_member(
     let pgid = *group.pgid.get_or_insert(child.pid());
     match super::setpgid(Some(child.pid()), Some(pgid)) {
         Ok(()) => {}
-        // EACCES: it has run `execve` (its own setpgid did the work);
-        // ESRCH: it has already exited and been reaped.
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::ESRCH)) => {}
+        // Its own setpgid before `execve` did the work (the spawn fails
+        // otherwise), so these only say it has moved on. EACCES: it has
+        // run `execve`; EPERM: it has also left for a session of its own
+        // (`setsid`: the kernel checks the session first); ESRCH: it has
+        // already exited and been reaped.
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EACCES | libc::EPERM | libc::ESRCH)
+            ) => {}
         Err(e) => {
             let _ = child.kill();
             let _ = child.wait();
@@ -620,9 +687,30 @@ fn spawn_member(
 #[must_use = "a dropped PipelineChild keeps running; procctl reaps its members after they exit"]
 pub struct PipelineChild {
     members: Vec<Child>,
+    /// The index of the member whose pid is `pgid`.
+    #[cfg(unix)]
+    leader: usize,
     #[cfg(unix)]
     pgid: Option<Pid>,
     stderr: Mutex<Option<PipeReader>>,
+    comm: Mutex<CommState>,
+}
+
+/// What a [`PipelineChild`] keeps for `communicate` between calls.
+struct CommState {
+    /// [`Pipeline::wait_delay`].
+    wait_delay: Option<Duration>,
+    /// The pipes and input left by a `communicate_timeout` that expired.
+    resume: Option<Resume>,
+}
+
+impl std::fmt::Debug for CommState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommState")
+            .field("wait_delay", &self.wait_delay)
+            .field("resume", &self.resume.is_some())
+            .finish()
+    }
 }
 
 impl PipelineChild {
@@ -673,23 +761,42 @@ impl PipelineChild {
     /// group (every member, and what they started in it); without a group,
     /// [`Child::signal`] to each member.
     ///
-    /// Once every member has been reaped nothing is sent and the result is
-    /// `Ok(())`, as for [`Child::signal`]: a group id whose processes are
-    /// all gone may be reused. (The check and the `killpg` are two steps:
-    /// should another thread reap the last live member in between, with
-    /// [`wait`](PipelineChild::wait) or through
-    /// [`members`](PipelineChild::members), the group id is free for that
-    /// moment. A thread that both signals and waits has no such window.)
+    /// Race-free: the group is always named through a handle that pins
+    /// it, never by a bare number that another thread's reap could free
+    /// (a group id whose processes are all gone may be given to a new
+    /// process). The rule:
+    ///
+    /// 1. While the group's leader (the first member, see
+    ///    [`pgid`](PipelineChild::pgid)) is unreaped:
+    ///    [`Child::signal_group`] on it (Linux 6.9+: `pidfd_send_signal`
+    ///    with `PIDFD_SIGNAL_PROCESS_GROUP`; elsewhere `killpg` under
+    ///    procctl's reap lock, while the leader's pid, and so the group
+    ///    id, cannot be reused).
+    /// 2. Once the leader has been reaped (the group may live on with the
+    ///    other members): on Linux 6.9+, the same `pidfd_send_signal`
+    ///    through the leader's pidfd, which names the group by the
+    ///    kernel's record of that process, never by its number, and
+    ///    reaches whoever is still in the group.
+    /// 3. Otherwise (no such pidfd call, or the group is empty because the
+    ///    live members left it): [`Child::signal`] to each member still
+    ///    unreaped, through its own handle. Processes the members started
+    ///    are then not reached.
+    ///
+    /// Once every member has been reaped, and (Linux 6.9+) nothing they
+    /// started is left in the group, nothing is sent and the result is
+    /// `Ok(())`, as for [`Child::signal`].
     ///
     /// # Errors
     ///
-    /// As [`killpg`](crate::signal::killpg) and [`Child::signal`]; with
-    /// several members, the first error (every member is still tried).
+    /// As [`Child::signal_group`] (but never
+    /// [`Error::GroupLeaderReaped`] or [`Error::NotGroupLeader`]: those
+    /// lead to the next step) and [`Child::signal`]; with several members,
+    /// the first error (every member is still tried).
     ///
     /// # Platform notes
     ///
-    /// On Windows, [`Child::signal`] to each member (`KILL` and `TERM`:
-    /// `TerminateProcess`).
+    /// Step 2 exists on Linux 6.9+ only. On Windows, [`Child::signal`] to
+    /// each member (`KILL` and `TERM`: `TerminateProcess`).
     ///
     /// ```
     /// use procctl::{Signal, proc::Command};
@@ -697,26 +804,15 @@ impl PipelineChild {
     /// let child = Command::new("sleep").arg("10").pipe(Command::new("sleep").arg("10")).spawn()?;
     /// child.signal(Signal::TERM)?;
     /// assert_eq!(child.wait()?.to_string(), "143 | 143");
+    /// child.signal(Signal::TERM)?; // all reaped: nothing is sent
     /// # }
     /// # Ok::<(), procctl::Error>(())
     /// ```
     #[doc(alias = "killpg")]
     pub fn signal(&self, signal: Signal) -> Result<()> {
         #[cfg(unix)]
-        if let Some(pgid) = self.pgid {
-            // An unreaped member (even a zombie) keeps the group id from
-            // being reused.
-            let mut live = false;
-            for m in &self.members {
-                live |= m.try_wait()?.is_none();
-            }
-            if !live {
-                return Ok(());
-            }
-            return match crate::signal::killpg(pgid, signal) {
-                Err(Error::NoSuchProcess { .. }) => Ok(()),
-                other => other,
-            };
+        if self.pgid.is_some() && self.signal_group(signal)? {
+            return Ok(());
         }
         let mut first = Ok(());
         for m in &self.members {
@@ -726,6 +822,45 @@ impl PipelineChild {
             }
         }
         first
+    }
+
+    /// Steps 1 and 2 of [`PipelineChild::signal`]: `Ok(true)` when the
+    /// group got the signal through the leader's handle, `Ok(false)` when
+    /// the members must be signalled one by one.
+    #[cfg(unix)]
+    fn signal_group(&self, signal: Signal) -> Result<bool> {
+        let leader = &self.members[self.leader];
+        match leader.signal_group(signal) {
+            Ok(()) => return Ok(true),
+            // Reaped (perhaps by another thread just now), or it left the
+            // group it led: the group may still hold other members.
+            Err(Error::GroupLeaderReaped { .. } | Error::NotGroupLeader { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        // A pidfd keeps naming its process after the reap, and the kernel
+        // finds the group by that process, not by a number a new process
+        // could have been given.
+        let Some(fd) = leader.exit_fd() else {
+            return Ok(false);
+        };
+        match crate::sys::pidfd::send_signal_group(fd, signal.as_raw()) {
+            Ok(()) => Ok(true),
+            // ESRCH: nobody left in the group; EINVAL, ENOSYS: before
+            // Linux 6.9, or not Linux.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ESRCH | libc::EINVAL | libc::ENOSYS)
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => Err(Error::PermissionDenied {
+                subject: format!("signal {signal} to the process group of {}", leader.pid()),
+                source: e,
+            }),
+            Err(e) => Err(Error::os("pidfd_send_signal", e)),
+        }
     }
 
     /// Sends `SIGKILL` to every member (see [`PipelineChild::signal`]).
@@ -902,10 +1037,24 @@ impl PipelineChild {
     /// member's own piped stderr is not read here: it is in that member's
     /// [`Child`].
     ///
+    /// As with [`Child::communicate`], a process that inherited a captured
+    /// pipe (a member's background job) keeps it open after the members
+    /// have ended, and reading to end-of-file waits for it too; a
+    /// [wait delay](Pipeline::wait_delay) bounds that wait, and
+    /// [`PipelineOutput::pipes_held_open`] then says what was cut.
+    ///
+    /// After a [`communicate_timeout`](PipelineChild::communicate_timeout)
+    /// that expired, `communicate` goes on where it stopped: it writes what
+    /// was left of that call's input (its own `input` must then be empty)
+    /// and returns the output read after the bytes the timeout error
+    /// carried.
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] if `input` is not empty but the first
-    /// member's stdin is not piped; otherwise as [`Child::communicate`].
+    /// member's stdin is not piped, or after an expired
+    /// `communicate_timeout` (which keeps its own input); otherwise as
+    /// [`Child::communicate`].
     ///
     /// ```
     /// use procctl::proc::{Command, Stdio};
@@ -921,23 +1070,193 @@ impl PipelineChild {
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn communicate(&self, input: &[u8]) -> Result<PipelineOutput> {
-        let stdin = self.take_stdin();
-        if stdin.is_none() && !input.is_empty() {
-            return Err(Error::InvalidArgument {
-                what: "communicate input",
-                value: format!(
-                    "{} bytes for a pipeline whose stdin is not piped",
-                    input.len()
-                ),
-            });
+        self.communicate_until(input, None)
+    }
+
+    /// [`PipelineChild::communicate`] with a deadline: if the members have
+    /// not closed the captured pipes and exited within `timeout`, every
+    /// member is killed and the call fails with what was read so far.
+    ///
+    /// As [`Child::communicate_timeout`]: at the deadline every member gets
+    /// `SIGKILL` (the group, see [`signal`](PipelineChild::signal), and
+    /// each member through its own handle) and is reaped; the pipes and
+    /// the part of `input` not yet written stay with this handle. The
+    /// error carries the output read before the deadline
+    /// ([`Error::partial_output`]: the last member's stdout, the shared
+    /// stderr), and a later [`communicate`](PipelineChild::communicate)
+    /// (its `input` empty) continues from there without losing or
+    /// repeating a byte. The [wait delay](Pipeline::wait_delay) applies
+    /// to that later call too, so a process that holds a pipe cannot make
+    /// it hang.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] when the time is up, with
+    /// [`Error::partial_output`]; otherwise as
+    /// [`PipelineChild::communicate`].
+    ///
+    /// # Platform notes
+    ///
+    /// On Windows the members are terminated (`TerminateProcess`) and
+    /// waited for at most 10 seconds each; the threads reading the pipes
+    /// go on, and the next `communicate` collects what they read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procctl::proc::Command;
+    ///
+    /// # #[cfg(unix)] {
+    /// let child = Command::new("sh").args(["-c", "echo first; sleep 60"])
+    ///     .pipe(Command::new("cat"))
+    ///     .stdout(procctl::proc::Stdio::piped())
+    ///     .spawn()?;
+    /// let err = child.communicate_timeout(b"", Duration::from_millis(300)).unwrap_err();
+    /// assert_eq!(err.partial_output().unwrap().0, b"first\n");
+    /// assert!(child.try_wait()?.is_some()); // killed and reaped
+    /// let rest = child.communicate(b"")?; // nothing more
+    /// assert!(rest.stdout.is_empty());
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    pub fn communicate_timeout(&self, input: &[u8], timeout: Duration) -> Result<PipelineOutput> {
+        // A timeout too large for an `Instant` is no deadline at all.
+        let deadline = Instant::now().checked_add(timeout).map(|at| (at, timeout));
+        self.communicate_until(input, deadline)
+    }
+
+    /// Sets the [wait delay](Pipeline::wait_delay) of `communicate` on this
+    /// running pipeline; `None`: read to end-of-file, however long that
+    /// takes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procctl::proc::Command;
+    /// # #[cfg(unix)] {
+    /// let child = Command::new("true").pipe(Command::new("true")).spawn()?;
+    /// assert_eq!(child.wait_delay(), None);
+    /// child.set_wait_delay(Some(Duration::from_millis(50)));
+    /// assert_eq!(child.wait_delay(), Some(Duration::from_millis(50)));
+    /// child.wait()?;
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    pub fn set_wait_delay(&self, delay: Option<Duration>) {
+        self.comm_state().wait_delay = delay;
+    }
+
+    /// The wait delay `communicate` applies (see
+    /// [`Pipeline::wait_delay`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procctl::proc::Command;
+    /// # #[cfg(unix)] {
+    /// let child = Command::new("true").pipe(Command::new("true"))
+    ///     .wait_delay(Duration::from_secs(1))
+    ///     .spawn()?;
+    /// assert_eq!(child.wait_delay(), Some(Duration::from_secs(1)));
+    /// child.wait()?;
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    pub fn wait_delay(&self) -> Option<Duration> {
+        self.comm_state().wait_delay
+    }
+
+    fn comm_state(&self) -> std::sync::MutexGuard<'_, CommState> {
+        self.comm.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn communicate_until(
+        &self,
+        input: &[u8],
+        deadline: Option<(Instant, Duration)>,
+    ) -> Result<PipelineOutput> {
+        let at = deadline.map(|(at, _)| at);
+        let (delay, resume) = {
+            let mut state = self.comm_state();
+            (state.wait_delay, state.resume.take())
+        };
+        let members: Vec<&Child> = self.members.iter().collect();
+        let pumped = match resume {
+            Some(resume) if !input.is_empty() => {
+                self.comm_state().resume = Some(resume);
+                return Err(Error::InvalidArgument {
+                    what: "communicate input",
+                    value: format!(
+                        "{} bytes after a timed-out communicate, which keeps the rest of its own input",
+                        input.len()
+                    ),
+                });
+            }
+            Some(resume) => resume.pump(&members, at, delay)?,
+            None => {
+                let stdin = self.take_stdin();
+                if stdin.is_none() && !input.is_empty() {
+                    return Err(Error::InvalidArgument {
+                        what: "communicate input",
+                        value: format!(
+                            "{} bytes for a pipeline whose stdin is not piped",
+                            input.len()
+                        ),
+                    });
+                }
+                let outputs = [self.take_stdout(), self.take_stderr()];
+                pump(stdin, input, outputs, &members, at, delay)?
+            }
+        };
+        let (out, held) = match pumped {
+            Pumped::Done { out, held } => (out, held),
+            Pumped::TimedOut { out, resume } => {
+                self.comm_state().resume = Some(resume);
+                return Err(self.time_out(out, deadline));
+            }
+        };
+        let status = match at {
+            None => Some(self.wait()?),
+            Some(at) => self.wait_timeout(at.saturating_duration_since(Instant::now()))?,
+        };
+        match status {
+            Some(status) => Ok(PipelineOutput::new(status, out, held)),
+            None => Err(self.time_out(out, deadline)),
         }
-        let outputs = [self.take_stdout(), self.take_stderr()];
-        let [stdout, stderr] = pump_owned(stdin, input, outputs, None)?
-            .expect("no deadline: the pump runs to the end");
-        Ok(PipelineOutput {
-            status: self.wait()?,
-            stdout,
-            stderr,
-        })
+    }
+
+    /// The deadline passed: kill and reap every member, return the error
+    /// that carries `out`.
+    fn time_out(&self, out: [Vec<u8>; 2], deadline: Option<(Instant, Duration)>) -> Error {
+        // The group first (what the members started), then each member
+        // through its own handle, in case one left the group.
+        let mut killed = self.kill();
+        for m in &self.members {
+            let r = m.kill();
+            if killed.is_ok() {
+                killed = r;
+            }
+        }
+        if let Err(e) = killed.and_then(|()| self.reap_killed()) {
+            return e;
+        }
+        let [stdout, stderr] = out;
+        Error::Timeout {
+            what: "communicate",
+            after: deadline.map_or(Duration::ZERO, |(_, t)| t),
+            partial: Some(Box::new((stdout, stderr))),
+        }
+    }
+
+    /// After the kill at the deadline. Unix: `SIGKILL` cannot be caught,
+    /// reap every member now. Windows: `TerminateProcess` is asynchronous;
+    /// wait a while for each, never hang, ignore a failed wait.
+    fn reap_killed(&self) -> Result<()> {
+        #[cfg(unix)]
+        self.wait()?;
+        #[cfg(not(unix))]
+        for m in &self.members {
+            let _ = m.wait_timeout(Duration::from_secs(10));
+        }
+        Ok(())
     }
 }

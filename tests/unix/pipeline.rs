@@ -475,6 +475,23 @@ fn every_member_is_in_the_first_members_group() {
     assert_eq!(wait(&child).to_string(), "137 | 137 | 137");
 }
 
+/// A member that leaves the group by itself at once (`setsid`) may do so
+/// before the parent's own `setpgid` for it, which then fails with
+/// `EPERM` (another session): the member's `setpgid` before `execve` did
+/// the work, so the spawn succeeds.
+#[test]
+fn a_member_that_calls_setsid_at_once_still_starts() {
+    let _g = shared();
+    for round in 0..300 {
+        let child = Command::new("true")
+            .pipe(Command::new("setsid").arg("true"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        let status = wait(&child);
+        assert!(status.success(), "round {round}: {status}");
+    }
+}
+
 #[test]
 fn process_group_false_keeps_the_callers_group() {
     let _g = shared();
@@ -721,4 +738,469 @@ fn an_any_child_reaper_cannot_break_the_group() {
     reaper.join().unwrap();
     result.unwrap();
     eprintln!("{regrouped} of 300 pipelines started a new group");
+}
+
+// --- wait delay, communicate_timeout ---------------------------------------------
+
+/// Waits (with the deadline) until `path` holds a pid, then returns it;
+/// on timeout kills every member and fails.
+fn read_pid(child: &PipelineChild, path: &std::path::Path) -> i32 {
+    let start = Instant::now();
+    loop {
+        if let Some(pid) = fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            return pid;
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("no pid in {}", path.display());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Kills a background process this test started, by its group (it leads
+/// one, or is in the pipeline's, `pgid`) and by its pid.
+fn kill_background(pid: i32, pgid: Option<Pid>) {
+    if let Some(pg) = pgid {
+        let _ = procctl::signal::killpg(pg, Signal::KILL);
+    }
+    if let Some(pid) = Pid::from_raw(pid) {
+        let _ = procctl::signal::kill(pid, Signal::KILL);
+    }
+}
+
+/// Linux 6.9+: `pidfd_send_signal` can signal a process group.
+fn pidfd_groups() -> bool {
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut v = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    (v.next().unwrap_or(0), v.next().unwrap_or(0)) >= (6, 9)
+}
+
+#[test]
+fn wait_delay_cuts_a_pipe_a_background_job_holds_and_names_it() {
+    let _g = shared();
+    let pidfile = tmp("holder");
+    let _ = fs::remove_file(&pidfile);
+    let delay = Duration::from_millis(300);
+    // The last member exits at once, leaving a sleep that holds its stdout
+    // (and the shared stderr).
+    let child = Arc::new(
+        Command::new("printf")
+            .arg("a\\nb\\n")
+            .pipe(sh(&format!(
+                "cat; sleep 600 & echo $! > {}",
+                pidfile.display()
+            )))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .wait_delay(delay)
+            .spawn()
+            .unwrap(),
+    );
+    let holder = read_pid(&child, &pidfile);
+    let pgid = child.pgid();
+    let status = wait(&child);
+    let started = Instant::now();
+    let out = within(&child, DEADLINE, |c| c.communicate(b""));
+    let took = started.elapsed();
+    kill_background(holder, pgid);
+    let out = out.unwrap();
+    assert!(
+        took < delay + Duration::from_millis(200),
+        "communicate took {took:?} after every member had ended (delay {delay:?})"
+    );
+    assert_eq!(out.status, status);
+    assert!(out.status.success(), "{}", out.status);
+    assert_eq!(out.stdout, b"a\nb\n");
+    let held = out.pipes_held_open().expect("the sleep holds stdout");
+    assert!(held.stdout() && held.stderr(), "{held:?}");
+    assert_eq!(
+        held.holders(procctl::proc::StdStream::Stdout)
+            .iter()
+            .map(|h| (h.pid().as_raw(), h.name().to_owned()))
+            .collect::<Vec<_>>(),
+        [(holder, "sleep".into())]
+    );
+}
+
+#[test]
+fn pipeline_output_with_a_wait_delay_returns_while_the_holder_runs() {
+    let _g = shared();
+    let started = Instant::now();
+    let mut p = sh("echo out; echo err >&2").pipe(sh("cat; sleep 600 &"));
+    p.wait_delay(Duration::from_millis(100));
+    // `output` itself has no deadline: run it on a thread that fails the
+    // test after DEADLINE (the holder is then found below and killed).
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(p.output());
+    });
+    let out = rx.recv_timeout(DEADLINE);
+    let out = out.expect("output did not return").unwrap();
+    let took = started.elapsed();
+    let held = out.pipes_held_open().expect("the sleep holds stdout");
+    let holders = held.all_holders();
+    for h in &holders {
+        kill_background(h.pid().as_raw(), None);
+    }
+    assert_eq!(holders.len(), 1, "{held:?}");
+    assert_eq!(holders[0].name(), "sleep");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert_eq!(
+        (out.stdout.as_slice(), out.stderr.as_slice()),
+        (&b"out\n"[..], &b"err\n"[..])
+    );
+    assert!(out.status.success(), "{}", out.status);
+}
+
+#[test]
+fn wait_delay_without_a_holder_gives_everything_and_no_marker() {
+    let _g = shared();
+    for delay in [Duration::ZERO, Duration::from_millis(100)] {
+        // 4 MiB through two members, and a member that writes to stderr
+        // after its stdin ends, while another is still running.
+        let child = Arc::new(
+            Command::new("head")
+                .args(["-c", "4194304", "/dev/zero"])
+                .pipe(sh("cat; echo tail >&2"))
+                .pipe(sh("cat; sleep 0.2; echo last >&2"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .wait_delay(delay)
+                .spawn()
+                .unwrap(),
+        );
+        let out = within(&child, DEADLINE, |c| c.communicate(b"")).unwrap();
+        assert_eq!(out.stdout.len(), 4 << 20, "delay {delay:?}");
+        assert!(out.stdout.iter().all(|&b| b == 0));
+        assert_eq!(out.stderr, b"tail\nlast\n", "delay {delay:?}");
+        assert_eq!(out.pipes_held_open(), None, "delay {delay:?}");
+        assert!(out.status.success(), "{}", out.status);
+    }
+}
+
+/// The delay starts when the LAST member has ended, not the last in
+/// pipeline order: the first member closes its stdout (so the second ends
+/// at once) and writes to the shared stderr 300 ms later.
+#[test]
+fn wait_delay_starts_when_every_member_has_ended() {
+    let _g = shared();
+    let child = Arc::new(
+        sh("exec 1>&-; sleep 0.3; echo late >&2")
+            .pipe(Command::new("cat"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .wait_delay(Duration::ZERO)
+            .spawn()
+            .unwrap(),
+    );
+    let out = within(&child, DEADLINE, |c| c.communicate(b"")).unwrap();
+    assert_eq!(out.stderr, b"late\n");
+    assert_eq!(out.pipes_held_open(), None);
+    assert!(out.status.success(), "{}", out.status);
+}
+
+#[test]
+fn set_wait_delay_on_a_running_pipeline() {
+    let _g = shared();
+    let pidfile = tmp("set-holder");
+    let _ = fs::remove_file(&pidfile);
+    let child = Arc::new(
+        Command::new("true")
+            .pipe(sh(&format!("sleep 600 & echo $! > {}", pidfile.display())))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert_eq!(child.wait_delay(), None);
+    child.set_wait_delay(Some(Duration::from_millis(50)));
+    let holder = read_pid(&child, &pidfile);
+    let pgid = child.pgid();
+    let out = within(&child, DEADLINE, |c| c.communicate(b""));
+    kill_background(holder, pgid);
+    let out = out.unwrap();
+    assert!(out.stdout.is_empty());
+    assert!(out.pipes_held_open().unwrap().stdout());
+}
+
+#[test]
+fn communicate_timeout_keeps_partial_output_and_communicate_gives_the_rest() {
+    let _g = shared();
+    let pidfile = tmp("resume-holder");
+    let go = tmp("resume-go");
+    let _ = fs::remove_file(&pidfile);
+    let _ = fs::remove_file(&go);
+    // The last member starts a writer in a session of its own (out of
+    // the pipeline's group, so the kill at the deadline spares it) that
+    // holds stdout: 20000 lines, then, once the test says go (after the
+    // deadline), 20000 more, more than a pipe holds. The member copies
+    // its stdin and says "first" once the writer runs, then sleeps past
+    // the deadline.
+    let writer = format!(
+        "echo $$ > {}; seq 1 20000; while [ ! -e {} ]; do sleep 0.01; done; seq 20001 40000",
+        pidfile.display(),
+        go.display()
+    );
+    let child = Arc::new(
+        sh("cat")
+            .pipe(sh(&format!(
+                "setsid sh -c '{writer}' & while [ ! -s {} ]; do sleep 0.01; done; cat; echo first; exec sleep 600",
+                pidfile.display()
+            )))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let err = within(&child, DEADLINE, |c| {
+        c.communicate_timeout(b"in\n", Duration::from_secs(2))
+    })
+    .unwrap_err();
+    let writer_pid = read_pid(&child, &pidfile);
+    let seq = |from: u32, to: u32| (from..=to).map(|i| format!("{i}\n")).collect::<String>();
+    let check = || {
+        assert!(matches!(err, Error::Timeout { .. }), "{err}");
+        let partial = err.partial_output().expect("partial output").0;
+        // Every member was killed and reaped at the deadline.
+        let status = child.try_wait().unwrap().expect("reaped at the deadline");
+        assert_eq!(status.statuses()[1], signaled(Signal::KILL));
+        // An input now is refused: the timed-out call keeps its own.
+        assert!(matches!(
+            child.communicate(b"more"),
+            Err(Error::InvalidArgument { .. })
+        ));
+        child.kill().unwrap(); // all reaped: sends nothing
+        // "in" and "first" went through the member, in some order with
+        // the writer's first lines.
+        let text = String::from_utf8(partial.to_vec()).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.iter().filter(|l| **l == "in").count(), 1, "{text:?}");
+        assert_eq!(lines.iter().filter(|l| **l == "first").count(), 1);
+        lines.retain(|l| *l != "in" && *l != "first");
+        assert!(lines.join("\n") + "\n" == seq(1, 20000), "first half");
+        fs::write(&go, "").unwrap();
+        let rest = within(&child, DEADLINE, |c| c.communicate(b"")).unwrap();
+        assert_eq!(rest.status, status);
+        // Not one byte lost or repeated.
+        assert!(rest.stdout == seq(20001, 40000).as_bytes(), "second half");
+        assert_eq!(rest.pipes_held_open(), None);
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(check));
+    kill_background(writer_pid, Pid::from_raw(writer_pid));
+    result.unwrap();
+}
+
+// --- signal, leader reaped ---------------------------------------------------------
+
+#[test]
+fn signal_reaches_the_group_after_its_leader_was_reaped() {
+    let _g = shared();
+    let pidfile = tmp("leader-gone");
+    let _ = fs::remove_file(&pidfile);
+    let child = Command::new("true")
+        .pipe(sh(&format!(
+            "sleep 600 & echo $! > {}; wait",
+            pidfile.display()
+        )))
+        .pipe(Command::new("cat"))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let grandchild = read_pid(&child, &pidfile);
+    let pgid = child.pgid().unwrap();
+    assert_eq!(pgid, child.members()[0].pid());
+    // The leader exits and is reaped; the group lives on.
+    let leader = child.members()[0].wait_timeout(DEADLINE).unwrap();
+    if leader.is_none() {
+        let _ = child.kill();
+        kill_background(grandchild, None);
+        panic!("true did not exit");
+    }
+    assert_eq!(stat_field(grandchild, 5), Some(pgid.as_raw()));
+    child.signal(Signal::TERM).unwrap();
+    let status = wait(&child);
+    // Linux 6.9+: through the reaped leader's pidfd, the whole group
+    // (the sleep too); elsewhere each live member's own handle.
+    let sleep_reached = pidfd_groups();
+    if sleep_reached {
+        let start = Instant::now();
+        while stat_field(grandchild, 5) == Some(pgid.as_raw()) {
+            if start.elapsed() > DEADLINE {
+                kill_background(grandchild, None);
+                panic!("sleep {grandchild} did not get the signal");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    kill_background(grandchild, None);
+    assert_eq!(
+        status.statuses(),
+        [exited(0), signaled(Signal::TERM), signaled(Signal::TERM)]
+    );
+    // All reaped, nobody left in the group: Ok, nothing sent.
+    child.signal(Signal::TERM).unwrap();
+    child.kill().unwrap();
+    assert_eq!(wait(&child), status);
+}
+
+#[test]
+fn signal_after_every_member_was_reaped_is_ok() {
+    let _g = shared();
+    for _ in 0..20 {
+        let child = Command::new("true")
+            .pipe(Command::new("true"))
+            .spawn()
+            .unwrap();
+        let status = wait(&child);
+        child.signal(Signal::KILL).unwrap();
+        child.kill().unwrap();
+        assert_eq!(wait(&child), status);
+        assert!(status.success());
+    }
+}
+
+/// One thread signals while another reaps the members: every `signal`
+/// is `Ok` whether it comes before, between or after the reaps, and the
+/// members end by the signal or by themselves, never otherwise.
+#[test]
+fn signal_while_another_thread_reaps() {
+    let _g = shared();
+    for round in 0..100 {
+        let child = Arc::new(
+            Command::new("true")
+                .pipe(Command::new("true"))
+                .pipe(Command::new("true"))
+                .spawn()
+                .unwrap(),
+        );
+        let waiter = {
+            let c = child.clone();
+            std::thread::spawn(move || wait(&c))
+        };
+        let mut sent = 0;
+        while !waiter.is_finished() {
+            child
+                .signal(Signal::CONT)
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            sent += 1;
+            if sent > 1_000_000 {
+                break;
+            }
+        }
+        let status = waiter.join().unwrap();
+        assert!(status.success(), "round {round}: {status}");
+        child.signal(Signal::CONT).unwrap();
+    }
+}
+
+/// The number of a process group is only a name: once the group is empty
+/// the kernel may give it to a new process. Here the leader is reaped and
+/// the other member leaves the group (`setsid`), so the group is empty
+/// while a member lives; a new process then takes the number and leads a
+/// group of its own. `signal` must reach the member and spare the
+/// newcomer (a liveness check plus `killpg(pgid)` hit the newcomer).
+/// Pids are chosen with `ns_last_pid`, so this runs in a PID namespace of
+/// its own: the test binary re-runs itself as that namespace's init.
+#[test]
+fn signal_spares_a_new_group_that_took_the_number() {
+    let _g = shared();
+    let unshare = ["/usr/bin/unshare", "/bin/unshare"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(unshare) = unshare else {
+        eprintln!("skipped: no unshare(1)");
+        return;
+    };
+    let exe = std::env::current_exe().unwrap();
+    let child = Command::new(unshare)
+        // --kill-child: the namespace's init (and so all in it) dies
+        // with unshare, should the deadline kill it.
+        .args(["--pid", "--fork", "--kill-child", "--mount-proc"])
+        .arg(&exe)
+        .args([
+            "--exact",
+            "unix::pid_namespace_part_of_signal_spares_a_new_group",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("PROCCTL_PIPELINE_PIDNS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.communicate_timeout(b"", DEADLINE);
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => panic!("the namespace part did not finish: {e}"),
+    };
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    if text.contains("unshare failed") || text.contains("unshare:") {
+        eprintln!("skipped: no PID namespace here: {text}");
+        return;
+    }
+    assert!(out.status.success(), "{}\n{text}", out.status);
+    assert!(text.contains("1 passed"), "{text}");
+    assert!(text.contains("ran as init of a PID namespace"), "{text}");
+}
+
+/// The part of [`signal_spares_a_new_group_that_took_the_number`] that
+/// runs as init of a new PID namespace.
+#[test]
+#[ignore = "run by signal_spares_a_new_group_that_took_the_number in a PID namespace"]
+fn pid_namespace_part_of_signal_spares_a_new_group() {
+    if std::env::var_os("PROCCTL_PIPELINE_PIDNS").is_none() || std::process::id() != 1 {
+        return;
+    }
+    let child = Command::new("true")
+        .pipe(Command::new("setsid").args(["sleep", "600"]))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pgid = child.pgid().unwrap();
+    let member = child.members()[1].pid().as_raw();
+    // Shorter than the deadline of the test that runs this one.
+    let deadline = DEADLINE / 4;
+    assert!(child.members()[0].wait_timeout(deadline).unwrap().is_some());
+    // Wait until the second member has left the group: it is empty now.
+    let start = Instant::now();
+    while stat_field(member, 5) == Some(pgid.as_raw()) {
+        assert!(start.elapsed() < deadline, "setsid did not run");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The next pid is the group's old number; the newcomer leads a group.
+    fs::write(
+        "/proc/sys/kernel/ns_last_pid",
+        (pgid.as_raw() - 1).to_string(),
+    )
+    .unwrap();
+    let newcomer = Command::new("sleep")
+        .arg("600")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    assert_eq!(newcomer.pid(), pgid, "the number was not reused");
+    child.signal(Signal::TERM).unwrap();
+    // A signal sent to the newcomer's group would be pending already and
+    // (TERM is fatal) decide its status; ours comes second.
+    newcomer.kill().unwrap();
+    let newcomer_status = newcomer.wait_timeout(deadline).unwrap();
+    let member_status = child.members()[1].wait_timeout(deadline).unwrap();
+    // (Leaving this process, init of the namespace, kills what is left.)
+    assert_eq!(
+        newcomer_status,
+        Some(signaled(Signal::KILL)),
+        "the newcomer got our signal"
+    );
+    assert_eq!(
+        member_status,
+        Some(signaled(Signal::TERM)),
+        "the member did not get it"
+    );
+    eprintln!("ran as init of a PID namespace");
 }

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use crate::proc::PipesHeldOpen;
 use crate::{ExitStatus, Signal};
 
 /// How every member of a [`Pipeline`](super::Pipeline) ended, in pipeline
@@ -215,6 +216,54 @@ pub struct PipelineOutput {
     pub stdout: Vec<u8>,
     /// What the members wrote to the shared stderr.
     pub stderr: Vec<u8>,
+    /// The pipes cut after the wait delay, if any.
+    held: Option<PipesHeldOpen>,
+}
+
+impl PipelineOutput {
+    pub(crate) fn new(
+        status: PipeStatus,
+        [stdout, stderr]: [Vec<u8>; 2],
+        held: Option<PipesHeldOpen>,
+    ) -> PipelineOutput {
+        PipelineOutput {
+            status,
+            stdout,
+            stderr,
+            held,
+        }
+    }
+
+    /// Which captured pipes were still open when the
+    /// [wait delay](super::Pipeline::wait_delay) after the last member's
+    /// end ran out, so procctl stopped reading them and closed its ends;
+    /// `None` when every pipe reached end-of-file (always, without a wait
+    /// delay). As [`Output::pipes_held_open`](crate::proc::Output::pipes_held_open):
+    /// `stdout` and `stderr` hold everything read up to the cut, and on
+    /// Linux the holders are named.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procctl::proc::Command;
+    ///
+    /// # #[cfg(unix)] {
+    /// // The last member exits at once; its background sleep keeps stdout open.
+    /// let out = Command::new("echo").arg("hi")
+    ///     .pipe(Command::new("sh").args(["-c", "cat; sleep 5 &"]))
+    ///     .wait_delay(Duration::from_millis(100))
+    ///     .output()?;
+    /// assert_eq!(out.stdout, b"hi\n");
+    /// let held = out.pipes_held_open().expect("the sleep holds stdout");
+    /// assert!(held.stdout());
+    /// # for h in held.all_holders() { let _ = procctl::signal::kill(h.pid(), procctl::Signal::KILL); }
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    pub fn pipes_held_open(&self) -> Option<&PipesHeldOpen> {
+        self.held.as_ref()
+    }
 }
 
 #[cfg(test)]
