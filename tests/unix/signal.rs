@@ -133,6 +133,10 @@ pub fn main() {
             "a_child_forked_while_another_thread_registers_can_register",
             a_child_forked_while_another_thread_registers_can_register,
         ),
+        (
+            "a_child_forked_during_the_first_registration_can_register",
+            a_child_forked_during_the_first_registration_can_register,
+        ),
     ]);
 }
 
@@ -1399,4 +1403,63 @@ fn a_child_forked_while_another_thread_registers_can_register() {
     }
     stop.store(true, SeqCst);
     churn.join().unwrap();
+}
+
+/// A fork while another thread makes the process's very first registration
+/// (which registers procctl's `pthread_atfork` handlers) leaves a child that
+/// can still register: the "registering" state it copies belongs to a
+/// thread that does not exist there. With a `OnceLock` for that state the
+/// child waited for ever (caught 1 run in about 10 of the test above).
+/// Every round is a fresh process, so its first registration is raced.
+fn a_child_forked_during_the_first_registration_can_register() {
+    for round in 0..150 {
+        // SAFETY: this child starts a thread and forks; its own child only
+        // registers a flag (allocating, which glibc and musl allow after
+        // fork) and exits.
+        let racer = unsafe {
+            proc::fork_unchecked(|| {
+                signal::alarm(10);
+                let go = Arc::new(AtomicBool::new(false));
+                let t = {
+                    let go = Arc::clone(&go);
+                    std::thread::spawn(move || {
+                        go.store(true, SeqCst);
+                        let flag = Arc::new(AtomicBool::new(false));
+                        let _ = signal::register_flag(Signal::USR1, flag);
+                    })
+                };
+                while !go.load(SeqCst) {
+                    std::hint::spin_loop();
+                }
+                let child = proc::fork_unchecked(|| {
+                    signal::alarm(3);
+                    let flag = Arc::new(AtomicBool::new(false));
+                    let id = signal::register_flag(Signal::USR2, Arc::clone(&flag)).unwrap();
+                    signal::raise(Signal::USR2).unwrap();
+                    i32::from(!(flag.load(SeqCst) && signal::unregister(id)))
+                })
+                .unwrap();
+                let _ = t.join();
+                match child.wait_timeout(Duration::from_secs(5)).unwrap() {
+                    Some(status) => status.code().unwrap_or(9),
+                    None => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        8
+                    }
+                }
+            })
+        }
+        .unwrap();
+        let status = racer.wait_timeout(Duration::from_secs(15)).unwrap();
+        let status = status.unwrap_or_else(|| {
+            let _ = racer.kill();
+            panic!("round {round}: the racing process hung")
+        });
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "round {round}: {status} (8: the forked child hung registering, 9: it was killed, probably by its alarm)"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! The Unix backend.
 
+pub(crate) mod atfork;
 #[cfg(target_os = "linux")]
 pub(crate) mod cgroup;
 pub(crate) mod exec;

@@ -841,13 +841,23 @@ thread_local! {
 /// `fork` in a signal handler is not something POSIX still promises to work
 /// once `pthread_atfork` handlers exist.
 pub(crate) fn install_fork_handlers(before: fn(), parent: fn(), child: fn()) -> io::Result<()> {
-    /// The registry's parts: prepare, parent, child.
-    type Hooks = (fn(), fn(), fn());
-    static HANDLERS: std::sync::OnceLock<Hooks> = std::sync::OnceLock::new();
-    static RESULT: std::sync::OnceLock<c_int> = std::sync::OnceLock::new();
+    use std::sync::atomic::Ordering;
+    /// The registry's parts (prepare, parent, child), as addresses: plain
+    /// atomics, which a fork can never copy half written (a `OnceLock`
+    /// being set by another thread at the fork would make the child's
+    /// first `set` wait for ever).
+    static HOOKS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
+    static REGISTERED: super::atfork::AtforkOnce = super::atfork::AtforkOnce::new();
 
+    fn hook(i: usize) -> Option<fn()> {
+        match HOOKS[i].load(Ordering::Acquire) {
+            0 => None,
+            // SAFETY: a non-zero value was stored from a `fn()` below.
+            addr => Some(unsafe { std::mem::transmute::<usize, fn()>(addr) }),
+        }
+    }
     extern "C" fn prepare() {
-        if let Some((before, _, _)) = HANDLERS.get() {
+        if let Some(before) = hook(0) {
             before();
         }
         let held = lock();
@@ -855,29 +865,26 @@ pub(crate) fn install_fork_handlers(before: fn(), parent: fn(), child: fn()) -> 
     }
     extern "C" fn in_parent() {
         HOOK_HELD.with(|h| h.borrow_mut().take());
-        if let Some((_, parent, _)) = HANDLERS.get() {
+        if let Some(parent) = hook(1) {
             parent();
         }
     }
     extern "C" fn in_child() {
+        REGISTERED.in_child();
         reset_in_child();
         HOOK_HELD.with(|h| h.borrow_mut().take());
-        if let Some((_, _, child)) = HANDLERS.get() {
+        if let Some(child) = hook(2) {
             child();
         }
     }
 
-    let _ = HANDLERS.set((before, parent, child));
-    let ret = *RESULT.get_or_init(|| {
-        // SAFETY: three plain functions; the child one only makes
-        // async-signal-safe calls (atomics, sigaction) and releases locks
-        // its own thread took in prepare.
-        unsafe { libc::pthread_atfork(Some(prepare), Some(in_parent), Some(in_child)) }
-    });
-    if ret != 0 {
-        return Err(io::Error::from_raw_os_error(ret));
+    // The same three functions every time: storing them again is harmless.
+    for (slot, f) in HOOKS.iter().zip([before, parent, child]) {
+        slot.store(f as usize, Ordering::Release);
     }
-    Ok(())
+    // The child handler only makes async-signal-safe calls (atomics,
+    // sigaction) and releases locks its own thread took in prepare.
+    REGISTERED.register(prepare, in_parent, in_child)
 }
 
 /// The child of a `fork`, in the `pthread_atfork` child handler, with
