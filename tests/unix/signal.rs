@@ -842,11 +842,14 @@ fn registration_is_thread_safe() {
         .into_iter()
         .map(|s| signal::register(s, |_| {}).unwrap())
         .collect();
+    let sent = Arc::new(AtomicUsize::new(0));
     let sender = {
         let stop = Arc::clone(&stop);
+        let sent = Arc::clone(&sent);
         std::thread::spawn(move || {
             let mut n = 0;
             while !stop.load(SeqCst) {
+                sent.store(n, SeqCst);
                 signal::kill(
                     Pid::current(),
                     if n % 2 == 0 {
@@ -861,6 +864,12 @@ fn registration_is_thread_safe() {
             n
         })
     };
+    // On a loaded machine the sender may not run at all before the workers
+    // are done: let it start first (it then keeps sending meanwhile).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sent.load(SeqCst) < 2 && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
     let workers: Vec<_> = (0..6)
         .map(|i| {
             let hits = Arc::clone(&hits);
