@@ -121,6 +121,8 @@ pub mod error;
 mod pid;
 pub mod pipe;
 pub mod proc;
+#[cfg(unix)]
+pub mod pty;
 pub mod reap;
 pub mod signal;
 mod status;
