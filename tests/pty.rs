@@ -386,6 +386,7 @@ mod unix {
     }
 
     pub fn tests() -> Vec<support::Test> {
+        #[cfg_attr(not(target_os = "linux"), allow(unused_mut))]
         let mut tests: Vec<support::Test> = vec![
             ("a_pty_child_sees_a_terminal", a_pty_child_sees_a_terminal),
             (
@@ -548,7 +549,7 @@ mod fallback {
 fn main() {
     #[cfg(unix)]
     {
-        #[allow(unused_mut)]
+        #[cfg_attr(not(target_os = "linux"), allow(unused_mut))]
         let mut tests = unix::tests();
         #[cfg(target_os = "linux")]
         {
