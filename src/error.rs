@@ -51,6 +51,14 @@ pub enum SpawnStep {
     /// `CLONE_INTO_CGROUP`, or on the `clone` fallback the child's write
     /// of itself to `cgroup.procs`.
     Cgroup,
+    /// Making a terminal the child's controlling terminal
+    /// (`ioctl(TIOCSCTTY)`, after `setsid`): `Command::pty`,
+    /// `Command::controlling_terminal`. `ENOTTY`: the descriptor is not a
+    /// terminal (checked before the child is made).
+    Terminal,
+    /// Making the child's process group the terminal's foreground group
+    /// (`tcsetpgrp`, with `SIGTTOU` blocked): `Command::foreground`.
+    Foreground,
 }
 
 impl fmt::Display for SpawnStep {
@@ -67,6 +75,8 @@ impl fmt::Display for SpawnStep {
             SpawnStep::Open => "open",
             SpawnStep::Exec => "exec",
             SpawnStep::Cgroup => "join cgroup",
+            SpawnStep::Terminal => "set controlling terminal",
+            SpawnStep::Foreground => "set foreground process group",
         })
     }
 }

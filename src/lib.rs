@@ -46,6 +46,7 @@
 //! | `communicate(timeout=t)`, `TimeoutExpired.output` | [`proc::Child::communicate_timeout`], [`Error::partial_output`] |
 //! | Go's `cmd.WaitDelay`            | [`proc::Command::wait_delay`], [`proc::Output::pipes_held_open`] |
 //! | `os.killpg(os.getpgid(p.pid), sig)` | [`proc::Child::signal_group`]                    |
+//! | `os.openpty()`, `pty.fork()`, `pty.spawn(argv)` | [`pty::open`], [`proc::Command::pty`] (Unix) |
 //! | `systemd-run --scope`, `cgroup.kill` | `proc::Scope` (Linux): `Command::scope`, `Scope::kill`, `Scope::wait` |
 //!
 //! ## A tour in twenty lines
@@ -121,6 +122,8 @@ pub mod error;
 mod pid;
 pub mod pipe;
 pub mod proc;
+#[cfg(unix)]
+pub mod pty;
 pub mod reap;
 pub mod signal;
 mod status;

@@ -325,6 +325,9 @@ pub struct Command {
     #[cfg(target_os = "linux")]
     scope: Option<std::sync::Arc<crate::sys::cgroup::Target>>,
     wait_delay: Option<Duration>,
+    /// `pty`, `controlling_terminal`, `foreground` (Unix).
+    #[cfg(unix)]
+    terminal: unix::Terminal,
 }
 
 impl fmt::Debug for Command {
@@ -354,7 +357,8 @@ impl fmt::Debug for Command {
             .field("inherit_fds", &self.inherit_fds)
             .field("signal_mask", &self.mask)
             .field("ignore_signals", &self.ignore)
-            .field("default_signals", &self.default);
+            .field("default_signals", &self.default)
+            .field("terminal", &self.terminal);
         #[cfg(target_os = "linux")]
         d.field("scope", &self.scope.as_ref().map(|t| &t.path));
         d.field("drop_policy", &self.drop_policy)
@@ -417,6 +421,8 @@ impl Command {
             #[cfg(target_os = "linux")]
             scope: None,
             wait_delay: None,
+            #[cfg(unix)]
+            terminal: unix::Terminal::default(),
         }
     }
 

@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
+use std::io::IsTerminal;
 use std::io::{PipeReader, PipeWriter};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
@@ -78,6 +79,20 @@ impl Command {
     }
 
     fn check_signals(&self) -> Result<()> {
+        // ---- terminal ----
+        // A controlling terminal comes with a new session (see setsid).
+        if let Some(pg) = self
+            .pgroup
+            .filter(|&pg| self.terminal.has_ctty() && pg != 0)
+        {
+            return Err(Error::InvalidArgument {
+                what: "process group",
+                value: format!(
+                    "{pg} with a controlling terminal: a new session's group is the child's own (0)"
+                ),
+            });
+        }
+        // ---- end terminal ----
         for &sig in self.ignore.iter().chain(&self.default) {
             if sig == Signal::KILL || sig == Signal::STOP {
                 return Err(Error::InvalidArgument {
@@ -173,6 +188,9 @@ impl Command {
                 ));
             }
         }
+        // ---- terminal (pty, controlling_terminal, foreground) ----
+        let (pty_fd, ctty, foreground) = self.terminal.fds(program)?;
+        // ---- end terminal ----
         let mut child_ends: Vec<OwnedFd> = Vec::new();
         let mut null: Option<OwnedFd> = None;
         let mut moves: Vec<FdMove> = Vec::new();
@@ -186,6 +204,8 @@ impl Command {
             // The ends made here may be opened afresh by the child (see
             // `Reopen`): nobody else shares their offset or flags.
             let (src, reopen) = match (set.as_ref().map(|s| &s.0), default) {
+                // `pty`: the slave where no stdio was set explicitly.
+                (None, _) if pty_fd.is_some() => (pty_fd.unwrap_or(-1), Reopen::No),
                 (Some(Kind::Inherit), _) | (None, StdioDefault::Inherit) => continue,
                 (Some(Kind::Null), _) | (None, StdioDefault::Null) => match &null {
                     Some(fd) => (fd.as_raw_fd(), Reopen::DevNull),
@@ -233,10 +253,11 @@ impl Command {
             keep,
             close_others: !self.inherit_fds,
             chdir: chdir.as_deref(),
-            setsid: self.setsid,
+            // A controlling terminal needs a new session (TIOCSCTTY).
+            setsid: self.setsid || ctty.is_some(),
             // With setsid the child already leads its own group (the only
             // group check_signals lets through).
-            pgroup: self.pgroup.filter(|_| !self.setsid),
+            pgroup: self.pgroup.filter(|_| !self.setsid && ctty.is_none()),
             mask: self
                 .mask
                 .as_ref()
@@ -245,6 +266,8 @@ impl Command {
             default: self.default.iter().map(|s| s.as_raw()).collect(),
             #[cfg(target_os = "linux")]
             cgroup: self.scope.as_ref().map(|t| t.request()),
+            ctty,
+            foreground,
         };
 
         // Until the new child is registered, no "wait for any child" may
@@ -322,3 +345,235 @@ impl Command {
         self
     }
 }
+
+// ---- terminal (pty, controlling_terminal, foreground) ----
+
+/// A descriptor copied for a `Command` (close-on-exec), or the errno of
+/// the failed copy (reported at spawn: the builder returns no error).
+type Copied = std::result::Result<OwnedFd, i32>;
+
+fn copy(fd: BorrowedFd<'_>) -> Copied {
+    fd.try_clone_to_owned()
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EBADF))
+}
+
+/// The terminal settings of a [`Command`]: the command's own copies of
+/// the caller's descriptors.
+#[derive(Debug, Default)]
+pub(super) struct Terminal {
+    /// `pty`: the slave, for stdio and (unless `ctty`) the controlling
+    /// terminal.
+    pty: Option<Copied>,
+    /// `controlling_terminal`.
+    ctty: Option<Copied>,
+    /// `foreground`.
+    foreground: Option<Copied>,
+}
+
+impl Terminal {
+    /// Whether the child gets a controlling terminal (and so a session).
+    fn has_ctty(&self) -> bool {
+        self.pty.is_some() || self.ctty.is_some()
+    }
+
+    /// The descriptors for the spawn: the pty slave for stdio, the
+    /// controlling terminal, the terminal to take the foreground of.
+    /// Checked here, before any process exists: a failed copy, or a
+    /// descriptor that is not a terminal (`ENOTTY`, named by its step).
+    fn fds(&self, program: &OsStr) -> Result<(Option<RawFd>, Option<RawFd>, Option<RawFd>)> {
+        let check = |fd: &Option<Copied>, step| -> Result<Option<RawFd>> {
+            match fd {
+                None => Ok(None),
+                Some(Err(errno)) => Err(Error::os(
+                    "fcntl F_DUPFD_CLOEXEC",
+                    std::io::Error::from_raw_os_error(*errno),
+                )),
+                Some(Ok(fd)) if !fd.as_fd().is_terminal() => Err(Error::spawn(
+                    program,
+                    step,
+                    std::io::Error::from_raw_os_error(libc::ENOTTY),
+                )),
+                Some(Ok(fd)) => Ok(Some(fd.as_raw_fd())),
+            }
+        };
+        let pty = check(&self.pty, SpawnStep::Terminal)?;
+        let ctty = check(&self.ctty, SpawnStep::Terminal)?.or(pty);
+        let foreground = check(&self.foreground, SpawnStep::Foreground)?;
+        Ok((pty, ctty, foreground))
+    }
+}
+
+impl Command {
+    /// Runs the child on a pseudo-terminal: `setsid`, then
+    /// `ioctl(slave, TIOCSCTTY)`, and the slave on stdin, stdout and
+    /// stderr.
+    ///
+    /// The child leads a new session whose controlling terminal is the
+    /// pty, and its process group is the terminal's foreground group: it
+    /// sees a terminal (`isatty`), gets `SIGWINCH` on
+    /// [`PtyMaster::resize`](crate::pty::PtyMaster::resize) and `SIGINT`
+    /// for a Ctrl+C (`\x03`) written to the master. Everything happens in
+    /// the child between its creation and `execve`, as data (no
+    /// `pre_exec`), on every spawn path.
+    ///
+    /// A stdio set explicitly ([`stdin`](Command::stdin),
+    /// [`stdout`](Command::stdout), [`stderr`](Command::stderr),
+    /// [`map_fd`](Command::map_fd) onto 0-2), before or after this call,
+    /// wins over the slave for that stream: `.pty(&slave).stderr(Stdio::piped())`
+    /// keeps the errors apart. [`output`](Command::output)'s piped
+    /// defaults do not override the pty.
+    ///
+    /// The command keeps its own copy of the slave (close-on-exec, never
+    /// passed to the program) until it is dropped or `pty` is called
+    /// again. **Drop your [`PtySlave`](crate::pty::PtySlave), and this
+    /// `Command`, once the child is spawned**: the master reads to the
+    /// end only after every slave descriptor is closed (see
+    /// [`pty`](crate::pty)).
+    ///
+    /// # Errors
+    ///
+    /// At spawn: [`Error::Spawn`] with [`SpawnStep::Setsid`] or
+    /// [`SpawnStep::Terminal`] and the kernel's errno if the child cannot
+    /// take the terminal; [`Error::InvalidArgument`] before any process
+    /// exists with [`process_group(pgid)`](Command::process_group),
+    /// `pgid != 0` (a new session leads its own group).
+    ///
+    /// # Platform notes
+    ///
+    /// Unix only (`cfg(unix)`), as [`pty`](crate::pty).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procctl::proc::Command;
+    ///
+    /// let (master, slave) = procctl::pty::open()?;
+    /// let child = Command::new("sh")
+    ///     .args(["-c", "test -t 0 && test -t 1 && echo on a terminal"])
+    ///     .pty(&slave)
+    ///     .spawn()?;
+    /// drop(slave);
+    /// let mut out = Vec::new();
+    /// let mut buf = [0; 256];
+    /// while let Some(n) = master.read_timeout(&mut buf, Duration::from_secs(10))? {
+    ///     if n == 0 {
+    ///         break;
+    ///     }
+    ///     out.extend_from_slice(&buf[..n]);
+    /// }
+    /// assert!(child.wait()?.success());
+    /// assert_eq!(out, b"on a terminal\r\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pty(&mut self, slave: &crate::pty::PtySlave) -> &mut Command {
+        self.terminal.pty = Some(copy(slave.as_fd()));
+        self
+    }
+
+    /// `setsid()` then `ioctl(terminal, TIOCSCTTY)` in the child: it leads
+    /// a new session whose controlling terminal is `terminal` (its stdio
+    /// is left as set).
+    ///
+    /// `terminal` is a descriptor of the caller's: the command keeps a
+    /// close-on-exec copy, the child takes the terminal through it before
+    /// its stdio is put in place, and the program does not get it (the
+    /// controlling terminal stays without an open descriptor; the program
+    /// reaches it as `/dev/tty`). It need not be one of the child's
+    /// descriptors. With [`pty`](Command::pty), this one wins as the
+    /// controlling terminal.
+    ///
+    /// # Errors
+    ///
+    /// At spawn, before any process exists: [`Error::Spawn`] with
+    /// [`SpawnStep::Terminal`] and `ENOTTY` if `terminal` is not a
+    /// terminal (a pipe, a file); [`Error::InvalidArgument`] with
+    /// [`process_group(pgid)`](Command::process_group), `pgid != 0`.
+    /// From the child: [`SpawnStep::Setsid`] or [`SpawnStep::Terminal`]
+    /// with the kernel's errno (`EPERM`: the terminal is already another
+    /// session's controlling terminal).
+    ///
+    /// # Platform notes
+    ///
+    /// Unix only (`cfg(unix)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::proc::Command;
+    ///
+    /// let (_master, slave) = procctl::pty::open()?;
+    /// // /dev/tty opens only with a controlling terminal.
+    /// let out = Command::new("sh")
+    ///     .args(["-c", "exec 3<>/dev/tty && echo has one"])
+    ///     .controlling_terminal(&slave)
+    ///     .output()?;
+    /// assert_eq!(out.stdout, b"has one\n");
+    ///
+    /// let err = Command::new("true")
+    ///     .controlling_terminal(std::fs::File::open("/dev/null")?)
+    ///     .spawn()
+    ///     .unwrap_err();
+    /// assert_eq!(err.spawn_step(), Some(procctl::error::SpawnStep::Terminal));
+    /// assert_eq!(err.raw_os_error(), Some(libc::ENOTTY));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[doc(alias = "TIOCSCTTY")]
+    pub fn controlling_terminal(&mut self, terminal: impl AsFd) -> &mut Command {
+        self.terminal.ctty = Some(copy(terminal.as_fd()));
+        self
+    }
+
+    /// `tcsetpgrp(terminal, getpgrp())` in the child, with `SIGTTOU`
+    /// blocked around the call: the child's process group becomes the
+    /// terminal's foreground group, as a shell does for the job it
+    /// starts (with [`process_group(0)`](Command::process_group)).
+    ///
+    /// It runs after the child's session, group and controlling terminal
+    /// are set (a process outside the foreground group that calls
+    /// `tcsetpgrp` would be stopped by `SIGTTOU`: every signal is blocked
+    /// for the call, then the mask is put back). `terminal` must be the
+    /// child's controlling terminal: the caller's own (a shell), or the
+    /// one given with [`pty`](Command::pty) or
+    /// [`controlling_terminal`](Command::controlling_terminal). The
+    /// command keeps a close-on-exec copy; the program does not get it.
+    ///
+    /// # Errors
+    ///
+    /// At spawn, before any process exists: [`Error::Spawn`] with
+    /// [`SpawnStep::Foreground`] and `ENOTTY` if `terminal` is not a
+    /// terminal. From the child: [`SpawnStep::Foreground`] with the
+    /// kernel's errno (`ENOTTY`: not the child's controlling terminal;
+    /// `EPERM`: another session's).
+    ///
+    /// # Platform notes
+    ///
+    /// Unix only (`cfg(unix)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::proc::Command;
+    ///
+    /// let (master, slave) = procctl::pty::open()?;
+    /// let child = Command::new("sleep")
+    ///     .arg("10")
+    ///     .pty(&slave)
+    ///     .foreground(&slave)
+    ///     .spawn()?;
+    /// assert_eq!(master.foreground_group()?, Some(child.pid()));
+    /// child.kill()?;
+    /// child.wait()?;
+    ///
+    /// // Not our controlling terminal: refused in the child.
+    /// let err = Command::new("true").foreground(&slave).spawn().unwrap_err();
+    /// assert_eq!(err.spawn_step(), Some(procctl::error::SpawnStep::Foreground));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[doc(alias = "tcsetpgrp")]
+    pub fn foreground(&mut self, terminal: impl AsFd) -> &mut Command {
+        self.terminal.foreground = Some(copy(terminal.as_fd()));
+        self
+    }
+}
+// ---- end terminal ----

@@ -11,6 +11,7 @@ pub(crate) mod pidfd;
 pub(crate) mod pipe;
 pub(crate) mod poll;
 pub(crate) mod process;
+pub(crate) mod pty;
 pub(crate) mod reaper;
 pub(crate) mod signal;
 pub(crate) mod spawn;

@@ -131,6 +131,16 @@ pub(crate) struct Request<'a> {
     #[cfg(target_os = "linux")]
     pub(crate) cgroup: Option<(RawFd, &'a CStr)>,
     // ---- end cgroup ----
+    // ---- terminal (pty, controlling_terminal, foreground) ----
+    /// `ioctl(fd, TIOCSCTTY, 0)` right after `setsid` (which the caller
+    /// also asks for): the child's controlling terminal. A descriptor of
+    /// ours (close-on-exec), used before any move.
+    pub(crate) ctty: Option<RawFd>,
+    /// `tcsetpgrp(fd, getpgrp())` after the session, group and controlling
+    /// terminal are set, with every signal blocked around it (a background
+    /// group's `tcsetpgrp` raises `SIGTTOU`). A descriptor of ours.
+    pub(crate) foreground: Option<RawFd>,
+    // ---- end terminal ----
 }
 
 /// A started child.
@@ -146,7 +156,7 @@ pub(crate) struct Spawned {
 pub(crate) type Failure = (SpawnStep, io::Error);
 
 /// The steps the child reports, by index (0 means "no failure").
-const STEPS: [SpawnStep; 9] = [
+const STEPS: [SpawnStep; 11] = [
     SpawnStep::Fork,
     SpawnStep::Chdir,
     SpawnStep::Dup2,
@@ -156,6 +166,8 @@ const STEPS: [SpawnStep; 9] = [
     SpawnStep::Signals,
     SpawnStep::Exec,
     SpawnStep::Cgroup,
+    SpawnStep::Terminal,
+    SpawnStep::Foreground,
 ];
 
 fn step_code(step: SpawnStep) -> u64 {
@@ -292,6 +304,9 @@ impl<'r, 'a> Ctx<'r, 'a> {
                     src.into_iter().chain([m.dst])
                 })
                 .chain(req.keep.iter().copied())
+                // The terminal descriptors (used before any move).
+                .chain(req.ctty)
+                .chain(req.foreground)
                 .max()
                 .unwrap_or(0)
                 .saturating_add(1)
@@ -685,6 +700,41 @@ fn child_setup_and_exec(ctx: &mut Ctx<'_, '_>) -> (SpawnStep, c_int) {
             return fail(SpawnStep::Setpgid);
         }
     }
+
+    // ---- terminal (pty, controlling_terminal, foreground) ----
+    // 2b. The controlling terminal, right after the new session, and the
+    //     foreground group. Both descriptors are ours, still at their
+    //     numbers (no move has run yet).
+    if let Some(fd) = ctx.req.ctty {
+        // SAFETY: TIOCSCTTY takes an int (0: do not steal a terminal that
+        // is another session's); async-signal-safe.
+        if unsafe { libc::ioctl(fd, libc::TIOCSCTTY as _, 0) } < 0 {
+            return fail(SpawnStep::Terminal);
+        }
+    }
+    if let Some(fd) = ctx.req.foreground {
+        // A process outside the terminal's foreground group that calls
+        // tcsetpgrp gets SIGTTOU (default: stop) unless it blocks or
+        // ignores it: block every signal for the call (handlers are the
+        // defaults here), then put the mask back.
+        // SAFETY: a zeroed sigset_t is a valid out-parameter.
+        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+        let err = set_sigmask(&full_sigset(), Some(&mut old));
+        if err != 0 {
+            return (SpawnStep::Signals, err);
+        }
+        // SAFETY: plain calls on our own descriptor and process.
+        let ret = unsafe { libc::tcsetpgrp(fd, libc::getpgrp()) };
+        let err = errno();
+        let restored = set_sigmask(&old, None);
+        if ret < 0 {
+            return (SpawnStep::Foreground, err);
+        }
+        if restored != 0 {
+            return (SpawnStep::Signals, restored);
+        }
+    }
+    // ---- end terminal ----
 
     // 3. Descriptors: move the sources that sit on another move's target
     //    out of the way, then put each in place, then clear close-on-exec
@@ -1661,6 +1711,8 @@ mod tests {
             ignore: vec![],
             default: vec![],
             cgroup: None,
+            ctty: None,
+            foreground: None,
         };
         let ctx = Ctx::new(&mut req);
         assert_eq!(ctx.needed_below_all, 502);
@@ -1716,6 +1768,8 @@ mod tests {
             ignore: vec![],
             default: vec![],
             cgroup: None,
+            ctty: None,
+            foreground: None,
         };
         let ctx = Ctx::new(&mut req);
         assert_eq!(ctx.relocate, [true, true, false, false]);
