@@ -662,3 +662,31 @@ async fn scope_wait_async_empty() {
         .unwrap();
     assert!(scope.is_empty().unwrap());
 }
+
+/// A short-lived process in the scope, its end racing the start of
+/// `wait_async` (before or after the watch is armed), 50 times: every
+/// wait resolves. (The window between the first read and the arming is a
+/// few microseconds: this does not reliably catch a wait that skips the
+/// read after arming; it checks both paths end.)
+#[cfg(target_os = "linux")]
+async fn scope_wait_async_races_an_exit() {
+    use rt::ScopeExt;
+    let Some(scope) = scope_or_skip() else { return };
+    for round in 0..50 {
+        let child = Command::new("true").scope(&scope).spawn().unwrap();
+        child.set_drop_policy(DropPolicy::KillAndReap);
+        if round % 2 == 1 {
+            // Half the rounds: let the wait start a little later.
+            std::thread::sleep(Duration::from_micros(round * 20));
+        }
+        within(
+            Duration::from_secs(10),
+            &format!("round {round}: scope wait"),
+            scope.wait_async(),
+        )
+        .await
+        .unwrap();
+        assert!(scope.is_empty().unwrap(), "round {round}");
+        assert!(child.wait().unwrap().success());
+    }
+}

@@ -121,6 +121,10 @@ pub fn main() {
         ("scope_wait_async_empty", || {
             block_on(scope_wait_async_empty())
         }),
+        #[cfg(target_os = "linux")]
+        ("scope_wait_async_races_an_exit", || {
+            block_on(scope_wait_async_races_an_exit())
+        }),
     ];
     let _ = support::wait10;
     support::run(tests);

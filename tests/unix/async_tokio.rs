@@ -154,7 +154,8 @@ pub fn main() {
     #[cfg(target_os = "linux")]
     tests.extend_from_slice(on_both!(
         scope_wait_async_after_kill,
-        scope_wait_async_empty
+        scope_wait_async_empty,
+        scope_wait_async_races_an_exit
     ));
     tests.push((
         "beside_tokio_process_owned_reaper",
