@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::proc::{Child, Output};
+use crate::proc::{Child, Output, PipeStatus, PipelineOutput};
 use crate::signal::{self, SigId};
 use crate::{Signal, sys};
 
@@ -158,6 +158,27 @@ pub(crate) fn check_input(child: &Child, input: &[u8], has_stdin: bool) -> Resul
         });
     }
     Ok(())
+}
+
+/// `communicate_async` of a pipeline with `input` but no piped stdin
+/// (not piped, or taken before): refused, as the synchronous one does.
+pub(crate) fn check_pipeline_input(input: &[u8], has_stdin: bool) -> Result<()> {
+    if !input.is_empty() && !has_stdin {
+        return Err(Error::InvalidArgument {
+            what: "communicate input",
+            value: format!(
+                "{} bytes for a pipeline whose stdin is not piped",
+                input.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A pipeline's output from the pump's buffers and every member's status.
+pub(crate) fn pipeline_output(status: PipeStatus, out: Vec<u8>, err: Vec<u8>) -> PipelineOutput {
+    // No wait_delay on the async path, as for a child.
+    PipelineOutput::new(status, [out, err], None)
 }
 
 /// An `Output` from what the pump collected and the status.

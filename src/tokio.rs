@@ -4,7 +4,10 @@
 //!
 //! Bring the extension traits into scope: [`ChildExt`] (`wait_async`,
 //! `communicate_async`, the async pipe ends) and [`CommandExt`]
-//! (`status_async`, `output_async`). [`signals`] is a
+//! (`status_async`, `output_async`); for a pipeline [`PipelineChildExt`]
+//! (`wait_async`, `communicate_async`) and [`PipelineExt`]
+//! (`status_async`, `output_async`); on Linux [`ScopeExt`] (`wait_async`
+//! until a cgroup is empty). [`signals`] is a
 //! [`Stream`](futures_core::Stream) of deliveries, [`ctrl_c`] waits for
 //! one `SIGINT`. `procctl::async_io` has the same names for
 //! async-io (smol); both features may be on at once.
@@ -77,7 +80,9 @@ pub use crate::async_common::PartialOutput;
 use crate::async_common::{self as common, Pump, Ready, SignalSource};
 use crate::error::{Error, Result};
 use crate::pipe::{PipeReader, PipeWriter};
-use crate::proc::{Child, Command, Output};
+#[cfg(target_os = "linux")]
+use crate::proc::Scope;
+use crate::proc::{Child, Command, Output, PipeStatus, Pipeline, PipelineChild, PipelineOutput};
 use crate::signal::SigSet;
 use crate::{ExitStatus, Signal, sys};
 
@@ -85,6 +90,10 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for crate::proc::Child {}
     impl Sealed for crate::proc::Command {}
+    impl Sealed for crate::proc::Pipeline {}
+    impl Sealed for crate::proc::PipelineChild {}
+    #[cfg(target_os = "linux")]
+    impl Sealed for crate::proc::Scope {}
 }
 
 /// Async methods of [`Child`] on tokio.
@@ -327,6 +336,182 @@ pub trait CommandExt: sealed::Sealed {
     fn output_async(&mut self) -> impl Future<Output = Result<Output>> + Send + '_;
 }
 
+/// Async methods of [`PipelineChild`] on tokio.
+///
+/// Sealed: implemented for [`PipelineChild`] only.
+pub trait PipelineChildExt: sealed::Sealed {
+    /// [`PipelineChild::wait`] without blocking: every member awaited
+    /// with [`ChildExt::wait_async`], their statuses in pipeline order.
+    ///
+    /// Cancel-safe as [`ChildExt::wait_async`]: a member's status is
+    /// stored in its [`Child`] once reaped, so a dropped `wait_async`
+    /// loses nothing and a later wait (async or not) returns every
+    /// status. Several tasks may await one pipeline at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`ChildExt::wait_async`], for the first member that fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::proc::Command;
+    /// use procctl::tokio::PipelineChildExt;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let p = Command::new("false").pipe(Command::new("true")).spawn()?;
+    /// assert_eq!(p.wait_async().await?.to_string(), "1 | 0");
+    /// # Ok::<(), procctl::Error>(())
+    /// # }).unwrap();
+    /// ```
+    fn wait_async(&self) -> impl Future<Output = Result<PipeStatus>> + Send + '_;
+
+    /// [`PipelineChild::communicate`] without blocking: writes `input` to
+    /// the first member's stdin while reading the last member's stdout
+    /// and the shared stderr, closes stdin, reads both to the end and
+    /// awaits every member.
+    ///
+    /// The same pump as [`ChildExt::communicate_async`]: no deadlock
+    /// however much flows, a pipeline that stops reading its stdin is not
+    /// an error (the rest of `input` is dropped), and no `SIGPIPE` for
+    /// the caller. Pipes not piped, or taken before, are skipped; the
+    /// pipeline's [wait delay](PipelineChild::set_wait_delay) does not
+    /// apply (the pipes are read to their end). Cancelling it closes the
+    /// pipes it took (what was read is lost) but not the members.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `input` is not empty and the first
+    /// member's stdin is not piped; [`Error::Os`] naming `communicate` if
+    /// a read or write fails otherwise; as [`PipelineChildExt::wait_async`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::proc::{Command, Stdio};
+    /// use procctl::tokio::PipelineChildExt;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let p = Command::new("cat")
+    ///     .pipe(Command::new("tr").args(["a-z", "A-Z"]))
+    ///     .stdin(Stdio::piped())
+    ///     .stdout(Stdio::piped())
+    ///     .spawn()?;
+    /// let out = p.communicate_async(b"shout").await?;
+    /// assert_eq!(out.stdout, b"SHOUT");
+    /// assert!(out.status.success());
+    /// # Ok::<(), procctl::Error>(())
+    /// # }).unwrap();
+    /// ```
+    fn communicate_async<'a>(
+        &'a self,
+        input: &'a [u8],
+    ) -> impl Future<Output = Result<PipelineOutput>> + Send + 'a;
+}
+
+/// Async methods of [`Pipeline`] on tokio.
+///
+/// Sealed: implemented for [`Pipeline`] only.
+pub trait PipelineExt: sealed::Sealed {
+    /// [`Pipeline::status`] without blocking: spawns every member, then
+    /// [`PipelineChildExt::wait_async`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::spawn`] and [`PipelineChildExt::wait_async`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::proc::Command;
+    /// use procctl::tokio::PipelineExt;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let status = Command::new("true").pipe(Command::new("sh").args(["-c", "exit 3"])).status_async().await?;
+    /// assert_eq!(status.last().code(), Some(3));
+    /// # Ok::<(), procctl::Error>(())
+    /// # }).unwrap();
+    /// ```
+    fn status_async(&mut self) -> impl Future<Output = Result<PipeStatus>> + Send + '_;
+
+    /// [`Pipeline::output`] without blocking: the same defaults (first
+    /// stdin `/dev/null`, last stdout and the shared stderr piped, unless
+    /// set), both read at once, then every status.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::spawn`] and [`PipelineChildExt::communicate_async`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::proc::Command;
+    /// use procctl::tokio::PipelineExt;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let out = Command::new("sh").args(["-c", "echo hi; echo err >&2"])
+    ///     .pipe(Command::new("tr").args(["a-z", "A-Z"]))
+    ///     .output_async()
+    ///     .await?;
+    /// assert_eq!((&out.stdout[..], &out.stderr[..]), (&b"HI\n"[..], &b"err\n"[..]));
+    /// # Ok::<(), procctl::Error>(())
+    /// # }).unwrap();
+    /// ```
+    fn output_async(&mut self) -> impl Future<Output = Result<PipelineOutput>> + Send + '_;
+}
+
+/// Async methods of [`Scope`] on tokio.
+///
+/// Sealed: implemented for [`Scope`] only.
+///
+/// # Platform notes
+///
+/// Linux only, as [`Scope`].
+#[cfg(target_os = "linux")]
+pub trait ScopeExt: sealed::Sealed {
+    /// [`Scope::wait`] without blocking: resolves once the cgroup and
+    /// every cgroup below it hold no process (`populated 0` in
+    /// `cgroup.events`), at once if it is empty already.
+    ///
+    /// No thread and no polling loop: an inotify watch of
+    /// `cgroup.events` (`IN_MODIFY`, which the kernel raises on every
+    /// change of the file) goes into tokio's reactor, and the file is
+    /// read again after the watch is armed and after each wake-up, so a
+    /// change before the watch is not missed. Cancel-safe (it only
+    /// reads), and several tasks may wait on one scope.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Cgroup`] naming `open cgroup.events`, `read
+    /// cgroup.events` (`ENODEV` once the cgroup was removed) or
+    /// `inotify_add_watch cgroup.events`; [`Error::Os`] naming
+    /// `epoll_ctl` if the reactor refuses the watch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procctl::proc::{Command, Scope};
+    /// use procctl::tokio::ScopeExt;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let Ok(scope) = Scope::new() else { return Ok(()) };
+    /// // The shell leaves a daemon behind in the scope.
+    /// let sh = Command::new("sh").args(["-c", "setsid sleep 30 &"]).scope(&scope).spawn()?;
+    /// assert!(sh.wait()?.success());
+    /// assert!(!scope.is_empty()?);
+    /// let (done, ()) = tokio::join!(
+    ///     tokio::time::timeout(Duration::from_secs(10), scope.wait_async()),
+    ///     async { scope.kill().unwrap() },
+    /// );
+    /// done.expect("emptied within 10 s")?;
+    /// assert!(scope.is_empty()?);
+    /// # Ok::<(), procctl::Error>(())
+    /// # }).unwrap();
+    /// ```
+    fn wait_async(&self) -> impl Future<Output = Result<()>> + Send + '_;
+}
+
 impl ChildExt for Child {
     fn wait_async(&self) -> impl Future<Output = Result<ExitStatus>> + Send + '_ {
         wait(self)
@@ -370,6 +555,38 @@ impl CommandExt for Command {
             let done = communicate(&child?, b"", None).await?;
             Ok(done.expect("no time limit"))
         }
+    }
+}
+
+impl PipelineChildExt for PipelineChild {
+    fn wait_async(&self) -> impl Future<Output = Result<PipeStatus>> + Send + '_ {
+        wait_pipeline(self)
+    }
+
+    fn communicate_async<'a>(
+        &'a self,
+        input: &'a [u8],
+    ) -> impl Future<Output = Result<PipelineOutput>> + Send + 'a {
+        communicate_pipeline(self, input)
+    }
+}
+
+impl PipelineExt for Pipeline {
+    fn status_async(&mut self) -> impl Future<Output = Result<PipeStatus>> + Send + '_ {
+        let pipeline = self.spawn();
+        async move { wait_pipeline(&pipeline?).await }
+    }
+
+    fn output_async(&mut self) -> impl Future<Output = Result<PipelineOutput>> + Send + '_ {
+        let pipeline = self.spawn_for_output();
+        async move { communicate_pipeline(&pipeline?, b"").await }
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl ScopeExt for Scope {
+    fn wait_async(&self) -> impl Future<Output = Result<()>> + Send + '_ {
+        wait_scope(self)
     }
 }
 
@@ -499,6 +716,62 @@ async fn wait(child: &Child) -> Result<ExitStatus> {
             return Ok(s);
         }
         tokio::time::sleep(common::backoff(&mut step)).await;
+    }
+}
+
+/// Every member's status, in order: each member awaited in turn (the
+/// total is the time of the slowest).
+async fn wait_pipeline(pipeline: &PipelineChild) -> Result<PipeStatus> {
+    let mut statuses = Vec::with_capacity(pipeline.members().len());
+    for m in pipeline.members() {
+        statuses.push(wait(m).await?);
+    }
+    Ok(PipeStatus::new(statuses))
+}
+
+/// `PipelineChildExt::communicate_async`: the pump over the pipeline's
+/// ends, then every member.
+async fn communicate_pipeline(pipeline: &PipelineChild, input: &[u8]) -> Result<PipelineOutput> {
+    let stdin = pipeline.take_stdin();
+    common::check_pipeline_input(input, stdin.is_some())?;
+    let mut pump = Pump {
+        stdin: stdin.map(sender).transpose()?,
+        input,
+        stdout: pipeline.take_stdout().map(receiver).transpose()?,
+        out: Vec::new(),
+        stderr: pipeline.take_stderr().map(receiver).transpose()?,
+        err: Vec::new(),
+    };
+    (&mut pump).await.map_err(common::io_error)?;
+    let status = wait_pipeline(pipeline).await?;
+    Ok(common::pipeline_output(status, pump.out, pump.err))
+}
+
+/// `ScopeExt::wait_async`: `cgroup.events` read, an inotify watch of it
+/// in the reactor, read again after each wake-up.
+#[cfg(target_os = "linux")]
+async fn wait_scope(scope: &Scope) -> Result<()> {
+    let mut events = scope.events()?;
+    if !scope.populated_in(&mut events)? {
+        return Ok(());
+    }
+    let watch = sys::tokio_fd::register_readable(scope.watch_events()?)
+        .map_err(|e| Error::os("epoll_ctl", e))?;
+    loop {
+        // Read (again) with the watch armed: a change before the watch
+        // is seen here, one after it wakes the watch.
+        if !scope.populated_in(&mut events)? {
+            return Ok(());
+        }
+        let mut guard = watch
+            .readable()
+            .await
+            .map_err(|e| Error::os("epoll_wait", e))?;
+        // Empty the queue; its `WouldBlock` clears the readiness (unless
+        // a new event came meanwhile, which tokio keeps).
+        if let Ok(Err(e)) = guard.try_io(|fd| sys::cgroup::drain_watch(fd.get_ref().as_fd_ref())) {
+            return Err(Error::os("read inotify", e));
+        }
     }
 }
 

@@ -377,6 +377,13 @@ impl Pipeline {
         self.spawn_imp(true)?.communicate(b"")
     }
 
+    /// [`Pipeline::spawn`] with [`Pipeline::output`]'s defaults (the async
+    /// `output_async`).
+    #[cfg(all(unix, any(feature = "tokio", feature = "async-io")))]
+    pub(crate) fn spawn_for_output(&mut self) -> Result<PipelineChild> {
+        self.spawn_imp(true)
+    }
+
     /// Starts the members; `capture` gives `output`'s defaults.
     fn spawn_imp(&mut self, capture: bool) -> Result<PipelineChild> {
         self.check()?;

@@ -369,9 +369,24 @@ impl Scope {
             .map_err(|e| self.error("read cgroup.events", e))
     }
 
-    fn events(&self) -> Result<std::fs::File> {
+    pub(crate) fn events(&self) -> Result<std::fs::File> {
         cgroup::open_at(self.target.dir.as_fd(), c"cgroup.events", libc::O_RDONLY)
             .map_err(|e| self.error("open cgroup.events", e))
+    }
+
+    /// Whether `cgroup.events` (open in `events`, from [`Scope::events`])
+    /// says `populated 1`; reading re-arms its notification.
+    #[cfg(any(feature = "tokio", feature = "async-io"))]
+    pub(crate) fn populated_in(&self, events: &mut std::fs::File) -> Result<bool> {
+        cgroup::populated(events).map_err(|e| self.error("read cgroup.events", e))
+    }
+
+    /// An inotify descriptor that turns readable on every change of
+    /// `cgroup.events` (the async waits).
+    #[cfg(any(feature = "tokio", feature = "async-io"))]
+    pub(crate) fn watch_events(&self) -> Result<std::os::fd::OwnedFd> {
+        cgroup::watch_modify(&self.target.path.join("cgroup.events"))
+            .map_err(|e| self.error("inotify_add_watch cgroup.events", e))
     }
 
     /// `echo 1 > cgroup.kill`: sends `SIGKILL` to every process in the

@@ -1,7 +1,8 @@
 // The scenarios that tests/async_tokio.rs and tests/async_io.rs run on
 // each runtime. Included (`include!`) after the including file defined a
-// module `rt` with: `ChildExt`, `CommandExt`, `signals`, `ctrl_c` (the
-// runtime's procctl module), `block_on`, `timeout`, `sleep`, `spawn`
+// module `rt` with: `ChildExt`, `CommandExt`, `PipelineChildExt`,
+// `PipelineExt`, `ScopeExt` (Linux), `signals`, `ctrl_c` (the runtime's
+// procctl module), `block_on`, `timeout`, `sleep`, `spawn`
 // (a task on tokio; the future itself on async-io, which has no spawn).
 
 use std::future::Future;
@@ -10,9 +11,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use procctl::proc::{Child, Command, DropPolicy, Stdio};
+use procctl::proc::{Child, Command, DropPolicy, PipeStatus, PipelineChild, Stdio};
 use procctl::{ExitStatus, Signal};
-use rt::{ChildExt, CommandExt};
+use rt::{ChildExt, CommandExt, PipelineChildExt, PipelineExt};
 
 /// The deadline of every scenario: past it the scenario fails (and the
 /// children it holds are killed when dropped: `DropPolicy::Kill`).
@@ -414,4 +415,278 @@ async fn adopted_std_child() {
         .await
         .unwrap();
     assert_eq!((out.status.code(), &out.stdout[..]), (Some(8), &b"adopted\n"[..]));
+}
+
+// ---- pipelines ----
+
+/// Every member of `p` killed and reaped if the test fails and drops it.
+fn kill_on_drop(p: &PipelineChild) {
+    for m in p.members() {
+        m.set_drop_policy(DropPolicy::KillAndReap);
+    }
+}
+
+/// Three members awaited at once: every status, in pipeline order, one of
+/// them a signal death.
+async fn pipeline_statuses_in_order() {
+    let p = Command::new("sh")
+        .args(["-c", "read x; exit 2"])
+        .pipe(Command::new("sh").args(["-c", "read x; kill -KILL $$"]))
+        .pipe(Command::new("sh").args(["-c", "cat; exit 5"]))
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    kill_on_drop(&p);
+    // Nobody has exited: the wait is pending.
+    assert!(rt::timeout(Duration::from_millis(50), p.wait_async()).await.is_none());
+    drop(p.take_stdin()); // EOF down the chain: 2, then SIGKILL, then 5
+    let s = within(DEADLINE, "pipeline wait", p.wait_async()).await.unwrap();
+    let st = s.statuses();
+    assert_eq!(st.len(), 3, "{s}");
+    assert_eq!(st[0].code(), Some(2), "{s}");
+    assert_eq!(st[1].signal(), Some(Signal::KILL), "{s}");
+    assert_eq!(st[2].code(), Some(5), "{s}");
+    assert_eq!(p.wait().unwrap(), s);
+}
+
+/// Two tasks await one pipeline, a third kills it: both get every status.
+async fn two_waiters_one_pipeline() {
+    let p = Arc::new(
+        Command::new("sleep")
+            .arg("30")
+            .pipe(Command::new("sleep").arg("30"))
+            .spawn()
+            .unwrap(),
+    );
+    kill_on_drop(&p);
+    let waiters = (0..2).map(|_| {
+        let p = Arc::clone(&p);
+        rt::spawn(async move { p.wait_async().await.unwrap() })
+    });
+    let killer = {
+        let p = Arc::clone(&p);
+        async move {
+            rt::sleep(Duration::from_millis(50)).await;
+            p.kill().unwrap();
+            p.wait_async().await.unwrap()
+        }
+    };
+    type Boxed = Pin<Box<dyn Future<Output = PipeStatus> + Send>>;
+    let joined = join_all(
+        waiters
+            .map(|w| Box::pin(w) as Boxed)
+            .chain([Box::pin(killer) as Boxed]),
+    );
+    let all: Vec<PipeStatus> = within(DEADLINE, "three pipeline waits", joined).await;
+    assert_eq!(all.len(), 3);
+    for s in &all {
+        assert_eq!(s.statuses().len(), 2, "{s}");
+        assert!(s.statuses().iter().all(|m| m.signal() == Some(Signal::KILL)), "{s}");
+        assert_eq!(s, &all[0]);
+    }
+}
+
+/// A pipeline `wait_async` dropped after some members ended (and were
+/// reaped by it) loses nothing: a later wait gets every status.
+async fn pipeline_cancel_then_wait() {
+    let p = Command::new("sh")
+        .args(["-c", "exit 3"])
+        .pipe(Command::new("sleep").arg("30"))
+        .pipe(Command::new("cat"))
+        .spawn()
+        .unwrap();
+    kill_on_drop(&p);
+    for _ in 0..3 {
+        // Polled (the first member reaped once it exits), then dropped
+        // while the sleep runs.
+        assert!(rt::timeout(Duration::from_millis(50), p.wait_async()).await.is_none());
+    }
+    p.members()[1].kill().unwrap(); // cat then reads EOF and ends
+    let s = within(DEADLINE, "pipeline wait after cancel", p.wait_async()).await.unwrap();
+    let st = s.statuses();
+    assert_eq!(
+        (st[0].code(), st[1].signal(), st[2].code()),
+        (Some(3), Some(Signal::KILL), Some(0)),
+        "{s}"
+    );
+    assert_eq!(p.wait().unwrap(), s);
+    assert_eq!(within(DEADLINE, "again", p.wait_async()).await.unwrap(), s);
+}
+
+/// 1 MiB through `cat | tr a-z A-Z`: every byte back, upper-cased, in
+/// order; then the pipeline's `output_async` and `status_async`, and input
+/// refused for a pipeline whose stdin is not piped.
+async fn pipeline_communicate_1mib() {
+    let input: Vec<u8> = (0..1u32 << 20).map(|i| b'a' + (i % 26) as u8).collect();
+    let p = Command::new("cat")
+        .pipe(Command::new("tr").args(["a-z", "A-Z"]))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    kill_on_drop(&p);
+    let out = within(DEADLINE, "communicate 1 MiB", p.communicate_async(&input))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", out.status);
+    assert_eq!(out.stdout.len(), input.len());
+    assert!(
+        out.stdout == input.to_ascii_uppercase(),
+        "the bytes came back changed"
+    );
+    assert!(out.stderr.is_empty());
+
+    let out = within(
+        DEADLINE,
+        "pipeline output",
+        Command::new("sh")
+            .args(["-c", "echo hi; echo one >&2; exit 4"])
+            .pipe(Command::new("tr").args(["a-z", "A-Z"]))
+            .output_async(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (out.status.to_string(), &out.stdout[..], &out.stderr[..]),
+        ("4 | 0".to_string(), &b"HI\n"[..], &b"one\n"[..])
+    );
+    let s = within(
+        DEADLINE,
+        "pipeline status",
+        Command::new("false").pipe(Command::new("true")).status_async(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.to_string(), "1 | 0");
+    let p = Command::new("true").pipe(Command::new("true")).spawn().unwrap();
+    let err = p.communicate_async(b"x").await.unwrap_err();
+    assert!(matches!(err, procctl::Error::InvalidArgument { .. }), "{err}");
+    within(DEADLINE, "pipeline wait", p.wait_async()).await.unwrap();
+}
+
+// ---- scopes (Linux) ----
+
+/// A fresh scope, or `None` with the reason printed (as tests/scope.rs).
+#[cfg(target_os = "linux")]
+fn scope_or_skip() -> Option<procctl::proc::Scope> {
+    match procctl::proc::Scope::new() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            println!("    (skipped: no writable cgroup v2 here: {e})");
+            None
+        }
+    }
+}
+
+/// Counts the polls of the future it wraps.
+#[cfg(target_os = "linux")]
+struct Counted<'a, F> {
+    fut: Pin<Box<F>>,
+    polls: &'a std::sync::atomic::AtomicUsize,
+}
+
+#[cfg(target_os = "linux")]
+impl<F: Future> Future for Counted<'_, F> {
+    type Output = F::Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.polls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.fut.as_mut().poll(cx)
+    }
+}
+
+/// A scope whose shell left a `setsid` daemon: `wait_async` stays pending
+/// (and is not polled over and over meanwhile), and resolves once
+/// `kill` emptied the scope.
+#[cfg(target_os = "linux")]
+async fn scope_wait_async_after_kill() {
+    use rt::ScopeExt;
+    let Some(scope) = scope_or_skip() else { return };
+    let child = Command::new("sh")
+        .args(["-c", "setsid sh -c 'exec sleep 600' & exec sleep 600"])
+        .scope(&scope)
+        .spawn()
+        .unwrap();
+    child.set_drop_policy(DropPolicy::KillAndReap);
+    let t = std::time::Instant::now();
+    while scope.pids().unwrap().len() < 2 {
+        assert!(t.elapsed() < Duration::from_secs(10), "no daemon within 10 s");
+        rt::sleep(Duration::from_millis(5)).await;
+    }
+    // Pending, and woken at most a few times in 300 ms: no busy loop.
+    let polls = std::sync::atomic::AtomicUsize::new(0);
+    let counted = Counted {
+        fut: Box::pin(scope.wait_async()),
+        polls: &polls,
+    };
+    assert!(rt::timeout(Duration::from_millis(300), counted).await.is_none());
+    let polls = polls.into_inner();
+    assert!(polls <= 3, "polled {polls} times in 300 ms while the scope was populated");
+
+    let killer = async {
+        rt::sleep(Duration::from_millis(50)).await;
+        scope.kill().unwrap();
+        Ok(())
+    };
+    type Boxed<'a> = Pin<Box<dyn Future<Output = procctl::Result<()>> + Send + 'a>>;
+    let both: [Boxed<'_>; 2] = [Box::pin(scope.wait_async()), Box::pin(killer)];
+    for r in within(Duration::from_secs(10), "scope wait after kill", join_all(both)).await {
+        r.unwrap();
+    }
+    assert!(scope.is_empty().unwrap());
+    assert!(scope.pids().unwrap().is_empty());
+    let s = within(DEADLINE, "the shell", child.wait_async()).await.unwrap();
+    assert_eq!(s.signal(), Some(Signal::KILL));
+}
+
+/// An empty scope (never used, then after its only process ended):
+/// `wait_async` is ready at its first poll.
+#[cfg(target_os = "linux")]
+async fn scope_wait_async_empty() {
+    use rt::ScopeExt;
+    let Some(scope) = scope_or_skip() else { return };
+    let noop = std::task::Waker::noop();
+    let mut cx = Context::from_waker(noop);
+    let mut first = Box::pin(scope.wait_async());
+    assert!(matches!(first.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
+    let s = within(
+        DEADLINE,
+        "a process in the scope",
+        Command::new("true").scope(&scope).status_async(),
+    )
+    .await
+    .unwrap();
+    assert!(s.success());
+    within(Duration::from_secs(10), "scope wait after its process", scope.wait_async())
+        .await
+        .unwrap();
+    assert!(scope.is_empty().unwrap());
+}
+
+/// A short-lived process in the scope, its end racing the start of
+/// `wait_async` (before or after the watch is armed), 50 times: every
+/// wait resolves. (The window between the first read and the arming is a
+/// few microseconds: this does not reliably catch a wait that skips the
+/// read after arming; it checks both paths end.)
+#[cfg(target_os = "linux")]
+async fn scope_wait_async_races_an_exit() {
+    use rt::ScopeExt;
+    let Some(scope) = scope_or_skip() else { return };
+    for round in 0..50 {
+        let child = Command::new("true").scope(&scope).spawn().unwrap();
+        child.set_drop_policy(DropPolicy::KillAndReap);
+        if round % 2 == 1 {
+            // Half the rounds: let the wait start a little later.
+            std::thread::sleep(Duration::from_micros(round * 20));
+        }
+        within(
+            Duration::from_secs(10),
+            &format!("round {round}: scope wait"),
+            scope.wait_async(),
+        )
+        .await
+        .unwrap();
+        assert!(scope.is_empty().unwrap(), "round {round}");
+        assert!(child.wait().unwrap().success());
+    }
 }

@@ -9,7 +9,11 @@ mod rt {
 
     use futures_lite::FutureExt;
 
-    pub use procctl::async_io::{ChildExt, CommandExt, ctrl_c, signals};
+    #[cfg(target_os = "linux")]
+    pub use procctl::async_io::ScopeExt;
+    pub use procctl::async_io::{
+        ChildExt, CommandExt, PipelineChildExt, PipelineExt, ctrl_c, signals,
+    };
 
     pub async fn timeout<T>(d: Duration, f: impl Future<Output = T>) -> Option<T> {
         async { Some(f.await) }
@@ -97,6 +101,30 @@ pub fn main() {
         ("signals_stream", || block_on(signals_stream())),
         ("ctrl_c_future", || block_on(ctrl_c_future())),
         ("beside_async_process", || block_on(beside_async_process())),
+        ("pipeline_statuses_in_order", || {
+            block_on(pipeline_statuses_in_order())
+        }),
+        ("two_waiters_one_pipeline", || {
+            block_on(two_waiters_one_pipeline())
+        }),
+        ("pipeline_cancel_then_wait", || {
+            block_on(pipeline_cancel_then_wait())
+        }),
+        ("pipeline_communicate_1mib", || {
+            block_on(pipeline_communicate_1mib())
+        }),
+        #[cfg(target_os = "linux")]
+        ("scope_wait_async_after_kill", || {
+            block_on(scope_wait_async_after_kill())
+        }),
+        #[cfg(target_os = "linux")]
+        ("scope_wait_async_empty", || {
+            block_on(scope_wait_async_empty())
+        }),
+        #[cfg(target_os = "linux")]
+        ("scope_wait_async_races_an_exit", || {
+            block_on(scope_wait_async_races_an_exit())
+        }),
     ];
     let _ = support::wait10;
     support::run(tests);

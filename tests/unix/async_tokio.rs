@@ -7,7 +7,11 @@ mod rt {
     use std::future::Future;
     use std::time::Duration;
 
-    pub use procctl::tokio::{ChildExt, CommandExt, ctrl_c, signals};
+    #[cfg(target_os = "linux")]
+    pub use procctl::tokio::ScopeExt;
+    pub use procctl::tokio::{
+        ChildExt, CommandExt, PipelineChildExt, PipelineExt, ctrl_c, signals,
+    };
 
     pub async fn timeout<T>(d: Duration, f: impl Future<Output = T>) -> Option<T> {
         tokio::time::timeout(d, f).await.ok()
@@ -141,8 +145,18 @@ pub fn main() {
         signals_stream,
         ctrl_c_future,
         beside_tokio_process,
+        pipeline_statuses_in_order,
+        two_waiters_one_pipeline,
+        pipeline_cancel_then_wait,
+        pipeline_communicate_1mib,
     );
     let mut tests: Vec<Test> = both.to_vec();
+    #[cfg(target_os = "linux")]
+    tests.extend_from_slice(on_both!(
+        scope_wait_async_after_kill,
+        scope_wait_async_empty,
+        scope_wait_async_races_an_exit
+    ));
     tests.push((
         "beside_tokio_process_owned_reaper",
         beside_tokio_process_owned_reaper,

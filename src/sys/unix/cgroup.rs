@@ -4,7 +4,9 @@
 //! The file work uses `std::fs`; the raw calls are `fstatfs` (is this a
 //! cgroup v2 directory), `openat` relative to the cgroup's directory
 //! descriptor, and `poll(POLLPRI)` on `cgroup.events`, which the kernel
-//! wakes whenever the file's content changes (kernfs notify).
+//! wakes whenever the file's content changes (kernfs notify); for the
+//! async waits an inotify watch of the same file (`IN_MODIFY`, raised by
+//! the same notify).
 
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
@@ -219,6 +221,44 @@ pub(crate) fn wait_change(events: &File, deadline: Option<Instant>) -> io::Resul
             Ok(_) => return Ok(true),
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
             Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `inotify_init1(IN_NONBLOCK | IN_CLOEXEC)` and
+/// `inotify_add_watch(file, IN_MODIFY)`: a descriptor that turns readable
+/// when `file` changes. For `cgroup.events` the kernel raises a "file
+/// modified" event on every change of its content (kernfs notify), so an
+/// async waiter can put this descriptor in any reactor (async-io has no
+/// `POLLPRI` interest). Non-blocking; drain it with [`drain_watch`].
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+pub(crate) fn watch_modify(file: &Path) -> io::Result<OwnedFd> {
+    let c = CString::new(file.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: flags only; returns a new descriptor or -1.
+    let fd = cvt(unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) })?;
+    // SAFETY: `fd` was just returned by inotify_init1 and nothing else
+    // owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: an inotify descriptor we own, a NUL-terminated path and a
+    // mask; returns a watch descriptor (not a file descriptor) or -1.
+    cvt(unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), libc::IN_MODIFY) })?;
+    Ok(fd)
+}
+
+/// Reads every event queued on an inotify descriptor from
+/// [`watch_modify`] (their content does not matter: the caller reads the
+/// watched file again), until it would block: always ends with an error,
+/// `WouldBlock` once the queue is empty.
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+pub(crate) fn drain_watch(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // Room for several events of the largest size (a header and a name).
+    let mut buf = [0u8; 4096];
+    loop {
+        match nix::unistd::read(fd, &mut buf) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
