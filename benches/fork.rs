@@ -1,8 +1,8 @@
-//! What the safe `fork` costs beside a raw one: procctl's `fork(|| 0)` +
-//! `Child::wait`, against libc `fork` + `_exit` + `waitpid`, nix's `fork`
-//! + `waitpid`, and the raw fork plus `pidfd_open` + `close` (the pidfd
-//! every procctl `Child` holds); also `thread_count()` alone (the check
-//! the safe `fork` makes every time).
+//! What the safe `fork` costs beside a raw one: procctl's `fork(|| 0)`
+//! and `Child::wait`, against libc `fork`, `_exit` and `waitpid`, nix's
+//! `fork` and `waitpid`, and the raw fork plus `pidfd_open` and `close`
+//! (the pidfd every procctl `Child` holds); also `thread_count()` alone
+//! (the check the safe `fork` makes every time).
 //!
 //! Criterion times each case; then an interleaved pass runs the cases in
 //! short alternating slices and prints, per case, the median over rounds
