@@ -195,8 +195,10 @@ unsafe fn fork_inner<F: FnOnce() -> i32>(child: F, side: Side) -> Result<Child> 
             }
             let code = catch_unwind(AssertUnwindSafe(child)).unwrap_or(101);
             if side == Side::Safe {
-                // Alone in the process: stdout's lock is free.
-                flush_stdio();
+                // Alone in the process: stdout's lock is free. Only stdout:
+                // std's stderr is unbuffered, and its lock would cost the
+                // child a page copy for nothing.
+                let _ = std::io::stdout().flush();
             }
             sys::exit(code)
         }
