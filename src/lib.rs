@@ -86,7 +86,7 @@
 //! | `Child::wait_timeout`                     | pidfd + `poll`   | `WNOHANG` at intervals    | `WaitForSingleObject` |
 //! | `Child::signal`                           | any signal       | any signal                | `KILL`/`TERM`: `TerminateProcess`; others unsupported |
 //! | `signal::register`, `Signals`, `watch_interrupt` | any catchable signal | any catchable signal | `INT`, `BREAK` (console control handler) |
-//! | safe `fork`'s thread check                | `/proc/self/stat`| `proc_pidinfo` / `sysctl` | n/a                |
+//! | safe `fork`'s thread check                | `/proc/self/task`| `proc_pidinfo` / `sysctl` | n/a                |
 //! | [`proc::spawn_task`]                      | forked process   | forked process            | thread             |
 //! | [`reap::reap_zombies`]                    | `waitpid` loop   | `waitpid` loop            | `Ok(vec![])`       |
 //! | [`proc::Pipeline`]                        | own process group | own process group        | members and pipes through `std::process`; no group |

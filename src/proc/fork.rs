@@ -187,11 +187,18 @@ unsafe fn fork_inner<F: FnOnce() -> i32>(child: F, side: Side) -> Result<Child> 
         Ok(None) => {
             locked.reset_after_fork();
             drop(locked);
-            UNCHECKED_CHILD.store(side == Side::Unchecked, SeqCst);
+            // Stored only when it changes: a store copies the page (a
+            // copy-on-write fault) in every child, for nothing.
+            let unchecked = side == Side::Unchecked;
+            if UNCHECKED_CHILD.load(SeqCst) != unchecked {
+                UNCHECKED_CHILD.store(unchecked, SeqCst);
+            }
             let code = catch_unwind(AssertUnwindSafe(child)).unwrap_or(101);
             if side == Side::Safe {
-                // Alone in the process: stdout's lock is free.
-                flush_stdio();
+                // Alone in the process: stdout's lock is free. Only stdout:
+                // std's stderr is unbuffered, and its lock would cost the
+                // child a page copy for nothing.
+                let _ = std::io::stdout().flush();
             }
             sys::exit(code)
         }

@@ -62,6 +62,7 @@ pub fn main() {
             "fork_refuses_when_multithreaded",
             fork_refuses_when_multithreaded,
         ),
+        ("thread_count_is_exact", thread_count_is_exact),
         (
             "fork_unchecked_child_takes_no_stdout_lock",
             fork_unchecked_child_takes_no_stdout_lock,
@@ -599,6 +600,50 @@ fn fork_refuses_when_multithreaded() {
     until_single_threaded();
     let child = fork(|| 0).unwrap();
     assert!(wait10(&child).success());
+}
+
+/// `num_threads` of /proc/self/stat (field 20), the reference count.
+fn stat_threads() -> usize {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 1..];
+    rest.split_whitespace().nth(17).unwrap().parse().unwrap()
+}
+
+/// `thread_count` agrees with /proc/self/stat with 1 to 9 threads, and in
+/// the child of a multi-threaded `fork_unchecked` it names the child (one
+/// thread), not the parent.
+fn thread_count_is_exact() {
+    assert_eq!(procctl::proc::thread_count(), Some(1));
+    let (tx, rx) = mpsc::channel::<()>();
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+    let mut threads = Vec::new();
+    for n in 2..=9 {
+        let rx = rx.clone();
+        let (started, ready) = mpsc::channel();
+        threads.push(std::thread::spawn(move || {
+            started.send(()).unwrap();
+            let _ = rx.lock().unwrap().recv();
+        }));
+        ready.recv().unwrap();
+        assert_eq!(procctl::proc::thread_count(), Some(n));
+        assert_eq!(stat_threads(), n);
+    }
+    // SAFETY: the child only calls thread_count (one stat, no lock, no
+    // allocation) and _exit.
+    let child = unsafe {
+        procctl::proc::fork_unchecked(|| match procctl::proc::thread_count() {
+            Some(1) => 0,
+            Some(n) => n.min(100) as i32,
+            None => 101,
+        })
+    }
+    .unwrap();
+    assert_eq!(wait10(&child).code(), Some(0));
+    drop(tx);
+    for t in threads {
+        t.join().unwrap();
+    }
+    until_single_threaded();
 }
 
 /// Runs `scenario` in a forked child whose stdout and stderr go to
