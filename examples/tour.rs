@@ -275,6 +275,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
+    section("15. a pseudo-terminal: the child's controlling terminal, as spawn data");
+    {
+        use std::io::Write;
+        let (mut master, slave) = procctl::pty::open()?;
+        master.resize(24, 80)?;
+        let child = Command::new("sh")
+            .args(["-c", "read x; echo \"got $x\"; stty size"])
+            .pty(&slave)
+            .spawn()?;
+        drop(slave); // else the master never reaches the end
+        master.write_all(b"hi\n")?;
+        let (mut out, mut buf) = (Vec::new(), [0u8; 512]);
+        while let Some(n) = master.read_timeout(&mut buf, Duration::from_secs(5))? {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        println!(
+            "   {} on a pty -> {:?}",
+            child.wait()?,
+            String::from_utf8_lossy(&out)
+        );
+    }
+
     println!("\ntour done.");
     Ok(())
 }
