@@ -76,8 +76,11 @@ mod linux {
     /// The errors `case` may be refused with, before anything runs.
     fn refusals(c: &Case) -> Vec<&'static str> {
         let mut why = Vec::new();
+        // A value set again replaces the first one, NUL and all: only
+        // the environment the program would get is checked.
+        let last: BTreeMap<&[u8], &[u8]> = c.env.iter().map(|(k, v)| (&k[..], &v[..])).collect();
         if c.args.iter().any(|a| a.contains(&0))
-            || c.env.iter().any(|(k, v)| k.contains(&0) || v.contains(&0))
+            || last.iter().any(|(k, v)| k.contains(&0) || v.contains(&0))
             || c.dir.as_ref().is_some_and(|d| d.contains(&0))
         {
             why.push("NulByte");
