@@ -579,23 +579,27 @@ mod linux {
         SYS_epoll_create1, SYS_execve, SYS_pidfd_open, SYS_pipe2, SYS_poll, SYS_wait4, SYS_waitid,
     };
 
+    /// glibc forks with `clone`; musl with `fork` where the architecture
+    /// has it.
+    #[cfg(target_arch = "x86_64")]
+    const FORK_EAGAIN: &[(libc::c_long, i32)] = &[(libc::SYS_fork, EAGAIN), (SYS_clone, EAGAIN)];
+    #[cfg(target_arch = "x86_64")]
+    const FORK_ENOMEM: &[(libc::c_long, i32)] = &[(libc::SYS_fork, ENOMEM), (SYS_clone, ENOMEM)];
+    #[cfg(not(target_arch = "x86_64"))]
+    const FORK_EAGAIN: &[(libc::c_long, i32)] = &[(SYS_clone, EAGAIN)];
+    #[cfg(not(target_arch = "x86_64"))]
+    const FORK_ENOMEM: &[(libc::c_long, i32)] = &[(SYS_clone, ENOMEM)];
+    /// glibc makes threads with `clone3` (falling back to `clone` only on
+    /// `ENOSYS`), musl with `clone`.
+    const THREAD_EAGAIN: &[(libc::c_long, i32)] = &[(SYS_clone3, EAGAIN), (SYS_clone, EAGAIN)];
+
     type Case = (&'static str, Path, &'static [(libc::c_long, i32)], Want);
 
     const STEP_EXEC: Want = Want::Step(SpawnStep::Exec);
 
     const CASES: &[Case] = &[
-        (
-            "fork",
-            path_fork,
-            &[(SYS_clone, EAGAIN)],
-            Want::Limit("fork"),
-        ),
-        (
-            "fork",
-            path_fork,
-            &[(SYS_clone, ENOMEM)],
-            Want::Limit("fork"),
-        ),
+        ("fork", path_fork, FORK_EAGAIN, Want::Limit("fork")),
+        ("fork", path_fork, FORK_ENOMEM, Want::Limit("fork")),
         ("fork", path_fork, &[(SYS_pidfd_open, ENOSYS)], Want::Ok),
         ("fork", path_fork, &[(SYS_pidfd_open, EMFILE)], Want::Ok),
         (
@@ -744,13 +748,13 @@ mod linux {
         (
             "signal::register",
             path_register,
-            &[(SYS_clone3, EAGAIN)],
+            THREAD_EAGAIN,
             Want::Limit("pthread_create"),
         ),
         (
             "start_reaper",
             path_reaper,
-            &[(SYS_clone3, EAGAIN)],
+            THREAD_EAGAIN,
             Want::Limit("pthread_create"),
         ),
         (
@@ -797,6 +801,8 @@ mod linux {
     fn syscall_name(nr: libc::c_long) -> &'static str {
         match nr {
             SYS_clone => "clone",
+            #[cfg(target_arch = "x86_64")]
+            libc::SYS_fork => "fork",
             SYS_clone3 => "clone3",
             SYS_pidfd_open => "pidfd_open",
             SYS_pipe2 => "pipe2",
