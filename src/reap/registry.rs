@@ -393,6 +393,8 @@ pub(crate) fn wait_for(
     id: wait::Id,
     flags: wait::Flags,
 ) -> io::Result<Option<(i32, WaitStatus, Rusage)>> {
+    // The pid whose reap last failed with ECHILD.
+    let mut gone = None;
     loop {
         let Some(pid) = wait::peek(id, flags)? else {
             return Ok(None);
@@ -405,7 +407,14 @@ pub(crate) fn wait_for(
             // Another thread took this report between the look and the
             // reap: look again.
             Ok(None) => continue,
-            Err(e) if e.raw_os_error() == Some(libc::ECHILD) => continue,
+            // Once: another thread reaped it between the look and the
+            // reap. The same pid again means the look sees a child that
+            // the reap cannot (a filter that refuses `wait4`): an error,
+            // not a spin.
+            Err(e) if e.raw_os_error() == Some(libc::ECHILD) && gone != Some(pid) => {
+                gone = Some(pid);
+                continue;
+            }
             Err(e) => return Err(e),
         }
     }

@@ -437,7 +437,7 @@ impl Queue {
         {
             let queue = Queue {
                 tally: Tally::new(),
-                sleeper: Sleeper::new(),
+                sleeper: Sleeper::new(SysFutex),
             };
             Ok((Arc::new(queue), QueueWait {}))
         }
@@ -475,7 +475,9 @@ impl QueueWait {
     pub(crate) fn wait(&mut self, queue: &Queue, timeout: Option<Duration>) -> io::Result<()> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
-            queue.sleeper.sleep_unless_noted(&queue.tally, timeout);
+            queue
+                .sleeper
+                .sleep_unless_noted(|| !queue.tally.is_empty(), timeout);
             Ok(())
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -486,69 +488,53 @@ impl QueueWait {
     }
 }
 
-/// Linux: a futex word a thread sleeps on until the low-level handler
-/// counts a delivery for it (one per `Signals` queue, one for the
-/// dispatcher). The handler only makes the `FUTEX_WAKE` system call while
-/// the thread sleeps.
+/// Linux: the wake-up protocol (in [`sleeper`], modelled under loom)
+/// on the real futex.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-struct Sleeper(AtomicU32);
+mod sleeper;
+
+/// Linux: `FUTEX_WAIT`/`FUTEX_WAKE` on a private futex word.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+struct SysFutex;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
-impl Sleeper {
-    const fn new() -> Sleeper {
-        Sleeper(AtomicU32::new(0))
+impl sleeper::Futex for SysFutex {
+    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+        let ts = timeout.map(timespec);
+        let ts_ptr = ts
+            .as_ref()
+            .map_or(ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: FUTEX_WAIT on a live, aligned 32-bit word, with a
+        // relative timeout that outlives the call (or none).
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                expected,
+                ts_ptr,
+            )
+        };
     }
 
-    /// The child of a `fork`: no thread sleeps here (only the forking
-    /// thread exists, and it was not asleep).
-    fn reset(&self) {
-        self.0.store(0, SeqCst);
-    }
-
-    /// Signal context: wakes the sleeping thread, if any. A raw system
-    /// call, so async-signal-safe.
-    fn wake(&self) {
-        if self.0.swap(0, SeqCst) == 1 {
-            // SAFETY: FUTEX_WAKE on a live, aligned 32-bit word.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_futex,
-                    self.0.as_ptr(),
-                    libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-                    1,
-                )
-            };
-        }
-    }
-
-    /// Sleeps until woken or `timeout` passes (`None`: no limit), unless
-    /// `tally` already holds a delivery. May return early (a signal, a
-    /// stale wake-up): the caller looks at the tally and decides.
-    fn sleep_unless_noted(&self, tally: &Tally, timeout: Option<Duration>) {
-        self.0.store(1, SeqCst);
-        // A delivery counted before this check is seen here; one counted
-        // after it finds the word at 1 and wakes us (or has already set it
-        // to 0, and FUTEX_WAIT returns at once).
-        if tally.is_empty() {
-            let ts = timeout.map(timespec);
-            let ts_ptr = ts
-                .as_ref()
-                .map_or(ptr::null(), |t| t as *const libc::timespec);
-            // SAFETY: FUTEX_WAIT on a live, aligned 32-bit word, with a
-            // relative timeout that outlives the call (or none).
-            unsafe {
-                libc::syscall(
-                    libc::SYS_futex,
-                    self.0.as_ptr(),
-                    libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-                    1u32,
-                    ts_ptr,
-                )
-            };
-        }
-        self.0.store(0, SeqCst);
+    fn wake_one(&self, word: &AtomicU32) {
+        // SAFETY: FUTEX_WAKE on a live, aligned 32-bit word; a raw system
+        // call, so async-signal-safe.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+                1,
+            )
+        };
     }
 }
+
+/// Where a thread sleeps until the low-level handler counts a delivery
+/// for it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+type Sleeper = sleeper::Sleeper<SysFutex>;
 
 /// What procctl does for one signal, in signal context.
 #[derive(Default)]
@@ -622,7 +608,7 @@ static DISPATCH: Tally = Tally::new();
 static DISPATCH_WAKE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 /// Linux: where the dispatcher sleeps.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-static DISPATCH_SLEEPER: Sleeper = Sleeper::new();
+static DISPATCH_SLEEPER: Sleeper = Sleeper::new(SysFutex);
 /// Serialises every change to `SLOTS` and to the installed handlers.
 static HOOK_LOCK: Mutex<()> = Mutex::new(());
 
@@ -972,7 +958,7 @@ impl DispatchWait {
     /// dispatcher should stop.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     pub(crate) fn wait(&mut self) -> io::Result<()> {
-        DISPATCH_SLEEPER.sleep_unless_noted(&DISPATCH, None);
+        DISPATCH_SLEEPER.sleep_unless_noted(|| !DISPATCH.is_empty(), None);
         Ok(())
     }
 

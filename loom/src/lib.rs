@@ -1,0 +1,1 @@
+//! Empty: the models are in tests/loom_models.rs.
