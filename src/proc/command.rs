@@ -324,6 +324,9 @@ pub struct Command {
     /// The cgroup to start in (`Command::scope`, Linux).
     #[cfg(target_os = "linux")]
     scope: Option<std::sync::Arc<crate::sys::cgroup::Target>>,
+    /// Spawn attributes: rlimits, credentials, namespaces, ... (Unix).
+    #[cfg(unix)]
+    attrs: super::attrs::Attrs,
     wait_delay: Option<Duration>,
 }
 
@@ -357,6 +360,8 @@ impl fmt::Debug for Command {
             .field("default_signals", &self.default);
         #[cfg(target_os = "linux")]
         d.field("scope", &self.scope.as_ref().map(|t| &t.path));
+        #[cfg(unix)]
+        d.field("attrs", &self.attrs);
         d.field("drop_policy", &self.drop_policy)
             .field("wait_delay", &self.wait_delay)
             .finish()
@@ -416,6 +421,8 @@ impl Command {
             drop_policy: DropPolicy::Reap,
             #[cfg(target_os = "linux")]
             scope: None,
+            #[cfg(unix)]
+            attrs: Default::default(),
             wait_delay: None,
         }
     }
