@@ -340,3 +340,64 @@ pub(crate) mod test_seam {
         }
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use crate::Signal;
+    use crate::proc::Command;
+
+    /// The race Go and bst fixed: the spawning process dies before the
+    /// child's `PR_SET_PDEATHSIG`, so the kernel never sends the signal.
+    /// The seam holds the child 200 ms before the call; the spawner's
+    /// other thread ends the spawner 50 ms in. The child must see that its
+    /// parent changed and send itself the signal.
+    #[test]
+    fn parent_death_signal_when_the_parent_died_before_the_prctl() {
+        let scenario = || {
+            // SAFETY: plain calls in this forked child: a timer, a prctl,
+            // fork, and waits for our own children.
+            unsafe {
+                libc::alarm(10);
+                libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+                let mid = libc::fork();
+                if mid == 0 {
+                    super::test_seam::DELAY.store(true, Ordering::Relaxed);
+                    std::thread::spawn(|| {
+                        std::thread::sleep(Duration::from_millis(50));
+                        libc::_exit(0);
+                    });
+                    let _ = Command::new("sleep")
+                        .arg("5")
+                        .parent_death_signal(Signal::KILL)
+                        .spawn();
+                    // The spawn returns only after the child's exec, by
+                    // which time this process is gone.
+                    libc::_exit(3);
+                }
+                let mut st = 0;
+                if libc::waitpid(mid, &mut st, 0) != mid || libc::WEXITSTATUS(st) != 0 {
+                    return 4;
+                }
+                // The grandchild, reparented to us.
+                let g = libc::waitpid(-1, &mut st, 0);
+                if g <= 0 {
+                    return 5;
+                }
+                if libc::WIFSIGNALED(st) && libc::WTERMSIG(st) == libc::SIGKILL {
+                    0
+                } else {
+                    1
+                }
+            }
+        };
+        // SAFETY: the closure forks and spawns in a process forked from a
+        // multi-threaded one; glibc makes malloc usable after fork, and
+        // nothing else it uses is held by another thread of libtest.
+        let child = unsafe { crate::proc::fork_unchecked(scenario) }.unwrap();
+        let status = child.wait_timeout(Duration::from_secs(15)).unwrap();
+        assert_eq!(status.and_then(|s| s.code()), Some(0), "{status:?}");
+    }
+}
