@@ -1488,6 +1488,11 @@ mod forked {
         ctx.reset_handlers = true;
         ctx.unshare = false;
         ctx.reopen = false;
+        // cgroup (proc::Scope): no clone3 here, the child joins itself.
+        #[cfg(target_os = "linux")]
+        {
+            ctx.join_cgroup = ctx.req.cgroup.is_some();
+        }
         // The user namespace handshake: the child waits for one byte (the
         // maps are written) or EOF (they could not be: it exits).
         #[cfg(target_os = "linux")]
