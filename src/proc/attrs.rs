@@ -68,6 +68,7 @@ pub enum Resource {
 
 impl Resource {
     /// The `RLIMIT_*` number.
+    #[allow(clippy::unnecessary_cast)] // c_uint on glibc, c_int elsewhere
     fn as_raw(self) -> i32 {
         (match self {
             Resource::Nofile => libc::RLIMIT_NOFILE,

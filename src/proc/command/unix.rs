@@ -332,34 +332,8 @@ impl Command {
 }
 
 // ---- spawn attributes (issue 12) ----
-/// # Process attributes (Unix)
-///
-/// Each attribute is plain data, applied in the child between clone and
-/// exec by raw system calls into memory prepared before the clone (no
-/// `pre_exec` closure, no allocation, no lock), on the `clone3`, `clone`
-/// and `fork` paths alike. A step that fails is an [`Error::Spawn`] naming
-/// its [`SpawnStep`] with the errno; an attribute the platform does not
-/// have is [`Error::Unsupported`] at `spawn`, before any process exists.
-///
-/// The order in which the child sets itself up:
-///
-/// | # | step | why here |
-/// |---|------|----------|
-/// | 1 | cgroup (`scope`, `clone` fallback) | before anything runs |
-/// | 2 | signal dispositions | no handler of ours may run in the child |
-/// | 3 | `setsid` / `setpgid` | the session exists before a terminal is taken |
-/// | 4 | `unshare` (namespaces) | while every privilege is still held; a new mount namespace before `chroot` |
-/// | 5 | `chroot` (then `chdir("/")`) | before the working directory, which resolves in the new root |
-/// | 6 | `setrlimit` | raising a hard limit needs the privilege `setuid` gives up |
-/// | 7 | `umask` | cannot fail |
-/// | 8 | nice, CPU affinity | lowering nice needs `CAP_SYS_NICE` |
-/// | 9 | `setgroups` → `setgid` → `setuid` | groups and gid need the privilege the uid change drops |
-/// | 10 | `no_new_privs` | governs the exec to come |
-/// | 11 | parent-death signal, then the parent check | after `setuid` (which clears it), as late as possible |
-/// | 12 | descriptors (`dup2`, close the rest) | |
-/// | 13 | `chdir` (`current_dir`) | after `chroot` and `setuid`: as the new user, in the new root |
-/// | 14 | signal mask | last, so no signal is delivered half set up |
-/// | 15 | `execve` | the program, looked up in the new root |
+/// Process attributes (Unix): the order in which they apply is the
+/// table in [`Command`]'s docs.
 impl Command {
     /// `setrlimit(resource, {soft, hard})` in the child: a resource limit.
     ///

@@ -31,6 +31,7 @@ use crate::error::SpawnStep;
 /// The id maps of a new user namespace, as the text the parent writes to
 /// `/proc/<pid>/uid_map` and `gid_map`.
 #[derive(Debug)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) struct IdMaps {
     pub(crate) uid_map: Option<Vec<u8>>,
     pub(crate) gid_map: Option<Vec<u8>>,
@@ -38,6 +39,7 @@ pub(crate) struct IdMaps {
 
 /// Everything the attribute steps read, as plain data.
 #[derive(Debug, Default)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) struct Attrs {
     /// `(RLIMIT_*, soft, hard)`.
     pub(crate) rlimits: Vec<(i32, u64, u64)>,
@@ -223,14 +225,17 @@ pub(super) fn apply(a: &Attrs) -> Result<(), (SpawnStep, c_int)> {
         // Refused at `Command::spawn` before any process exists.
         return Err((SpawnStep::ParentDeathSignal, libc::ENOSYS));
         #[cfg(any(target_os = "linux", target_os = "freebsd"))]
-        if ret < 0 {
-            return fail(SpawnStep::ParentDeathSignal);
-        }
-        // SAFETY: getppid and kill on ourselves are async-signal-safe. A
-        // blocked signal stays pending until the mask is set before exec.
-        if unsafe { libc::getppid() } != a.parent {
-            // SAFETY: as above.
-            unsafe { libc::kill(libc::getpid(), a.pdeathsig) };
+        {
+            if ret < 0 {
+                return fail(SpawnStep::ParentDeathSignal);
+            }
+            // SAFETY: getppid and kill on ourselves are async-signal-safe.
+            // A blocked signal stays pending until the mask is set before
+            // exec.
+            if unsafe { libc::getppid() } != a.parent {
+                // SAFETY: as above.
+                unsafe { libc::kill(libc::getpid(), a.pdeathsig) };
+            }
         }
     }
     Ok(())
