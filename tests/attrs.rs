@@ -345,6 +345,50 @@ mod linux {
             "{errno:?}"
         );
 
+        // Ids that the child's new user namespace does not map: setgid
+        // and setuid refuse them (EINVAL) after setgroups went through.
+        // SAFETY: geteuid/getegid have no preconditions.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let userns = || {
+            let mut cmd = Command::new("true");
+            cmd.unshare(Namespaces::USER)
+                .uid_map(&[(0, uid, 1)])
+                .gid_map(&[(0, gid, 1)]);
+            cmd
+        };
+        if root() {
+            assert_eq!(
+                failed_step(userns().gid(5)),
+                (SpawnStep::Setgid, Some(libc::EINVAL))
+            );
+        }
+        let (step, errno) = failed_step(userns().uid(5).groups(&[]));
+        if step != SpawnStep::IdMap {
+            // Unprivileged: setgroups is denied in the namespace (EPERM).
+            let want = if root() {
+                SpawnStep::Setuid
+            } else {
+                SpawnStep::Setgroups
+            };
+            assert_eq!(step, want);
+            assert!(
+                matches!(errno, Some(libc::EINVAL | libc::EPERM)),
+                "{errno:?}"
+            );
+            let (step, errno) = failed_step(userns().uid(5));
+            assert_eq!(
+                (step, errno),
+                (
+                    want,
+                    if root() {
+                        Some(libc::EINVAL)
+                    } else {
+                        Some(libc::EPERM)
+                    }
+                )
+            );
+        }
+
         // Without privileges (a forked child that drops them): each step
         // that needs one.
         if !root() {
