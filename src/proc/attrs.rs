@@ -95,7 +95,9 @@ impl Resource {
 }
 
 /// The value of an unlimited resource for
-/// [`Command::rlimit`](crate::proc::Command::rlimit): `RLIM_INFINITY`.
+/// [`Command::rlimit`](crate::proc::Command::rlimit): `RLIM_INFINITY`
+/// (translated to the platform's own value, which on macOS and FreeBSD is
+/// `2^63 - 1`).
 ///
 /// ```
 /// assert_eq!(procctl::proc::RLIM_INFINITY, u64::MAX);
@@ -287,7 +289,7 @@ impl Attrs {
             rlimits: self
                 .rlimits
                 .iter()
-                .map(|&(r, soft, hard)| (r.as_raw(), soft, hard))
+                .map(|&(r, soft, hard)| (r.as_raw(), raw_limit(soft), raw_limit(hard)))
                 .collect(),
             umask: self.umask,
             uid: self.uid,
@@ -310,6 +312,17 @@ impl Attrs {
             }),
             parent: 0,
         })
+    }
+}
+
+/// A limit as the C library spells it: [`RLIM_INFINITY`] is `u64::MAX`
+/// here and `2^63 - 1` on macOS and FreeBSD.
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 everywhere we build
+fn raw_limit(v: u64) -> u64 {
+    if v == RLIM_INFINITY {
+        libc::RLIM_INFINITY as u64
+    } else {
+        v
     }
 }
 
