@@ -216,6 +216,66 @@ mod imp {
 
     type Method = (&'static str, fn(&Program));
 
+    // ---- spawn attributes (Command::rlimit, umask, nice, unshare) ----
+    /// rlimits + umask + nice: three more system calls in the child.
+    fn procctl_rlimit_umask_nice(p: &Program) {
+        use procctl::proc::Resource;
+        let status = Command::new(p.path())
+            .rlimit(Resource::Nofile, 1024, 4096)
+            .rlimit(Resource::Core, 0, 0)
+            .umask(0o022)
+            .nice(0)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// A new user namespace with one-line maps: the fork path (no
+    /// `CLONE_VFORK`: page tables copied), a handshake, and three writes
+    /// to `/proc/<pid>/*_map` by the parent.
+    fn procctl_userns(p: &Program) {
+        use procctl::proc::Namespaces;
+        // SAFETY: geteuid and getegid have no preconditions.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let status = Command::new(p.path())
+            .unshare(Namespaces::USER)
+            .uid_map(&[(0, uid, 1)])
+            .gid_map(&[(0, gid, 1)])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// A new UTS namespace (root): `unshare` in the child, fast path.
+    fn procctl_unshare_uts(p: &Program) {
+        use procctl::proc::Namespaces;
+        let status = Command::new(p.path())
+            .unshare(Namespaces::UTS)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// The attribute rows, interleaved with a plain spawn.
+    const ATTR_METHODS: [Method; 6] = [
+        ("vfork_execve", raw_vfork),
+        ("vfork_execve_pidfd_setup", raw_vfork_pidfd_setup),
+        ("procctl", procctl_status),
+        ("procctl_rlimit_umask_nice", procctl_rlimit_umask_nice),
+        ("procctl_unshare_uts", procctl_unshare_uts),
+        ("procctl_userns", procctl_userns),
+    ];
+    /// The same, with plain `procctl` first: the table's "vs
+    /// vfork+execve" column is then the ratio to a spawn without
+    /// attributes (rows named "... vs procctl").
+    const ATTR_VS_PLAIN: [Method; 4] = [
+        ("procctl", procctl_status),
+        ("vfork_execve_pidfd_setup", raw_vfork_pidfd_setup),
+        ("procctl_rlimit_umask_nice", procctl_rlimit_umask_nice),
+        ("procctl_userns", procctl_userns),
+    ];
+    // ---- end spawn attributes ----
+
     /// The piped rows: procctl's and std's `output()` beside the raw
     /// baseline and the floor (which make no pipes).
     const PIPED_METHODS: [Method; 4] = [
@@ -600,6 +660,35 @@ mod imp {
         std::fs::create_dir_all(&dir).unwrap();
         let mut c = Criterion::default().configure_from_args();
         let mut interleaved = Interleaved { rows: Vec::new() };
+        // spawn attributes: PROCCTL_BENCH_ATTRS_ONLY=1 runs only their rows.
+        let attrs_only = std::env::var("PROCCTL_BENCH_ATTRS_ONLY").as_deref() == Ok("1");
+        let mut programs = vec![("true attrs", Program::new(Path::new("/bin/true")))];
+        if let Some(bin) = build_static(&dir) {
+            programs.push(("static attrs", Program::new(&bin)));
+        }
+        // SAFETY: geteuid has no preconditions.
+        let methods: &[Method] = if unsafe { libc::geteuid() } == 0 {
+            &ATTR_METHODS
+        } else {
+            // Without root a new UTS namespace is refused.
+            &[
+                ATTR_METHODS[0],
+                ATTR_METHODS[1],
+                ATTR_METHODS[2],
+                ATTR_METHODS[3],
+                ATTR_METHODS[5],
+            ]
+        };
+        for (name, program) in &programs {
+            interleaved.measure_methods(methods, name, SMALL, program, fast);
+            let vs = format!("{name} vs procctl");
+            interleaved.measure_methods(&ATTR_VS_PLAIN, &vs, SMALL, program, fast);
+        }
+        if attrs_only {
+            interleaved.print();
+            let _ = std::fs::remove_dir_all(&dir);
+            return;
+        }
         spawn_benches(&mut c, fast, &dir, &mut interleaved);
         let communicate = communicate_benches(&mut c, fast);
         c.final_summary();

@@ -59,6 +59,34 @@ pub enum SpawnStep {
     /// Making the child's process group the terminal's foreground group
     /// (`tcsetpgrp`, with `SIGTTOU` blocked): `Command::foreground`.
     Foreground,
+    // ---- spawn attributes (Command::rlimit, uid, unshare, ...) ----
+    /// `unshare(flags)` for [`Command::unshare`](crate::proc::Command::unshare)
+    /// (Linux).
+    Unshare,
+    /// Writing `/proc/<pid>/setgroups`, `gid_map` or `uid_map` for a new
+    /// user namespace; done by the parent while the child waits (Linux).
+    IdMap,
+    /// `chroot(path)`.
+    Chroot,
+    /// `setrlimit(resource, limit)`.
+    Rlimit,
+    /// `setpriority(PRIO_PROCESS, 0, nice)`.
+    Nice,
+    /// `sched_setaffinity(0, set)` (Linux).
+    CpuAffinity,
+    /// `setgroups(n, list)`: the supplementary groups.
+    Setgroups,
+    /// `setgid(gid)`.
+    Setgid,
+    /// `setuid(uid)`.
+    Setuid,
+    /// `prctl(PR_SET_NO_NEW_PRIVS)` (Linux), `procctl(PROC_NO_NEW_PRIVS_CTL)`
+    /// (FreeBSD).
+    NoNewPrivs,
+    /// `prctl(PR_SET_PDEATHSIG)` (Linux), `procctl(PROC_PDEATHSIG_CTL)`
+    /// (FreeBSD).
+    ParentDeathSignal,
+    // ---- end spawn attributes ----
 }
 
 impl fmt::Display for SpawnStep {
@@ -77,6 +105,17 @@ impl fmt::Display for SpawnStep {
             SpawnStep::Cgroup => "join cgroup",
             SpawnStep::Terminal => "set controlling terminal",
             SpawnStep::Foreground => "set foreground process group",
+            SpawnStep::Unshare => "unshare",
+            SpawnStep::IdMap => "write id map",
+            SpawnStep::Chroot => "chroot",
+            SpawnStep::Rlimit => "setrlimit",
+            SpawnStep::Nice => "setpriority",
+            SpawnStep::CpuAffinity => "sched_setaffinity",
+            SpawnStep::Setgroups => "setgroups",
+            SpawnStep::Setgid => "setgid",
+            SpawnStep::Setuid => "setuid",
+            SpawnStep::NoNewPrivs => "no_new_privs",
+            SpawnStep::ParentDeathSignal => "parent death signal",
         })
     }
 }

@@ -236,6 +236,46 @@ impl From<PipeWriter> for Stdio {
 ///   ours), and a file without a `#!` line that the kernel refuses
 ///   (`ENOEXEC`) runs under `/bin/sh`.
 ///
+/// - **Process attributes** (Unix): resource limits
+///   ([`rlimit`](Command::rlimit)), [`umask`](Command::umask),
+///   credentials ([`uid`](Command::uid), [`gid`](Command::gid),
+///   [`groups`](Command::groups)), [`chroot`](Command::chroot),
+///   [`parent_death_signal`](Command::parent_death_signal),
+///   [`no_new_privs`](Command::no_new_privs), [`nice`](Command::nice),
+///   [`cpu_affinity`](Command::cpu_affinity) and namespaces
+///   ([`unshare`](Command::unshare), [`uid_map`](Command::uid_map),
+///   [`gid_map`](Command::gid_map)): ours unless set. Each is applied in
+///   the child by a raw system call, in this order:
+///
+///   | # | step | why here |
+///   |---|------|----------|
+///   | 1 | cgroup ([`scope`](Command::scope), on the `clone` fallback) | before anything runs |
+///   | 2 | signal dispositions | no handler of ours may run in the child |
+///   | 3 | `setsid` / `setpgid` | the session exists before anything depends on it |
+///   | 4 | `unshare` (namespaces) | while every privilege is still held; a new mount namespace before `chroot` |
+///   | 5 | `chroot`, then `chdir("/")` | before the working directory, which then resolves in the new root |
+///   | 6 | `setrlimit` | raising a hard limit needs the privilege `setuid` gives up |
+///   | 7 | `umask` | cannot fail |
+///   | 8 | `setpriority` (nice), `sched_setaffinity` | lowering nice needs `CAP_SYS_NICE`: before `setuid` |
+///   | 9 | `setgroups` → `setgid` → `setuid` | groups and gid need the privilege the uid change drops |
+///   | 10 | `no_new_privs` | it governs the exec to come |
+///   | 11 | parent-death signal, then the check that the parent lives | after `setuid` (which clears it), as late as possible |
+///   | 12 | descriptors (`dup2`, closing the rest) | |
+///   | 13 | `chdir` ([`current_dir`](Command::current_dir)) | as the new user, inside the new root |
+///   | 14 | signal mask | last: no signal is delivered half set up |
+///   | 15 | `execve` | the program is looked up inside the new root |
+///
+///   A step that fails is [`Error::Spawn`](crate::Error::Spawn) naming
+///   its [`SpawnStep`](crate::error::SpawnStep) with the errno; a value
+///   that is wrong whatever the kernel says (`soft > hard`, a `umask`
+///   above `0o777`, more than `NGROUPS_MAX` groups, a user namespace
+///   without maps) is [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+///   and an attribute this platform lacks is
+///   [`Error::Unsupported`](crate::Error::Unsupported), both at `spawn`
+///   before any process exists. Linux has them all; macOS has `rlimit`,
+///   `umask`, `uid`, `gid`, `groups`, `chroot` and `nice`; FreeBSD also
+///   `parent_death_signal` and `no_new_privs` (through `procctl`).
+///
 /// # How it starts the program
 ///
 /// Nothing is forked to be exec'd. On Linux the child is made with
@@ -255,7 +295,8 @@ impl From<PipeWriter> for Stdio {
 /// On Windows, `Command` is built on `std::process::Command`
 /// (`CreateProcessW`) and offers the portable methods only: `arg0`,
 /// `process_group`, `setsid`, `keep_fd`, `map_fd`, `inherit_fds`,
-/// `signal_mask`, `ignore_signal` and `default_signal` are `cfg(unix)`
+/// `signal_mask`, `ignore_signal`, `default_signal` and the process
+/// attributes (`rlimit` to `gid_map`) are `cfg(unix)`
 /// (Windows has no descriptors to map, no process groups in that sense
 /// and no signal dispositions to pass on). A program name without a path
 /// is looked up the way `CreateProcessW` and std do (the application's
@@ -324,6 +365,9 @@ pub struct Command {
     /// The cgroup to start in (`Command::scope`, Linux).
     #[cfg(target_os = "linux")]
     scope: Option<std::sync::Arc<crate::sys::cgroup::Target>>,
+    /// Spawn attributes: rlimits, credentials, namespaces, ... (Unix).
+    #[cfg(unix)]
+    attrs: super::attrs::Attrs,
     wait_delay: Option<Duration>,
     /// `pty`, `controlling_terminal`, `foreground` (Unix).
     #[cfg(unix)]
@@ -361,6 +405,8 @@ impl fmt::Debug for Command {
             .field("terminal", &self.terminal);
         #[cfg(target_os = "linux")]
         d.field("scope", &self.scope.as_ref().map(|t| &t.path));
+        #[cfg(unix)]
+        d.field("attrs", &self.attrs);
         d.field("drop_policy", &self.drop_policy)
             .field("wait_delay", &self.wait_delay)
             .finish()
@@ -420,6 +466,8 @@ impl Command {
             drop_policy: DropPolicy::Reap,
             #[cfg(target_os = "linux")]
             scope: None,
+            #[cfg(unix)]
+            attrs: Default::default(),
             wait_delay: None,
             #[cfg(unix)]
             terminal: unix::Terminal::default(),

@@ -23,6 +23,8 @@
 //! | `os.killpg(os.getpgid(p.pid), sig)` | [`Child::signal_group`] |
 //! | `multiprocessing.Process` / `threading.Thread` | [`spawn_task`] (a process on Unix, a thread on Windows), [`spawn_thread_task`] |
 
+#[cfg(unix)]
+pub(crate) mod attrs;
 #[cfg(any(unix, windows))]
 pub(crate) mod child;
 #[cfg(any(unix, windows))]
@@ -46,6 +48,8 @@ mod task;
 #[cfg(unix)]
 mod wait;
 
+#[cfg(unix)]
+pub use attrs::{Namespaces, RLIM_INFINITY, Resource};
 #[cfg(any(unix, windows))]
 pub use child::{Child, ResourceUsage};
 #[cfg(any(unix, windows))]

@@ -129,6 +129,13 @@ impl Command {
     pub(super) fn spawn_imp(&self, defaults: [StdioDefault; 3]) -> Result<Child> {
         reap::drain_orphans();
         self.check_signals()?;
+        // Spawn attributes: every value checked, and refused where the
+        // platform cannot apply it, before any process exists.
+        let attrs = if self.attrs.is_empty() {
+            Default::default()
+        } else {
+            self.attrs.prepare()?
+        };
         let program = self.program.as_os_str();
         let argv: Vec<&OsStr> = std::iter::once(self.arg0.as_deref().unwrap_or(program))
             .chain(self.args.iter().map(OsString::as_os_str))
@@ -268,6 +275,7 @@ impl Command {
             cgroup: self.scope.as_ref().map(|t| t.request()),
             ctty,
             foreground,
+            attrs,
         };
 
         // Until the new child is registered, no "wait for any child" may
@@ -577,3 +585,395 @@ impl Command {
     }
 }
 // ---- end terminal ----
+
+// ---- spawn attributes (issue 12) ----
+/// Process attributes (Unix): the order in which they apply is the
+/// table in [`Command`]'s docs.
+impl Command {
+    /// `setrlimit(resource, {soft, hard})` in the child: a resource limit.
+    ///
+    /// [`RLIM_INFINITY`](crate::proc::RLIM_INFINITY) is "unlimited". Set
+    /// again for the same resource, the last call wins. Raising a hard
+    /// limit needs `CAP_SYS_RESOURCE`.
+    ///
+    /// # Errors
+    ///
+    /// At `spawn`: [`Error::InvalidArgument`] if `soft > hard` (before any
+    /// process exists); [`Error::Spawn`] with [`SpawnStep::Rlimit`] and
+    /// the errno (`EPERM`) if the kernel refuses. An unknown resource
+    /// cannot be named: [`Resource`](crate::proc::Resource) is an enum.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::proc::{Command, Resource};
+    /// let out = Command::new("sh")
+    ///     .args(["-c", "ulimit -n"])
+    ///     .rlimit(Resource::Nofile, 64, 64)
+    ///     .output()?;
+    /// assert_eq!(out.stdout, b"64\n");
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    #[doc(alias = "setrlimit")]
+    pub fn rlimit(
+        &mut self,
+        resource: crate::proc::Resource,
+        soft: u64,
+        hard: u64,
+    ) -> &mut Command {
+        self.attrs.rlimits.retain(|(r, _, _)| *r != resource);
+        self.attrs.rlimits.push((resource, soft, hard));
+        self
+    }
+
+    /// `umask(mode)` in the child: the file mode creation mask.
+    ///
+    /// # Errors
+    ///
+    /// At `spawn`: [`Error::InvalidArgument`] if `mode` is above `0o777`.
+    /// The call itself cannot fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::proc::Command;
+    /// let out = Command::new("sh").args(["-c", "umask"]).umask(0o027).output()?;
+    /// assert_eq!(out.stdout, b"0027\n");
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    pub fn umask(&mut self, mode: u32) -> &mut Command {
+        self.attrs.umask = Some(mode);
+        self
+    }
+
+    /// `setuid(uid)` in the child: its real, effective and saved user id.
+    ///
+    /// Set without [`groups`](Command::groups), the child's supplementary
+    /// groups are dropped (`setgroups(0, NULL)`): it must not keep ours.
+    ///
+    /// # Errors
+    ///
+    /// At `spawn`: [`Error::Spawn`] with [`SpawnStep::Setuid`] (or
+    /// [`SpawnStep::Setgroups`] for the dropped groups) and `EPERM` without
+    /// the privilege.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::proc::Command;
+    /// # let me = unsafe { libc::getuid() };
+    /// // Our own uid is always allowed; another needs root.
+    /// let r = Command::new("id").arg("-u").uid(me).output();
+    /// # match r { Ok(out) => assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), me.to_string()),
+    /// #   Err(e) => assert_eq!(e.spawn_step(), Some(procctl::error::SpawnStep::Setgroups)) }
+    /// ```
+    #[doc(alias = "setuid")]
+    pub fn uid(&mut self, uid: u32) -> &mut Command {
+        self.attrs.uid = Some(uid);
+        self
+    }
+
+    /// `setgid(gid)` in the child: its real, effective and saved group id.
+    ///
+    /// Set without [`groups`](Command::groups), the child's supplementary
+    /// groups are dropped (`setgroups(0, NULL)`).
+    ///
+    /// # Errors
+    ///
+    /// At `spawn`: [`Error::Spawn`] with [`SpawnStep::Setgid`] (or
+    /// [`SpawnStep::Setgroups`]) and `EPERM` without the privilege.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::proc::Command;
+    /// # if unsafe { libc::geteuid() } == 0 {
+    /// let out = Command::new("id").arg("-g").gid(100).output()?;
+    /// assert_eq!(out.stdout, b"100\n");
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    #[doc(alias = "setgid")]
+    pub fn gid(&mut self, gid: u32) -> &mut Command {
+        self.attrs.gid = Some(gid);
+        self
+    }
+
+    /// `setgroups(len, groups)` in the child: its supplementary groups.
+    ///
+    /// An empty list drops them all.
+    ///
+    /// # Errors
+    ///
+    /// At `spawn`: [`Error::InvalidArgument`] for more than `NGROUPS_MAX`
+    /// groups; [`Error::Spawn`] with [`SpawnStep::Setgroups`] and `EPERM`
+    /// without the privilege.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::proc::Command;
+    /// # if unsafe { libc::geteuid() } == 0 {
+    /// let out = Command::new("id").arg("-G").gid(0).groups(&[0, 7]).output()?;
+    /// assert_eq!(out.stdout, b"0 7\n");
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    #[doc(alias = "setgroups")]
+    pub fn groups(&mut self, groups: &[u32]) -> &mut Command {
+        self.attrs.groups = Some(groups.to_vec());
+        self
+    }
+
+    /// `chroot(dir)` in the child, then `chdir("/")`: its root directory.
+    ///
+    /// The program (and [`current_dir`](Command::current_dir)) are then
+    /// looked up inside `dir`. Needs `CAP_SYS_CHROOT`.
+    ///
+    /// # Errors
+    ///
+    /// At `spawn`: [`Error::Spawn`] with [`SpawnStep::Chroot`] and the
+    /// errno (`ENOENT` for a missing directory, `EPERM`): the directory
+    /// is only looked at in the child.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::proc::Command;
+    /// let err = Command::new("true").chroot("/no/such/dir").spawn().unwrap_err();
+    /// assert_eq!(err.spawn_step(), Some(procctl::error::SpawnStep::Chroot));
+    /// ```
+    pub fn chroot(&mut self, dir: impl AsRef<std::path::Path>) -> &mut Command {
+        self.attrs.chroot = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// `prctl(PR_SET_PDEATHSIG, signal)` in the child: the signal it gets
+    /// when its parent dies.
+    ///
+    /// Right after the call the child checks that its parent is still
+    /// the process that spawned it; if it died before (the child was
+    /// reparented), the child sends itself the signal, so the race in
+    /// which the parent dies during the spawn loses no signal.
+    ///
+    /// Linux ties it to the spawning **thread**, not the process: the
+    /// signal fires when the thread that called `spawn` exits, even if the
+    /// process lives on (Go issue 27505). Spawn from the main thread or a
+    /// thread that lives as long as the child should.
+    ///
+    /// # Errors
+    ///
+    /// At `spawn`: [`Error::Unsupported`] outside Linux and FreeBSD;
+    /// [`Error::Spawn`] with [`SpawnStep::ParentDeathSignal`].
+    ///
+    /// # Platform notes
+    ///
+    /// Linux; FreeBSD through `procctl(PROC_PDEATHSIG_CTL)` (tied to the
+    /// process there).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::{Signal, proc::Command};
+    /// # #[cfg(any(target_os = "linux", target_os = "freebsd"))] {
+    /// let out = Command::new("sh")
+    ///     .args(["-c", "grep -c . /proc/self/status"])
+    ///     .parent_death_signal(Signal::TERM)
+    ///     .status()?;
+    /// assert!(out.success());
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    #[doc(alias = "PR_SET_PDEATHSIG")]
+    pub fn parent_death_signal(&mut self, signal: Signal) -> &mut Command {
+        self.attrs.pdeathsig = Some(signal);
+        self
+    }
+
+    /// `prctl(PR_SET_NO_NEW_PRIVS, 1)` in the child: exec never grants
+    /// privileges (set-user-id bits and file capabilities are ignored).
+    ///
+    /// # Errors
+    ///
+    /// At `spawn`: [`Error::Unsupported`] outside Linux and FreeBSD;
+    /// [`Error::Spawn`] with [`SpawnStep::NoNewPrivs`].
+    ///
+    /// # Platform notes
+    ///
+    /// Linux; FreeBSD 14 through `procctl(PROC_NO_NEW_PRIVS_CTL)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(target_os = "linux")] {
+    /// let out = procctl::proc::Command::new("grep")
+    ///     .args(["NoNewPrivs", "/proc/self/status"])
+    ///     .no_new_privs(true)
+    ///     .output()?;
+    /// assert!(String::from_utf8_lossy(&out.stdout).contains('1'));
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    #[doc(alias = "PR_SET_NO_NEW_PRIVS")]
+    pub fn no_new_privs(&mut self, on: bool) -> &mut Command {
+        self.attrs.no_new_privs = on;
+        self
+    }
+
+    /// `setpriority(PRIO_PROCESS, 0, nice)` in the child: its nice value,
+    /// absolute (-20 to 19), not added to ours as `nice(1)` does.
+    ///
+    /// # Errors
+    ///
+    /// At `spawn`: [`Error::Spawn`] with [`SpawnStep::Nice`] (`EACCES`
+    /// for a value below ours without `CAP_SYS_NICE`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out = procctl::proc::Command::new("sh")
+    ///     .args(["-c", "ps -o ni= -p $$"])
+    ///     .nice(10)
+    ///     .output()?;
+    /// assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "10");
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    #[doc(alias = "setpriority")]
+    pub fn nice(&mut self, nice: i32) -> &mut Command {
+        self.attrs.nice = Some(nice);
+        self
+    }
+
+    /// `sched_setaffinity(0, cpus)` in the child: the CPUs it may run on.
+    ///
+    /// # Errors
+    ///
+    /// At `spawn`: [`Error::InvalidArgument`] for an empty list or a CPU
+    /// number at or above `CPU_SETSIZE` (1024); [`Error::Unsupported`]
+    /// outside Linux; [`Error::Spawn`] with [`SpawnStep::CpuAffinity`]
+    /// (`EINVAL`: none of the CPUs is allowed to us).
+    ///
+    /// # Platform notes
+    ///
+    /// Linux only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(target_os = "linux")] {
+    /// let out = procctl::proc::Command::new("grep")
+    ///     .args(["Cpus_allowed_list", "/proc/self/status"])
+    ///     .cpu_affinity(&[0])
+    ///     .output()?;
+    /// assert!(String::from_utf8_lossy(&out.stdout).trim_end().ends_with("\t0"));
+    /// # }
+    /// # Ok::<(), procctl::Error>(())
+    /// ```
+    #[doc(alias = "sched_setaffinity")]
+    pub fn cpu_affinity(&mut self, cpus: &[usize]) -> &mut Command {
+        self.attrs.affinity = Some(cpus.to_vec());
+        self
+    }
+
+    /// `unshare(namespaces)` in the child: new namespaces for it.
+    ///
+    /// All but [`USER`](crate::proc::Namespaces::USER) are made by the
+    /// child with `unshare` on the usual fast path (`clone3` with
+    /// `CLONE_VFORK`), and need `CAP_SYS_ADMIN`. A new user namespace
+    /// needs its id maps ([`uid_map`](Command::uid_map),
+    /// [`gid_map`](Command::gid_map)), which the parent writes while the
+    /// child waits: that spawn is made with `clone(CLONE_NEWUSER)`
+    /// without `CLONE_VFORK` (a fork, which copies page tables) and a
+    /// pipe handshake; the other namespaces are then owned by the new
+    /// user namespace, so an unprivileged user may ask for them too.
+    ///
+    /// # Errors
+    ///
+    /// At `spawn`: [`Error::InvalidArgument`] for `USER` without a map
+    /// (its ids would all be the overflow id 65534, rarely what is meant)
+    /// or a map without `USER`; [`Error::Unsupported`] outside Linux;
+    /// [`Error::Spawn`] with [`SpawnStep::Unshare`] or
+    /// [`SpawnStep::IdMap`] and the errno.
+    ///
+    /// # Platform notes
+    ///
+    /// Linux only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::proc::{Command, Namespaces};
+    /// # #[cfg(target_os = "linux")] {
+    /// let out = Command::new("sh")
+    ///     .args(["-c", "hostname box && hostname"])
+    ///     .unshare(Namespaces::USER | Namespaces::UTS)
+    ///     .uid_map(&[(0, unsafe { libc::geteuid() }, 1)])
+    ///     .output();
+    /// # match out { Ok(out) => assert_eq!(out.stdout, b"box\n"),
+    /// #   Err(e) => eprintln!("no user namespaces here: {e}") }
+    /// # }
+    /// ```
+    #[doc(alias = "CLONE_NEWUSER")]
+    pub fn unshare(&mut self, namespaces: crate::proc::Namespaces) -> &mut Command {
+        self.attrs.unshare = namespaces;
+        self
+    }
+
+    /// The `uid_map` of the child's new user namespace: `(inside,
+    /// outside, count)` lines (see [`unshare`](Command::unshare)).
+    ///
+    /// # Errors
+    ///
+    /// As [`unshare`](Command::unshare); the kernel's rules for the map
+    /// (`EPERM`: an outside id not ours without `CAP_SETUID`) show as
+    /// [`SpawnStep::IdMap`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::proc::{Command, Namespaces};
+    /// # #[cfg(target_os = "linux")] {
+    /// let me = unsafe { libc::geteuid() };
+    /// let out = Command::new("id")
+    ///     .arg("-u")
+    ///     .unshare(Namespaces::USER)
+    ///     .uid_map(&[(0, me, 1)])
+    ///     .output();
+    /// # match out { Ok(out) => assert_eq!(out.stdout, b"0\n"),
+    /// #   Err(e) => eprintln!("no user namespaces here: {e}") }
+    /// # }
+    /// ```
+    pub fn uid_map(&mut self, map: &[(u32, u32, u32)]) -> &mut Command {
+        self.attrs.uid_map = Some(map.to_vec());
+        self
+    }
+
+    /// The `gid_map` of the child's new user namespace (see
+    /// [`uid_map`](Command::uid_map)). Without `CAP_SETGID` we write
+    /// `deny` to its `setgroups` first, as the kernel requires.
+    ///
+    /// # Errors
+    ///
+    /// As [`uid_map`](Command::uid_map).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procctl::proc::{Command, Namespaces};
+    /// # #[cfg(target_os = "linux")] {
+    /// let me = unsafe { libc::getegid() };
+    /// let out = Command::new("id")
+    ///     .arg("-g")
+    ///     .unshare(Namespaces::USER)
+    ///     .gid_map(&[(0, me, 1)])
+    ///     .output();
+    /// # match out { Ok(out) => assert_eq!(out.stdout, b"0\n"),
+    /// #   Err(e) => eprintln!("no user namespaces here: {e}") }
+    /// # }
+    /// ```
+    pub fn gid_map(&mut self, map: &[(u32, u32, u32)]) -> &mut Command {
+        self.attrs.gid_map = Some(map.to_vec());
+        self
+    }
+}
+// ---- end spawn attributes ----

@@ -56,6 +56,10 @@ use super::exec::errno;
 use super::{ExecPlan, SIG_MAX, sigset};
 use crate::error::SpawnStep;
 
+// ---- spawn attributes (Command::rlimit, uid, unshare, ...) ----
+pub(crate) mod attrs;
+// ---- end spawn attributes ----
+
 /// `dup2(src, dst)` in the child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct FdMove {
@@ -141,6 +145,10 @@ pub(crate) struct Request<'a> {
     /// group's `tcsetpgrp` raises `SIGTTOU`). A descriptor of ours.
     pub(crate) foreground: Option<RawFd>,
     // ---- end terminal ----
+    // ---- spawn attributes (Command::rlimit, uid, unshare, ...) ----
+    /// Resource limits, credentials, namespaces, ... (see [`attrs`]).
+    pub(crate) attrs: attrs::Attrs,
+    // ---- end spawn attributes ----
 }
 
 /// A started child.
@@ -156,7 +164,7 @@ pub(crate) struct Spawned {
 pub(crate) type Failure = (SpawnStep, io::Error);
 
 /// The steps the child reports, by index (0 means "no failure").
-const STEPS: [SpawnStep; 11] = [
+const STEPS: [SpawnStep; 22] = [
     SpawnStep::Fork,
     SpawnStep::Chdir,
     SpawnStep::Dup2,
@@ -168,6 +176,17 @@ const STEPS: [SpawnStep; 11] = [
     SpawnStep::Cgroup,
     SpawnStep::Terminal,
     SpawnStep::Foreground,
+    SpawnStep::Unshare,
+    SpawnStep::IdMap,
+    SpawnStep::Chroot,
+    SpawnStep::Rlimit,
+    SpawnStep::Nice,
+    SpawnStep::CpuAffinity,
+    SpawnStep::Setgroups,
+    SpawnStep::Setgid,
+    SpawnStep::Setuid,
+    SpawnStep::NoNewPrivs,
+    SpawnStep::ParentDeathSignal,
 ];
 
 fn step_code(step: SpawnStep) -> u64 {
@@ -337,6 +356,10 @@ impl<'r, 'a> Ctx<'r, 'a> {
         // calls.
         let block_signals =
             !req.ignore.is_empty() || req.mask.as_ref().is_some_and(|m| !m.is_empty());
+        // spawn attributes: the parent-death check compares with our pid.
+        if req.attrs.pdeathsig != 0 {
+            req.attrs.parent = std::process::id() as libc::pid_t;
+        }
         Ctx {
             req,
             srcs,
@@ -735,6 +758,13 @@ fn child_setup_and_exec(ctx: &mut Ctx<'_, '_>) -> (SpawnStep, c_int) {
         }
     }
     // ---- end terminal ----
+    // ---- spawn attributes: namespaces, chroot, rlimits, umask, nice,
+    //      affinity, groups/gid/uid, no_new_privs, parent-death signal
+    //      (order and reasons in `attrs`) ----
+    if let Err(failed) = attrs::apply(&ctx.req.attrs) {
+        return failed;
+    }
+    // ---- end spawn attributes ----
 
     // 3. Descriptors: move the sources that sit on another move's target
     //    out of the way, then put each in place, then clear close-on-exec
@@ -1087,6 +1117,11 @@ mod imp {
         std::sync::atomic::AtomicI32::new(0);
 
     pub(super) fn spawn(ctx: &mut Ctx<'_, '_>) -> Result<Spawned, Failure> {
+        // spawn attributes: a new user namespace needs us to write its
+        // maps while the child waits, which CLONE_VFORK does not allow.
+        if ctx.req.attrs.user_ns.is_some() {
+            return super::forked::spawn(ctx);
+        }
         // With the allowlist the child needs only a few low descriptors:
         // rather than have the kernel copy our whole table into it and then
         // close nearly all of it, share the table (CLONE_FILES) and let the
@@ -1472,42 +1507,100 @@ mod imp {
 mod imp {
     //! `fork`, with a close-on-exec pipe for the child's report.
 
+    use super::*;
+
+    pub(super) fn spawn(ctx: &mut Ctx<'_, '_>) -> Result<Spawned, Failure> {
+        super::forked::spawn(ctx)
+    }
+}
+
+mod forked {
+    //! A child with memory of its own, and a close-on-exec pipe for its
+    //! report: `fork` outside Linux; on Linux the path of a spawn with a
+    //! new user namespace, `clone(CLONE_NEWUSER)` without `CLONE_VFORK`,
+    //! so that we can write its id maps while it waits (a vfork parent is
+    //! suspended until the exec).
+
     use std::io::Read;
     use std::os::fd::AsRawFd;
 
     use super::*;
 
-    pub(super) fn spawn(ctx: &mut Ctx<'_, '_>) -> Result<Spawned, Failure> {
+    pub(in super::super) fn spawn(ctx: &mut Ctx<'_, '_>) -> Result<Spawned, Failure> {
         let (mut reader, writer) = std::io::pipe().map_err(|e| (SpawnStep::Pipe, e))?;
         // Keep the report pipe above every target so no dup2 lands on it.
-        let writer: OwnedFd = writer.into();
-        let writer = if writer.as_raw_fd() < ctx.reloc_min {
-            // SAFETY: duplicating an fd we own; the copy is ours too.
-            let fd =
-                unsafe { libc::fcntl(writer.as_raw_fd(), libc::F_DUPFD_CLOEXEC, ctx.reloc_min) };
-            if fd < 0 {
-                return Err((SpawnStep::Pipe, io::Error::last_os_error()));
-            }
-            // SAFETY: fcntl just created it.
-            unsafe { OwnedFd::from_raw_fd(fd) }
-        } else {
-            writer
-        };
+        let writer = above(writer.into(), ctx.reloc_min)?;
         ctx.report_fd = writer.as_raw_fd();
         // The report pipe must survive the closing of descriptors.
         ctx.allowed.push(ctx.report_fd);
         ctx.allowed.sort_unstable();
         ctx.reset_handlers = true;
+        ctx.unshare = false;
+        ctx.reopen = false;
+        // cgroup (proc::Scope): no clone3 here, the child joins itself.
+        #[cfg(target_os = "linux")]
+        {
+            ctx.join_cgroup = ctx.req.cgroup.is_some();
+        }
+        // The user namespace handshake: the child waits for one byte (the
+        // maps are written) or EOF (they could not be: it exits).
+        #[cfg(target_os = "linux")]
+        let go = match ctx.req.attrs.user_ns {
+            Some(_) => {
+                let (r, w) = std::io::pipe().map_err(|e| (SpawnStep::Pipe, e))?;
+                Some((above(r.into(), ctx.reloc_min)?, w))
+            }
+            None => None,
+        };
 
         let mut old = sigset(&[]);
         let err = set_sigmask(&full_sigset(), Some(&mut old));
         if err != 0 {
             return Err((SpawnStep::Fork, io::Error::from_raw_os_error(err)));
         }
+        #[cfg(not(target_os = "linux"))]
         // SAFETY: the child only runs child_main (async-signal-safe calls)
         // and ends in execve or _exit.
         let pid = unsafe { libc::fork() };
+        #[cfg(target_os = "linux")]
+        let pid = match &go {
+            // SAFETY: clone without CLONE_VM and without a stack is fork
+            // with a new user namespace: the child returns here on its own
+            // copy of our memory and stack, and only makes async-signal-
+            // safe calls until execve or _exit.
+            Some(_) => unsafe {
+                libc::syscall(
+                    libc::SYS_clone,
+                    libc::CLONE_NEWUSER | libc::SIGCHLD,
+                    0,
+                    0,
+                    0,
+                    0,
+                ) as libc::pid_t
+            },
+            // SAFETY: as for fork above.
+            None => unsafe { libc::fork() },
+        };
         if pid == 0 {
+            #[cfg(target_os = "linux")]
+            if let Some((r, w)) = &go {
+                // SAFETY: our copies of the handshake pipe; a byte on the
+                // stack. Without the byte the parent failed: leave.
+                unsafe {
+                    libc::close(w.as_raw_fd());
+                    let mut byte = 0u8;
+                    let n = loop {
+                        let n = libc::read(r.as_raw_fd(), (&mut byte as *mut u8).cast(), 1);
+                        if n >= 0 || errno() != libc::EINTR {
+                            break n;
+                        }
+                    };
+                    libc::close(r.as_raw_fd());
+                    if n != 1 {
+                        libc::_exit(127);
+                    }
+                }
+            }
             // SAFETY: ctx is this process's own copy, valid until exec.
             unsafe { child_main((ctx as *mut Ctx<'_, '_>).cast()) };
         }
@@ -1516,6 +1609,21 @@ mod imp {
         drop(writer);
         if pid < 0 {
             return Err((SpawnStep::Fork, fork_errno));
+        }
+        #[cfg(target_os = "linux")]
+        if let (Some((r, w)), Some(maps)) = (go, &ctx.req.attrs.user_ns) {
+            drop(r);
+            if let Err(e) = attrs::write_id_maps(pid, maps) {
+                drop(w);
+                reap_failed(pid);
+                return Err((SpawnStep::IdMap, e));
+            }
+            let mut w = w;
+            if let Err(e) = std::io::Write::write_all(&mut w, b"g") {
+                drop(w);
+                reap_failed(pid);
+                return Err((SpawnStep::IdMap, e));
+            }
         }
         let mut buf = [0u8; 8];
         let mut got = 0;
@@ -1533,7 +1641,27 @@ mod imp {
                 return Err(failure);
             }
         }
-        Ok(Spawned { pid, pidfd: None })
+        #[cfg(target_os = "linux")]
+        // The child has exec'd (the report pipe closed): its pidfd names
+        // it, since only we can reap it.
+        let pidfd = super::super::pidfd::open(pid).ok().flatten();
+        #[cfg(not(target_os = "linux"))]
+        let pidfd = None;
+        Ok(Spawned { pid, pidfd })
+    }
+
+    /// `fd` itself, or a close-on-exec copy of it at `min` or above.
+    fn above(fd: OwnedFd, min: RawFd) -> Result<OwnedFd, Failure> {
+        if fd.as_raw_fd() >= min {
+            return Ok(fd);
+        }
+        // SAFETY: duplicating an fd we own; the copy is ours too.
+        let high = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+        if high < 0 {
+            return Err((SpawnStep::Pipe, io::Error::last_os_error()));
+        }
+        // SAFETY: fcntl just created it.
+        Ok(unsafe { OwnedFd::from_raw_fd(high) })
     }
 }
 
@@ -1713,6 +1841,7 @@ mod tests {
             cgroup: None,
             ctty: None,
             foreground: None,
+            attrs: Default::default(),
         };
         let ctx = Ctx::new(&mut req);
         assert_eq!(ctx.needed_below_all, 502);
@@ -1770,6 +1899,7 @@ mod tests {
             cgroup: None,
             ctty: None,
             foreground: None,
+            attrs: Default::default(),
         };
         let ctx = Ctx::new(&mut req);
         assert_eq!(ctx.relocate, [true, true, false, false]);
