@@ -48,6 +48,8 @@
 //! | `os.killpg(os.getpgid(p.pid), sig)` | [`proc::Child::signal_group`]                    |
 //! | `os.openpty()`, `pty.fork()`, `pty.spawn(argv)` | [`pty::open`], [`proc::Command::pty`] (Unix) |
 //! | `systemd-run --scope`, `cgroup.kill` | `proc::Scope` (Linux): `Command::scope`, `Scope::kill`, `Scope::wait` |
+//! | `Popen(user=, group=, extra_groups=, umask=)` | `Command::uid`, `gid`, `groups`, `umask` (Unix) |
+//! | `preexec_fn=lambda: resource.setrlimit(..)`, `os.chroot`, `os.nice`, `os.sched_setaffinity`, `os.unshare`, `prctl(PR_SET_PDEATHSIG)` | `Command::rlimit`, `chroot`, `nice`, `cpu_affinity`, `unshare` (+ `uid_map`/`gid_map`), `parent_death_signal`, `no_new_privs`: data, no `pre_exec` |
 //!
 //! ## A tour in twenty lines
 //!

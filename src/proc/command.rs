@@ -252,18 +252,19 @@ impl From<PipeWriter> for Stdio {
 ///   | 1 | cgroup ([`scope`](Command::scope), on the `clone` fallback) | before anything runs |
 ///   | 2 | signal dispositions | no handler of ours may run in the child |
 ///   | 3 | `setsid` / `setpgid` | the session exists before anything depends on it |
-///   | 4 | `unshare` (namespaces) | while every privilege is still held; a new mount namespace before `chroot` |
-///   | 5 | `chroot`, then `chdir("/")` | before the working directory, which then resolves in the new root |
-///   | 6 | `setrlimit` | raising a hard limit needs the privilege `setuid` gives up |
-///   | 7 | `umask` | cannot fail |
-///   | 8 | `setpriority` (nice), `sched_setaffinity` | lowering nice needs `CAP_SYS_NICE`: before `setuid` |
-///   | 9 | `setgroups` → `setgid` → `setuid` | groups and gid need the privilege the uid change drops |
-///   | 10 | `no_new_privs` | it governs the exec to come |
-///   | 11 | parent-death signal, then the check that the parent lives | after `setuid` (which clears it), as late as possible |
-///   | 12 | descriptors (`dup2`, closing the rest) | |
-///   | 13 | `chdir` ([`current_dir`](Command::current_dir)) | as the new user, inside the new root |
-///   | 14 | signal mask | last: no signal is delivered half set up |
-///   | 15 | `execve` | the program is looked up inside the new root |
+///   | 4 | controlling terminal (`TIOCSCTTY`: [`pty`](Command::pty), [`controlling_terminal`](Command::controlling_terminal)), then `tcsetpgrp` ([`foreground`](Command::foreground), `SIGTTOU` blocked) | needs the new session, and our own descriptors before any move |
+///   | 5 | `unshare` (namespaces) | while every privilege is still held; a new mount namespace before `chroot` |
+///   | 6 | `chroot`, then `chdir("/")` | before the working directory, which then resolves in the new root |
+///   | 7 | `setrlimit` | raising a hard limit needs the privilege `setuid` gives up |
+///   | 8 | `umask` | cannot fail |
+///   | 9 | `setpriority` (nice), `sched_setaffinity` | lowering nice needs `CAP_SYS_NICE`: before `setuid` |
+///   | 10 | `setgroups` → `setgid` → `setuid` | groups and gid need the privilege the uid change drops |
+///   | 11 | `no_new_privs` | it governs the exec to come |
+///   | 12 | parent-death signal, then the check that the parent lives | after `setuid` (which clears it), as late as possible |
+///   | 13 | descriptors (`dup2`, closing the rest; the pty slave on 0-2) | |
+///   | 14 | `chdir` ([`current_dir`](Command::current_dir)) | as the new user, inside the new root |
+///   | 15 | signal mask | last: no signal is delivered half set up |
+///   | 16 | `execve` | the program is looked up inside the new root |
 ///
 ///   A step that fails is [`Error::Spawn`](crate::Error::Spawn) naming
 ///   its [`SpawnStep`](crate::error::SpawnStep) with the errno; a value
