@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::proc::{Child, Output, PipeStatus, PipelineOutput};
+use crate::proc::{Child, Output, PipeStatus, PipelineOutput, PipesHeldOpen};
 use crate::signal::{self, SigId};
 use crate::{Signal, sys};
 
@@ -144,6 +144,85 @@ impl<W: Ready + Unpin, R: Ready + Unpin> Future for Pump<'_, W, R> {
     }
 }
 
+/// The most read from one output at a cut, as the synchronous pump: what
+/// the child left in the pipe, without letting a holder that writes
+/// without pause hold the cut up.
+const DRAIN_LIMIT: usize = 4 << 20;
+
+/// Reads what `end` holds now, up to [`DRAIN_LIMIT`], without waiting:
+/// `true` at end of file.
+fn drain_read<R: Ready>(end: &R, buf: &mut Vec<u8>) -> io::Result<bool> {
+    let start = buf.len();
+    while buf.len() - start < DRAIN_LIMIT {
+        match end.try_io(|| sys::poll::read_append(end.as_fd(), buf, CHUNK, buf.len() >= CHUNK)) {
+            Ok(0) => return Ok(true),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}
+
+impl<W: Ready + Unpin, R: Ready + Unpin> Pump<'_, W, R> {
+    /// Runs the pump to the end of every pipe, unless `cut` (the wait
+    /// delay: every watched child ended, then the delay ran out) ends
+    /// first: then what the pipes hold now is read, the ends still open
+    /// are closed, and they are named with their holders (`Some`). The
+    /// async twin of the wait delay of `Child::communicate`. Cancelling
+    /// it leaves the pump as it was (what was read stays in it).
+    pub(crate) async fn run_or_cut(
+        &mut self,
+        cut: Option<impl Future<Output = Result<()>>>,
+    ) -> Result<Option<PipesHeldOpen>> {
+        let Some(cut) = cut else {
+            return self.await.map(|()| None).map_err(io_error);
+        };
+        let mut cut = std::pin::pin!(cut);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(r) = Pin::new(&mut *self).poll(cx) {
+                return Poll::Ready(r.map(|()| None).map_err(io_error));
+            }
+            match cut.as_mut().poll(cx) {
+                Poll::Ready(Ok(())) => Poll::Ready(self.cut()),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// The cut at the end of the wait delay: the last reads, then the ends
+    /// still open named and closed (`None` if every one ended after all).
+    fn cut(&mut self) -> Result<Option<PipesHeldOpen>> {
+        for (end, buf) in [
+            (&mut self.stdout, &mut self.out),
+            (&mut self.stderr, &mut self.err),
+        ] {
+            if let Some(r) = end {
+                if drain_read(r, buf).map_err(io_error)? {
+                    *end = None;
+                }
+            }
+        }
+        if self.stdin.is_none() && self.stdout.is_none() && self.stderr.is_none() {
+            return Ok(None);
+        }
+        let held = crate::proc::held_open(
+            self.stdin.as_ref().map(AsFd::as_fd),
+            [
+                self.stdout.as_ref().map(AsFd::as_fd),
+                self.stderr.as_ref().map(AsFd::as_fd),
+            ],
+        );
+        self.stdin = None;
+        self.stdout = None;
+        self.stderr = None;
+        Ok(Some(held))
+    }
+}
+
 /// Checks `communicate_async`'s arguments the way `Child::communicate`
 /// does: input for a child whose stdin is not piped is refused.
 pub(crate) fn check_input(child: &Child, input: &[u8], has_stdin: bool) -> Result<()> {
@@ -175,16 +254,26 @@ pub(crate) fn check_pipeline_input(input: &[u8], has_stdin: bool) -> Result<()> 
     Ok(())
 }
 
-/// A pipeline's output from the pump's buffers and every member's status.
-pub(crate) fn pipeline_output(status: PipeStatus, out: Vec<u8>, err: Vec<u8>) -> PipelineOutput {
-    // No wait_delay on the async path, as for a child.
-    PipelineOutput::new(status, [out, err], None)
+/// A pipeline's output from the pump's buffers, every member's status and
+/// the streams a wait delay cut.
+pub(crate) fn pipeline_output(
+    status: PipeStatus,
+    out: Vec<u8>,
+    err: Vec<u8>,
+    held: Option<PipesHeldOpen>,
+) -> PipelineOutput {
+    PipelineOutput::new(status, [out, err], held)
 }
 
-/// An `Output` from what the pump collected and the status.
-pub(crate) fn output(status: crate::ExitStatus, out: Vec<u8>, err: Vec<u8>) -> Output {
-    // No wait_delay on the async path: nothing is ever cut.
-    Output::new(status, [out, err], None)
+/// An `Output` from what the pump collected, the status and the streams a
+/// wait delay cut.
+pub(crate) fn output(
+    status: crate::ExitStatus,
+    out: Vec<u8>,
+    err: Vec<u8>,
+    held: Option<PipesHeldOpen>,
+) -> Output {
+    Output::new(status, [out, err], held)
 }
 
 /// The error of a failed pipe read or write.

@@ -139,6 +139,17 @@ pub trait ChildExt: sealed::Sealed {
     /// the writing thread for each write, and one our write raised is taken
     /// back). Pipes not piped, or taken before, are skipped.
     ///
+    /// The child's [wait delay](Child::set_wait_delay) (or
+    /// [`Command::wait_delay`]) applies as in [`Child::communicate`]: once
+    /// the child has ended, the pipes get at most that long to reach
+    /// end-of-file, so a grandchild that inherited them cannot make this
+    /// hang; then what they hold is read, they are closed, and the output
+    /// read is returned with [`Output::pipes_held_open`] naming the
+    /// streams cut and, on Linux, who held them. The delay runs on
+    /// tokio's `sleep`, after the child's end is seen as by
+    /// [`ChildExt::wait_async`]. Without a wait delay the pipes are read to
+    /// their end, however long that takes.
+    ///
     /// Cancelling it closes the pipes it took (what was read so far is
     /// lost) but not the child, whose status a later wait still returns.
     ///
@@ -315,7 +326,9 @@ pub trait CommandExt: sealed::Sealed {
     fn status_async(&mut self) -> impl Future<Output = Result<ExitStatus>> + Send + '_;
 
     /// [`Command::output`] without blocking: stdin `/dev/null`, stdout and
-    /// stderr piped (unless set), both read at once, then the status.
+    /// stderr piped (unless set), both read at once, then the status. The
+    /// [wait delay](Command::wait_delay) bounds the wait for the pipes
+    /// once the child has ended, as in [`ChildExt::communicate_async`].
     ///
     /// # Errors
     ///
@@ -374,10 +387,14 @@ pub trait PipelineChildExt: sealed::Sealed {
     /// The same pump as [`ChildExt::communicate_async`]: no deadlock
     /// however much flows, a pipeline that stops reading its stdin is not
     /// an error (the rest of `input` is dropped), and no `SIGPIPE` for
-    /// the caller. Pipes not piped, or taken before, are skipped; the
-    /// pipeline's [wait delay](PipelineChild::set_wait_delay) does not
-    /// apply (the pipes are read to their end). Cancelling it closes the
-    /// pipes it took (what was read is lost) but not the members.
+    /// the caller. Pipes not piped, or taken before, are skipped. The
+    /// pipeline's [wait delay](PipelineChild::set_wait_delay) applies as in
+    /// [`PipelineChild::communicate`]: once **every** member has ended,
+    /// the pipes get at most that long to reach end-of-file, then they are
+    /// closed and [`PipelineOutput::pipes_held_open`] names the streams
+    /// cut (and, on Linux, who held them); without one the pipes are read
+    /// to their end. Cancelling it closes the pipes it took (what was read
+    /// is lost) but not the members.
     ///
     /// # Errors
     ///
@@ -742,9 +759,15 @@ async fn communicate_pipeline(pipeline: &PipelineChild, input: &[u8]) -> Result<
         stderr: pipeline.take_stderr().map(receiver).transpose()?,
         err: Vec::new(),
     };
-    (&mut pump).await.map_err(common::io_error)?;
+    // The wait delay starts once every member has ended.
+    let cut = pipeline.wait_delay().map(|d| async move {
+        wait_pipeline(pipeline).await?;
+        tokio::time::sleep(d).await;
+        Ok(())
+    });
+    let held = pump.run_or_cut(cut).await?;
     let status = wait_pipeline(pipeline).await?;
-    Ok(common::pipeline_output(status, pump.out, pump.err))
+    Ok(common::pipeline_output(status, pump.out, pump.err, held))
 }
 
 /// `ScopeExt::wait_async`: `cgroup.events` read, an inotify watch of it
@@ -792,8 +815,14 @@ async fn communicate(
         stderr: child.take_stderr().map(receiver).transpose()?,
         err: Vec::new(),
     };
+    let cut = child.wait_delay().map(|d| async move {
+        wait(child).await?;
+        tokio::time::sleep(d).await;
+        Ok(())
+    });
+    let mut held = None;
     let run = async {
-        (&mut pump).await.map_err(common::io_error)?;
+        held = pump.run_or_cut(cut).await?;
         wait(child).await
     };
     let status = match limit {
@@ -801,7 +830,7 @@ async fn communicate(
         Some(d) => tokio::time::timeout(d, run).await.ok(),
     };
     match status {
-        Some(status) => Ok(Ok(common::output(status?, pump.out, pump.err))),
+        Some(status) => Ok(Ok(common::output(status?, pump.out, pump.err, held))),
         None => Ok(Err(pump.partial(input.len()))),
     }
 }

@@ -1273,9 +1273,13 @@ impl From<&mut Command> for Command {
 
 impl Command {
     /// The spawn of [`Command::output`] (stdin `/dev/null`, stdout and
-    /// stderr piped, unless set), for the async `output_async`.
+    /// stderr piped, unless set; the wait delay set on the child), for the
+    /// async `output_async`.
     #[cfg(all(unix, any(feature = "tokio", feature = "async-io")))]
     pub(crate) fn spawn_for_output(&mut self) -> Result<Child> {
-        self.spawn_imp([StdioDefault::Null, StdioDefault::Piped, StdioDefault::Piped])
+        let child =
+            self.spawn_imp([StdioDefault::Null, StdioDefault::Piped, StdioDefault::Piped])?;
+        child.set_wait_delay(self.wait_delay);
+        Ok(child)
     }
 }

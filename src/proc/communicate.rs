@@ -30,6 +30,10 @@ use thread_pump as backend;
 /// the input not yet written, to go on with later through
 /// [`Resume::pump`].
 pub(crate) use backend::Resume;
+/// The crate-private naming of the cut streams and their holders, for
+/// the async pumps.
+#[cfg(all(unix, any(feature = "tokio", feature = "async-io")))]
+pub(crate) use poll_pump::held_open;
 
 /// How a [`pump`] ended.
 pub(crate) enum Pumped {
@@ -691,39 +695,56 @@ mod poll_pump {
         /// Closes the pipes still open, after asking (Linux: `/proc`) who
         /// holds their other ends.
         fn cut(&mut self) -> PipesHeldOpen {
-            let mut streams = Vec::new();
-            if let Some(w) = &self.stdin {
-                streams.push((StdStream::Stdin, holders::pipe_inode(w.as_fd()), false));
-            }
-            for (r, stream) in self
-                .outputs
-                .iter()
-                .zip([StdStream::Stdout, StdStream::Stderr])
-            {
-                if let Some(r) = r {
-                    streams.push((stream, holders::pipe_inode(r.as_fd()), true));
-                }
-            }
-            let targets: Vec<(u64, bool)> = streams
-                .iter()
-                .filter_map(|&(_, ino, writers)| Some((ino?, writers)))
-                .collect();
-            let mut found = holders::holders(&targets).into_iter();
-            let cut = streams
-                .into_iter()
-                .map(|(stream, ino, _)| {
-                    let held = ino.and_then(|_| found.next()).unwrap_or_default();
-                    let held = held
-                        .into_iter()
-                        .filter_map(|h| Some(PipeHolder::new(Pid::from_raw(h.pid)?, h.name)))
-                        .collect();
-                    (stream, held)
-                })
-                .collect();
+            let held = held_open(
+                self.stdin.as_ref().map(AsFd::as_fd),
+                [
+                    self.outputs[0].as_ref().map(AsFd::as_fd),
+                    self.outputs[1].as_ref().map(AsFd::as_fd),
+                ],
+            );
             self.stdin = None;
             self.outputs = [None, None];
-            PipesHeldOpen::new(cut)
+            held
         }
+    }
+
+    /// The streams cut at the end of a wait delay, named by the ends of
+    /// ours still open (`stdin`, then stdout and stderr), with who holds
+    /// their other ends (Linux: `/proc`; elsewhere nobody is named). The
+    /// caller closes the ends after this. Shared with the async pumps.
+    pub(crate) fn held_open(
+        stdin: Option<BorrowedFd<'_>>,
+        outputs: [Option<BorrowedFd<'_>>; 2],
+    ) -> PipesHeldOpen {
+        let mut streams = Vec::new();
+        if let Some(w) = stdin {
+            streams.push((StdStream::Stdin, holders::pipe_inode(w), false));
+        }
+        for (r, stream) in outputs
+            .into_iter()
+            .zip([StdStream::Stdout, StdStream::Stderr])
+        {
+            if let Some(r) = r {
+                streams.push((stream, holders::pipe_inode(r), true));
+            }
+        }
+        let targets: Vec<(u64, bool)> = streams
+            .iter()
+            .filter_map(|&(_, ino, writers)| Some((ino?, writers)))
+            .collect();
+        let mut found = holders::holders(&targets).into_iter();
+        let cut = streams
+            .into_iter()
+            .map(|(stream, ino, _)| {
+                let held = ino.and_then(|_| found.next()).unwrap_or_default();
+                let held = held
+                    .into_iter()
+                    .filter_map(|h| Some(PipeHolder::new(Pid::from_raw(h.pid)?, h.name)))
+                    .collect();
+                (stream, held)
+            })
+            .collect();
+        PipesHeldOpen::new(cut)
     }
 
     /// Inputs above this size get bigger pipe buffers (stdin and the outputs,

@@ -32,6 +32,8 @@ mod command;
 mod common;
 #[cfg(any(unix, windows))]
 mod communicate;
+#[cfg(all(unix, any(feature = "tokio", feature = "async-io")))]
+pub(crate) use communicate::held_open;
 #[cfg(unix)]
 mod exec;
 mod fork;

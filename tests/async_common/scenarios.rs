@@ -690,3 +690,185 @@ async fn scope_wait_async_races_an_exit() {
         assert!(child.wait().unwrap().success());
     }
 }
+
+/// The wait delay of the tests below.
+const WAIT_DELAY: Duration = Duration::from_millis(200);
+
+/// A file where a scenario's script writes the pid of the background job
+/// that holds its pipes; dropping it kills that job and its process group
+/// (a scenario that fails leaves no `sleep 600` behind).
+struct HolderFile(std::path::PathBuf);
+
+impl HolderFile {
+    fn new(what: &str) -> HolderFile {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("procctl-holder-{}-{what}-{n}", std::process::id());
+        HolderFile(std::env::temp_dir().join(name))
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+
+    /// The pid the script wrote.
+    fn pid(&self) -> procctl::Pid {
+        let s = std::fs::read_to_string(&self.0).expect("the script wrote the holder's pid");
+        procctl::Pid::from_raw(s.trim().parse().unwrap()).unwrap()
+    }
+
+    /// Kills `pid` and its process group.
+    fn kill(pid: procctl::Pid) {
+        let raw = nix::unistd::Pid::from_raw(pid.as_raw());
+        if let Ok(pg) = nix::unistd::getpgid(Some(raw)) {
+            let _ = nix::sys::signal::killpg(pg, nix::sys::signal::Signal::SIGKILL);
+        }
+        let _ = procctl::signal::kill(pid, Signal::KILL);
+    }
+}
+
+impl Drop for HolderFile {
+    fn drop(&mut self) {
+        if let Ok(s) = std::fs::read_to_string(&self.0) {
+            if let Some(pid) = s.trim().parse().ok().and_then(procctl::Pid::from_raw) {
+                HolderFile::kill(pid);
+            }
+        }
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Checks that `held` cut stdout and (Linux) names the live `sleep` of
+/// `file` among its holders; then kills it by that pid and by its group.
+fn check_held(held: Option<&procctl::proc::PipesHeldOpen>, file: &HolderFile) {
+    let held = held.expect("the background sleep holds stdout: cut");
+    assert!(held.stdout(), "{held}");
+    // The background sleep outlived the cut (it was cut, not ended).
+    let pid = file.pid();
+    let raw = nix::unistd::Pid::from_raw(pid.as_raw());
+    assert!(nix::sys::signal::kill(raw, None).is_ok(), "{pid} is alive");
+    #[cfg(target_os = "linux")]
+    {
+        let h = held
+            .holders(procctl::proc::StdStream::Stdout)
+            .iter()
+            .find(|h| h.pid() == pid)
+            .unwrap_or_else(|| panic!("{pid} not named: {held}"));
+        assert_eq!(h.name(), "sleep", "{held}");
+    }
+    // Killed by the reported pid and its process group (elsewhere, where
+    // nobody is named, by the pid the script wrote when `file` is dropped).
+    for h in held.all_holders() {
+        HolderFile::kill(h.pid());
+    }
+}
+
+/// `output_async` of `sh -c 'echo hi; sleep 600 &'` with a wait delay:
+/// the background sleep holds stdout (and stderr) for ten minutes, yet
+/// the call returns `hi` within the delay (+ 500 ms), naming the sleep.
+async fn wait_delay_cuts_held_stdout() {
+    for round in 0..3 {
+        let file = HolderFile::new("child");
+        let script = format!("echo hi; sleep 600 & echo $! > {}", file.path());
+        let started = std::time::Instant::now();
+        let out = within(
+            Duration::from_secs(10),
+            "output_async with a held stdout",
+            Command::new("sh")
+                .args(["-c", &script])
+                .process_group(0)
+                .wait_delay(WAIT_DELAY)
+                .output_async(),
+        )
+        .await
+        .unwrap();
+        let took = started.elapsed();
+        assert_eq!(out.stdout, b"hi\n", "round {round}");
+        assert!(out.status.success(), "round {round}: {}", out.status);
+        assert!(
+            took < WAIT_DELAY + Duration::from_millis(500),
+            "round {round}: took {took:?}"
+        );
+        check_held(out.pipes_held_open(), &file);
+    }
+    // And `communicate_async` on a spawned child, with input.
+    let file = HolderFile::new("communicate");
+    let script = format!("cat; sleep 600 & echo $! > {}", file.path());
+    let child = Command::new("sh")
+        .args(["-c", &script])
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .wait_delay(WAIT_DELAY)
+        .spawn()
+        .unwrap();
+    child.set_drop_policy(DropPolicy::KillAndReap);
+    let out = within(
+        Duration::from_secs(10),
+        "communicate_async with a held stdout",
+        child.communicate_async(b"echoed"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.stdout, b"echoed");
+    check_held(out.pipes_held_open(), &file);
+}
+
+/// With a wait delay but no holder the pipes are read to their end, even
+/// when the child writes after a pause longer than the delay: the delay
+/// starts when the child has ended, not before.
+async fn wait_delay_without_holder() {
+    let out = within(
+        Duration::from_secs(10),
+        "output_async",
+        Command::new("sh")
+            .args(["-c", "echo hi; sleep 0.4; echo bye >&2; echo bye"])
+            .wait_delay(WAIT_DELAY)
+            .output_async(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((&out.stdout[..], &out.stderr[..]), (&b"hi\nbye\n"[..], &b"bye\n"[..]));
+    assert!(out.pipes_held_open().is_none());
+    // A stream that reaches its end during the delay is not cut.
+    let out = within(
+        Duration::from_secs(10),
+        "output_async",
+        Command::new("sh")
+            .args(["-c", "echo hi; (sleep 0.05; echo late) &"])
+            .wait_delay(Duration::from_secs(5))
+            .output_async(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.stdout, b"hi\nlate\n");
+    assert!(out.pipes_held_open().is_none());
+}
+
+/// A pipeline whose last member backgrounds a holder: cut once every
+/// member has ended (the first one ends last, after 0.4 s, and its line
+/// is not lost), the sleep named.
+async fn pipeline_wait_delay_cuts_held_stdout() {
+    let file = HolderFile::new("pipeline");
+    let last = format!("cat; sleep 600 & echo $! > {}", file.path());
+    let started = std::time::Instant::now();
+    let out = within(
+        Duration::from_secs(10),
+        "pipeline output_async with a held stdout",
+        Command::new("sh")
+            .args(["-c", "sleep 0.4; echo first"])
+            .pipe(Command::new("sh").args(["-c", &last]))
+            .wait_delay(WAIT_DELAY)
+            .output_async(),
+    )
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.stdout, b"first\n");
+    assert!(out.status.success(), "{}", out.status);
+    assert!(
+        took < Duration::from_millis(400) + WAIT_DELAY + Duration::from_millis(500),
+        "took {took:?}"
+    );
+    check_held(out.pipes_held_open(), &file);
+}

@@ -113,6 +113,15 @@ pub fn main() {
         ("pipeline_communicate_1mib", || {
             block_on(pipeline_communicate_1mib())
         }),
+        ("wait_delay_cuts_held_stdout", || {
+            block_on(wait_delay_cuts_held_stdout())
+        }),
+        ("wait_delay_without_holder", || {
+            block_on(wait_delay_without_holder())
+        }),
+        ("pipeline_wait_delay_cuts_held_stdout", || {
+            block_on(pipeline_wait_delay_cuts_held_stdout())
+        }),
         #[cfg(target_os = "linux")]
         ("scope_wait_async_after_kill", || {
             block_on(scope_wait_async_after_kill())

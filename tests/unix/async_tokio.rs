@@ -149,6 +149,9 @@ pub fn main() {
         two_waiters_one_pipeline,
         pipeline_cancel_then_wait,
         pipeline_communicate_1mib,
+        wait_delay_cuts_held_stdout,
+        wait_delay_without_holder,
+        pipeline_wait_delay_cuts_held_stdout,
     );
     let mut tests: Vec<Test> = both.to_vec();
     #[cfg(target_os = "linux")]
