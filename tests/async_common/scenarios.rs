@@ -110,6 +110,12 @@ async fn thousand_children() {
     }
     drop(children);
     assert!(procctl::reap::zombie_children().unwrap().is_empty());
+    // A waiter's descriptor is closed when its task is dropped, which a
+    // worker thread may do just after the join returned: give it a moment.
+    let settle = std::time::Instant::now() + Duration::from_secs(5);
+    while fd_count() != fds && std::time::Instant::now() < settle {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert_eq!(fd_count(), fds, "descriptors left behind");
 }
 

@@ -568,9 +568,15 @@ mod recycled {
                 let waiter = {
                     let child = Arc::clone(&child);
                     std::thread::spawn(move || {
-                        let param = libc::sched_param { sched_priority: 0 };
-                        // SAFETY: changes the calling thread's policy only.
-                        let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+                        // Zeroed: musl's sched_param has more fields than glibc's.
+                        // SAFETY: sched_param is plain integers.
+                        let param: libc::sched_param = unsafe { std::mem::zeroed() };
+                        // The raw system call: musl's wrapper always fails
+                        // with ENOSYS. SAFETY: changes the calling thread's
+                        // policy only; param is a valid sched_param.
+                        let rc = unsafe {
+                            libc::syscall(libc::SYS_sched_setscheduler, 0, libc::SCHED_IDLE, &param)
+                        };
                         assert_eq!(rc, 0, "SCHED_IDLE");
                         // SAFETY: gettid has no preconditions.
                         tx.send(unsafe { libc::gettid() }).unwrap();
@@ -587,9 +593,18 @@ mod recycled {
                     if Instant::now() > deadline {
                         // Starved too long on a busy machine: this round
                         // proves nothing. Let the waiter run and finish.
-                        let param = libc::sched_param { sched_priority: 0 };
-                        // SAFETY: changes the policy of our own thread.
-                        unsafe { libc::sched_setscheduler(tid, libc::SCHED_OTHER, &param) };
+                        // SAFETY: sched_param is plain integers.
+                        let param: libc::sched_param = unsafe { std::mem::zeroed() };
+                        // SAFETY: changes the policy of our own thread (raw
+                        // call, as above).
+                        unsafe {
+                            libc::syscall(
+                                libc::SYS_sched_setscheduler,
+                                tid,
+                                libc::SCHED_OTHER,
+                                &param,
+                            )
+                        };
                         let status = waiter.join().unwrap().unwrap();
                         assert_eq!(status, ExitStatus::Exited(3), "round {round}");
                         rounds -= 1;
