@@ -12,6 +12,9 @@
 mod support;
 
 #[cfg(target_os = "linux")]
+mod seccomp;
+
+#[cfg(target_os = "linux")]
 mod linux {
     use std::io::Read;
     use std::os::fd::AsRawFd;
@@ -445,61 +448,10 @@ mod linux {
 
     // ---- the clone fallback paths (seccomp) ----
 
-    #[cfg(target_arch = "x86_64")]
-    const AUDIT_ARCH: u32 = 0xC000_003E;
-    #[cfg(target_arch = "aarch64")]
-    const AUDIT_ARCH: u32 = 0xC000_00B7;
-
     /// Installs a seccomp filter failing each `(nr, errno)` (as in
     /// tests/spawn_fallbacks.rs).
     fn deny(calls: &[(libc::c_long, i32)]) -> std::io::Result<()> {
-        let stmt = |code: u32, k: u32| libc::sock_filter {
-            code: code as u16,
-            jt: 0,
-            jf: 0,
-            k,
-        };
-        let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
-            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-            jt,
-            jf,
-            k,
-        };
-        let ld = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
-        let ret = libc::BPF_RET | libc::BPF_K;
-        let mut prog = vec![
-            stmt(ld, 4),
-            jeq(AUDIT_ARCH, 1, 0),
-            stmt(ret, libc::SECCOMP_RET_ALLOW),
-            stmt(ld, 0),
-        ];
-        for &(nr, errno) in calls {
-            prog.push(jeq(nr as u32, 0, 1));
-            prog.push(stmt(
-                ret,
-                libc::SECCOMP_RET_ERRNO | (errno as u32 & libc::SECCOMP_RET_DATA),
-            ));
-        }
-        prog.push(stmt(ret, libc::SECCOMP_RET_ALLOW));
-        let fprog = libc::sock_fprog {
-            len: prog.len() as u16,
-            filter: prog.as_mut_ptr(),
-        };
-        // SAFETY: prctl and seccomp with a filter program that lives across
-        // the call; it only affects this forked process.
-        unsafe {
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::syscall(
-                    libc::SYS_seccomp,
-                    libc::SECCOMP_SET_MODE_FILTER,
-                    0,
-                    &fprog as *const libc::sock_fprog,
-                ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-        Ok(())
+        crate::seccomp::deny(calls)
     }
 
     /// In a forked child without `clone3` (failing with `errno`): spawns

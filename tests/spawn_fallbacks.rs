@@ -13,6 +13,9 @@
 mod support;
 
 #[cfg(target_os = "linux")]
+mod seccomp;
+
+#[cfg(target_os = "linux")]
 mod linux {
     use std::fs;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -30,72 +33,12 @@ mod linux {
         errno: i32,
     }
 
-    #[cfg(target_arch = "x86_64")]
-    const AUDIT_ARCH: u32 = 0xC000_003E;
-    #[cfg(target_arch = "aarch64")]
-    const AUDIT_ARCH: u32 = 0xC000_00B7;
-
-    fn stmt(code: u32, k: u32) -> libc::sock_filter {
-        libc::sock_filter {
-            code: code as u16,
-            jt: 0,
-            jf: 0,
-            k,
-        }
-    }
-
-    fn jump_eq(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
-        libc::sock_filter {
-            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-            jt,
-            jf,
-            k,
-        }
-    }
-
     /// Installs a filter that makes each of `deny` fail with its errno and
     /// allows every other call. `Err` if this kernel or sandbox allows no
     /// filter.
     fn install(deny: &[Deny]) -> Result<(), std::io::Error> {
-        let ld = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
-        let ret = libc::BPF_RET | libc::BPF_K;
-        // struct seccomp_data: int nr; __u32 arch; ...
-        let mut prog = vec![
-            stmt(ld, 4),
-            // Another architecture's calls (x32, ia32): allowed untouched.
-            jump_eq(AUDIT_ARCH, 1, 0),
-            stmt(ret, libc::SECCOMP_RET_ALLOW),
-            stmt(ld, 0),
-        ];
-        for d in deny {
-            prog.push(jump_eq(d.nr as u32, 0, 1));
-            prog.push(stmt(
-                ret,
-                libc::SECCOMP_RET_ERRNO | (d.errno as u32 & libc::SECCOMP_RET_DATA),
-            ));
-        }
-        prog.push(stmt(ret, libc::SECCOMP_RET_ALLOW));
-        let fprog = libc::sock_fprog {
-            len: prog.len() as u16,
-            filter: prog.as_mut_ptr(),
-        };
-        // SAFETY: prctl and seccomp with a valid filter program that lives
-        // across the call; the filter only affects this (forked) process.
-        unsafe {
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0,
-                &fprog as *const libc::sock_fprog,
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-        Ok(())
+        let calls: Vec<_> = deny.iter().map(|d| (d.nr, d.errno)).collect();
+        crate::seccomp::deny(&calls)
     }
 
     /// What a shell sees: its stdout, which lists `/proc/$$/fd` last.
