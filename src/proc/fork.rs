@@ -176,17 +176,32 @@ static UNCHECKED_CHILD: AtomicBool = AtomicBool::new(false);
 #[cfg(unix)]
 unsafe fn fork_inner<F: FnOnce() -> i32>(child: F, side: Side) -> Result<Child> {
     flush_stdio();
-    // Hold the reap lock across the fork: no other thread can reap the new
-    // pid before its pidfd is open and it is registered.
     let mut locked = reap::lock();
-    locked.drain_orphans();
+    // Reaps exited orphans, and registers the registry's `pthread_atfork`
+    // child handler, which marks the copied registry stale in the child.
+    locked.prepare_fork();
+    // The safe fork runs alone in its process: no other thread can reap
+    // the new pid before it is registered, so the lock need not be held
+    // across the fork, and the child has no copy of it to release. That
+    // spares the child a write to the lock's page (a copy-on-write fault,
+    // part of what a fork costs). `fork_unchecked` may have other threads:
+    // it holds the lock across the fork, and its child releases its copy.
+    let mut held = match side {
+        Side::Safe => {
+            drop(locked);
+            None
+        }
+        Side::Unchecked => Some(locked),
+    };
     // SAFETY: the caller upholds the post-fork rules; in the child we only
     // release our own lock copy, then run the caller's closure.
     match unsafe { sys::fork() } {
         Err(e) => Err(Error::os("fork", e)),
         Ok(None) => {
-            locked.reset_after_fork();
-            drop(locked);
+            // The registry copied from the parent lists the parent's
+            // children: the atfork handler marked it, and the child's
+            // first use of the registry forgets it.
+            drop(held);
             // Stored only when it changes: a store copies the page (a
             // copy-on-write fault) in every child, for nothing.
             let unchecked = side == Side::Unchecked;
@@ -203,7 +218,9 @@ unsafe fn fork_inner<F: FnOnce() -> i32>(child: F, side: Side) -> Result<Child> 
             sys::exit(code)
         }
         Ok(Some(pid)) => {
-            // The child cannot be reaped while we hold the lock, so the
+            let mut locked = held.take().unwrap_or_else(reap::lock);
+            // The child cannot be reaped by procctl before it is
+            // registered (nothing else runs, or we hold the lock), so the
             // pidfd refers to it and not to a recycled pid.
             let pidfd = sys::pidfd::open(pid.as_raw()).ok().flatten();
             let shared = Arc::new(Shared::new(pid, pidfd));
@@ -274,11 +291,14 @@ fn unchecked_child_panicked(info: &std::panic::PanicHookInfo<'_>) -> ! {
     sys::exit(101)
 }
 
+/// Flushes stdout before a fork, so the child's own flush never writes
+/// the parent's pending output a second time. Only stdout: std's stderr
+/// is unbuffered, and taking its lock would write its page for nothing
+/// (after a fork, every page the parent writes first is a copy-on-write
+/// fault). Errors are ignored: a closed stdout must not stop a fork.
 #[cfg(unix)]
 fn flush_stdio() {
-    // Errors are ignored: a closed stdout must not stop a fork.
     let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
 }
 
 /// `_exit(code)`: ends the calling process at once.

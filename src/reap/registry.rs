@@ -104,13 +104,20 @@ pub(crate) struct Locked<'a>(MutexGuard<'a, Option<Registry>>);
 pub(crate) fn lock() -> Locked<'static> {
     let mut locked = Locked(REGISTRY.lock().unwrap_or_else(|p| p.into_inner()));
     if FORKED.load(Ordering::Relaxed) && FORKED.swap(false, Ordering::Relaxed) {
-        // A child forked by code other than procctl's `fork` (which
-        // resets the registry itself): forget the parent's children,
-        // and above all its orphan set, an epoll instance this process
-        // shares with the parent.
+        // The child of a fork (procctl's or any other code's): forget
+        // the parent's children, and above all its orphan set, an epoll
+        // instance this process shares with the parent.
         locked.reset_after_fork();
     }
     locked
+}
+
+/// In the child of a fork, applies the reset [`lock`] makes, for the
+/// counters read without the lock: until then they are the parent's.
+fn settle_after_fork() {
+    if FORKED.load(Ordering::Relaxed) {
+        drop(lock());
+    }
 }
 
 impl Locked<'_> {
@@ -328,6 +335,15 @@ impl Locked<'_> {
         }
     }
 
+    /// Before a `fork`: reaps the orphans that have exited (the child
+    /// would copy their entries for nothing), and makes sure the
+    /// `pthread_atfork` child handler that marks the registry stale in
+    /// every child is registered.
+    pub(crate) fn prepare_fork(&mut self) {
+        self.reg();
+        self.drain_orphans();
+    }
+
     /// Reaps the unwatched orphans that have exited.
     fn drain_unwatched(&mut self) {
         let orphans: Vec<i32> = self
@@ -422,12 +438,14 @@ pub(crate) fn wait_for(
 
 /// How many orphans are parked.
 pub(crate) fn orphan_count() -> usize {
+    settle_after_fork();
     ORPHANS.load(Ordering::Relaxed)
 }
 
 /// Reaps exited orphans if there are any; cheap when there are none,
 /// and one `epoll_wait` on Linux when none has exited.
 pub(crate) fn drain_orphans() {
+    settle_after_fork();
     if ORPHANS.load(Ordering::Relaxed) > 0 {
         lock().drain_orphans();
     }
@@ -510,6 +528,7 @@ static START: Mutex<()> = Mutex::new(());
 
 pub(crate) fn start(mode: ReapMode) -> Result<()> {
     let _serial = START.lock().unwrap_or_else(|p| p.into_inner());
+    settle_after_fork();
     match mode {
         ReapMode::Owned if !OWNED_RUNNING.load(Ordering::Relaxed) => {
             // Set first: from here on the orphan set outlives its last

@@ -30,6 +30,10 @@ pub fn main() {
             a_child_forked_by_other_code_leaves_the_parents_orphans_alone,
         ),
         (
+            "a_child_of_the_safe_fork_leaves_the_parents_orphans_alone",
+            a_child_of_the_safe_fork_leaves_the_parents_orphans_alone,
+        ),
+        (
             "drop_policy_kill_and_detach_with_exec",
             drop_policy_kill_and_detach_with_exec,
         ),
@@ -163,6 +167,51 @@ fn exited_orphans_among_many_running_are_reaped() {
 /// forget both there, so that the child neither counts the parent's
 /// orphans nor unregisters them from the parent's set.
 fn a_child_forked_by_other_code_leaves_the_parents_orphans_alone() {
+    parents_orphans_left_alone_by_a_child(|body, then| {
+        // SAFETY: single-threaded process; the child only uses procctl
+        // and _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let code = body();
+            // SAFETY: ends the forked child at once.
+            unsafe { libc::_exit(code) };
+        }
+        assert!(pid > 0);
+        then();
+        // Raw waitpid, no procctl call here meanwhile: the parent's orphan
+        // must stay parked until the child is done.
+        let mut raw = 0;
+        eventually("the libc::fork child ended", || {
+            // SAFETY: polling our own child.
+            unsafe { libc::waitpid(pid, &mut raw, libc::WNOHANG) == pid }
+        });
+        ExitStatus::from_raw(raw).expect("an exit status")
+    });
+}
+
+/// The same through procctl's safe `fork`, which leaves the copied
+/// registry to the same mark (it does not hold the reap lock across the
+/// fork, nor reset the registry in the child itself). The parent's
+/// orphan is still running when the child is forked (the fork reaps the
+/// exited ones first), and exits while the child runs.
+fn a_child_of_the_safe_fork_leaves_the_parents_orphans_alone() {
+    parents_orphans_left_alone_by_a_child(|body, then| {
+        let child = fork(body).unwrap();
+        then();
+        wait10(&child)
+    });
+}
+
+/// Parks a running orphan, forks a child through `forker` (which runs
+/// the body in the child, calls `then` in the parent, waits for the
+/// child and returns its status, with no other procctl call; `then` lets
+/// the orphan exit), and checks that the child
+/// neither counted nor reaped the parent's orphan (nor took it out of the
+/// orphan set it shares with the parent), and that the parent's set
+/// still reports it afterwards.
+fn parents_orphans_left_alone_by_a_child(
+    forker: impl FnOnce(Box<dyn FnOnce() -> i32>, Box<dyn FnOnce()>) -> ExitStatus,
+) {
     use std::io::Read;
     let (r, w) = procctl::pipe::pipe().unwrap();
     let wfd = std::os::fd::AsRawFd::as_raw_fd(&w);
@@ -176,42 +225,42 @@ fn a_child_forked_by_other_code_leaves_the_parents_orphans_alone() {
     })
     .unwrap()
     .pid();
-    drop(w);
-    eventually("the orphan exited", || exited(orphan));
-    // Not reaped yet: no procctl call since. Now fork behind procctl's back.
-    // SAFETY: single-threaded process; the child only uses procctl and
-    // _exit.
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        let ok = (|| {
-            let mine = fork(|| 0).ok()?.pid(); // dropped: the child's orphan
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                let probe = fork(|| 0).ok()?;
-                probe.wait().ok()?;
-                drop(probe);
-                if exited(mine) && procctl::reap::pending_orphans() == 0 {
-                    // Its own orphan reaped, the parent's never counted.
-                    return Some(zombie_children().ok()?.is_empty());
-                }
-                std::thread::sleep(Duration::from_millis(5));
+    let status = forker(
+        Box::new(move || {
+            arm_alarm();
+            // The first call here already forgets the parent's parked
+            // orphan.
+            if procctl::reap::pending_orphans() != 0 {
+                return 2;
             }
-            None
-        })();
-        // SAFETY: ends the forked child at once.
-        unsafe { libc::_exit(if ok == Some(true) { 0 } else { 1 }) };
-    }
-    assert!(pid > 0);
-    // Raw waitpid, no procctl call here meanwhile: the parent's orphan must
-    // stay parked until the child is done.
-    let mut raw = 0;
-    eventually("the libc::fork child ended", || {
-        // SAFETY: polling our own child.
-        unsafe { libc::waitpid(pid, &mut raw, libc::WNOHANG) == pid }
-    });
+            // SAFETY: closes this child's copy of the write end, so the
+            // orphan ends once the parent closes its own.
+            unsafe { libc::close(wfd) };
+            // The parent's orphan exits while this child runs: its pidfd in
+            // the shared orphan set reports it here too.
+            eventually("the parent's orphan exited", || exited(orphan));
+            let ok = (|| {
+                let mine = fork(|| 0).ok()?.pid(); // dropped: the child's orphan
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while Instant::now() < deadline {
+                    let probe = fork(|| 0).ok()?;
+                    probe.wait().ok()?;
+                    drop(probe);
+                    if exited(mine) && procctl::reap::pending_orphans() == 0 {
+                        // Its own orphan reaped, the parent's never counted.
+                        return Some(zombie_children().ok()?.is_empty());
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                None
+            })();
+            if ok == Some(true) { 0 } else { 1 }
+        }),
+        Box::new(move || drop(w)),
+    );
     assert_eq!(
-        ExitStatus::from_raw(raw),
-        Some(ExitStatus::Exited(0)),
+        status,
+        ExitStatus::Exited(0),
         "the child counted the parent's orphans or kept a zombie"
     );
     // The parent's orphan is still parked, and its set still reports it.

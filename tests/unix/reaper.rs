@@ -21,6 +21,10 @@ pub fn main() {
             owned_reaps_dropped_children_within_1s,
         ),
         (
+            "a_forked_child_starts_its_own_reaper",
+            a_forked_child_starts_its_own_reaper,
+        ),
+        (
             "owned_leaves_std_children_alone",
             owned_leaves_std_children_alone,
         ),
@@ -109,6 +113,35 @@ fn owned_reaps_dropped_children_within_1s() {
     );
     assert_eq!(zombie_children().unwrap(), vec![]);
     assert_eq!(fd_count(), fds, "pidfds leaked");
+}
+
+/// The reaper thread does not exist in a forked child, whatever the
+/// copied bookkeeping says: `start_reaper` there starts one, and it
+/// reaps the child's own dropped children.
+fn a_forked_child_starts_its_own_reaper() {
+    start_reaper(ReapMode::Owned).unwrap();
+    // SAFETY: the child starts a thread and forks; glibc resets its
+    // allocator and thread bookkeeping in the child of a fork, and the
+    // reaper thread holds none of procctl's locks while asleep.
+    let child = unsafe {
+        fork_unchecked(|| {
+            support::arm_alarm();
+            if start_reaper(ReapMode::Owned).is_err() || procctl::proc::thread_count() != Some(2) {
+                return 2;
+            }
+            let pid = quick(0).pid();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !gone(pid) {
+                if Instant::now() > deadline {
+                    return 3;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            0
+        })
+    }
+    .unwrap();
+    assert_eq!(support::wait10(&child), ExitStatus::Exited(0));
 }
 
 fn owned_leaves_std_children_alone() {
