@@ -794,9 +794,98 @@ mod linux {
         assert!(failed.is_empty(), "failed cases:\n{}", failed.join("\n"));
     }
 
+    /// `output` that fails after its child started (here: `poll` ENOMEM)
+    /// leaves no process behind: the caller has no handle to kill or wait
+    /// for. The child runs for 10 s unless it is killed, so one that was
+    /// left running (the old behaviour: parked as an orphan, reaped only
+    /// once it exited) shows in the process table long after the 1 s the
+    /// check allows.
+    fn failed_output_leaves_no_process() {
+        type Output = fn() -> procctl::Result<()>;
+        let command: Output = || {
+            Command::new("/bin/sh")
+                .args(["-c", "echo started; exec sleep 10"])
+                .output()
+                .map(drop)
+        };
+        let pipeline: Output = || {
+            Command::new("/bin/sleep")
+                .arg("10")
+                .pipe(Command::new("/bin/sleep").arg("10"))
+                .output()
+                .map(drop)
+        };
+        let mut failed = Vec::new();
+        for (name, output) in [("Command::output", command), ("Pipeline::output", pipeline)] {
+            let (mut reader, writer) = procctl::pipe::pipe().unwrap();
+            let child = procctl::proc::fork(move || {
+                support::arm_alarm();
+                let mut writer = writer;
+                let before = fds();
+                let got = std::thread::scope(|s| {
+                    s.spawn(|| {
+                        install(&[(libc::SYS_poll, libc::ENOMEM), (libc::SYS_ppoll, libc::ENOMEM)])
+                            .map(|()| output())
+                    })
+                    .join()
+                    .unwrap()
+                });
+                let got = match got {
+                    Ok(got) => got,
+                    Err(e) => {
+                        let _ = writeln!(writer, "skipped: seccomp refused: {e}");
+                        return 0;
+                    }
+                };
+                let mut verdict = check(Want::Limit("poll"), libc::ENOMEM, &got);
+                if verdict.is_ok() {
+                    // Killed and reaped before `output` returned: at once,
+                    // not after the program's 10 s.
+                    let deadline = Instant::now() + Duration::from_secs(1);
+                    verdict = loop {
+                        let (after, zombies, kids) = (fds(), support::zombies(), children());
+                        if after == before && zombies.is_empty() && kids.is_empty() {
+                            break Ok(());
+                        }
+                        if Instant::now() > deadline {
+                            break Err(format!(
+                                "fds {before:?} -> {after:?}, zombies {zombies:?}, children {kids:?}"
+                            ));
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    };
+                }
+                let _ = match &verdict {
+                    Ok(()) => writeln!(writer, "{}", short(&got)),
+                    Err(e) => writeln!(writer, "{}  FAILED: {e}", short(&got)),
+                };
+                // What a failure left running dies with the case.
+                for pid in children() {
+                    // SAFETY: kill takes plain numbers; these are our
+                    // own unreaped children, so the pids are theirs.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+                i32::from(verdict.is_err())
+            })
+            .expect("fork");
+            let status = support::wait10(&child);
+            let mut line = String::new();
+            reader.read_to_string(&mut line).unwrap();
+            println!("{name}, poll ENOMEM: {}", line.trim_end());
+            if !status.success() {
+                failed.push(format!("{name}: {}", line.trim_end()));
+            }
+        }
+        assert!(failed.is_empty(), "failed:\n{}", failed.join("\n"));
+    }
+
     pub fn main() {
         support::run(&[
             ("seccomp_errno_per_call", seccomp_table),
+            (
+                "failed_output_leaves_no_process",
+                failed_output_leaves_no_process,
+            ),
             ("rlimit_nofile_each_descriptor", nofile_table),
         ]);
     }
