@@ -16,6 +16,9 @@
 //! - `RLIMIT_NOFILE` set to (lowest free descriptor + k) for k = 0, 1, 2,
 //!   ...: the k-th descriptor the path makes fails with `EMFILE`, in turn,
 //!   until the path needs no more than k.
+//! - `RLIMIT_NPROC` for real, as a fresh unprivileged user whose limit is
+//!   the tasks it has: the kernel's own `EAGAIN` at the next `clone`,
+//!   `clone3` or `fork` (faults/nproc.rs).
 //!
 //! `EINTR` is not injected here: a filter fails every call, and every
 //! procctl loop retries `EINTR`, so it would spin. tests/eintr.rs drives
@@ -37,7 +40,11 @@ mod support;
 mod seccomp;
 
 #[cfg(target_os = "linux")]
-mod linux {
+#[path = "faults/nproc.rs"]
+mod nproc;
+
+#[cfg(target_os = "linux")]
+pub(crate) mod linux {
     use std::any::Any;
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
@@ -56,18 +63,18 @@ mod linux {
 
     /// What a path leaves for the main thread to drop (children to kill
     /// and reap, readers to close).
-    type Left = Vec<Box<dyn Any + Send>>;
+    pub(crate) type Left = Vec<Box<dyn Any + Send>>;
 
     /// A call path: runs its setup, calls `arm` right before the call
     /// under test, and returns the call's result.
-    type Path = fn(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()>;
+    pub(crate) type Path = fn(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()>;
 
-    fn keep_child(child: procctl::proc::Child, left: &mut Left) {
+    pub(crate) fn keep_child(child: procctl::proc::Child, left: &mut Left) {
         child.set_drop_policy(procctl::proc::DropPolicy::KillAndReap);
         left.push(Box::new(child));
     }
 
-    fn path_fork(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_fork(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         // The filtered thread is not the only one, so the checked fork
         // would refuse; the child only leaves.
@@ -79,7 +86,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_spawn(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_spawn(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let child = Command::new("/bin/sh").args(["-c", "exit 3"]).spawn()?;
         let status = child.wait_timeout(Duration::from_secs(10))?;
@@ -88,7 +95,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_spawn_piped(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_spawn_piped(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let child = Command::new("/bin/sh")
             .args(["-c", "cat; echo err >&2"])
@@ -106,7 +113,7 @@ mod linux {
         Ok(())
     }
 
-    fn spawn_cat(left: &mut Left) -> procctl::proc::Child {
+    pub(crate) fn spawn_cat(left: &mut Left) -> procctl::proc::Child {
         let child = Command::new("/bin/cat")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -117,7 +124,7 @@ mod linux {
         child
     }
 
-    fn path_wait(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_wait(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         let child = Command::new("/bin/true").spawn().expect("spawn");
         arm();
         let status = child.wait();
@@ -126,7 +133,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_wait_timeout(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_wait_timeout(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         let child = Command::new("/bin/sleep")
             .arg("0.05")
             .spawn()
@@ -138,7 +145,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_waitpid(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_waitpid(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         // A child procctl does not hold: a plain std child, waited for by pid.
         let child = std::process::Command::new("/bin/true")
             .spawn()
@@ -161,7 +168,7 @@ mod linux {
         }
     }
 
-    fn path_pipe(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_pipe(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let (mut r, mut w) = procctl::pipe::pipe()?;
         w.write_all(b"x").unwrap();
@@ -173,7 +180,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_system(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_system(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let status = procctl::proc::system("exit 4")?;
         assert_eq!(status.code(), Some(4));
@@ -181,7 +188,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_popen(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_popen(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let mut p = procctl::proc::popen("echo hi", PopenMode::Read)?;
         let mut s = String::new();
@@ -192,7 +199,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_popen2(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_popen2(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let mut p = procctl::proc::popen2("tr a-z A-Z")?;
         let out = p.communicate(b"abc")?;
@@ -202,7 +209,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_communicate(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_communicate(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         let child = spawn_cat(left);
         arm();
         let out = child.communicate(b"data");
@@ -211,7 +218,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_register(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_register(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let id = procctl::signal::register(Signal::USR2, |_| {})?;
         assert!(procctl::signal::unregister(id));
@@ -219,10 +226,54 @@ mod linux {
         Ok(())
     }
 
-    fn path_reaper(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_reaper(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         procctl::reap::start_reaper(procctl::reap::ReapMode::Owned)?;
         let _ = left;
+        Ok(())
+    }
+
+    /// The safe `fork`, then `wait`: only where the calling thread is the
+    /// process's only one.
+    pub(crate) fn path_fork_safe(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        arm();
+        let child = procctl::proc::fork(|| 7)?;
+        let status = child.wait();
+        keep_child(child, left);
+        assert_eq!(status?.code(), Some(7));
+        Ok(())
+    }
+
+    pub(crate) fn path_output(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        arm();
+        let out = Command::new("/bin/sh")
+            .args(["-c", "echo out; echo err >&2; exit 2"])
+            .output()?;
+        assert_eq!(
+            (&out.stdout[..], &out.stderr[..], out.status.code()),
+            (&b"out\n"[..], &b"err\n"[..], Some(2))
+        );
+        let _ = left;
+        Ok(())
+    }
+
+    /// Two `cat`s: the first one blocks on its stdin until `communicate`
+    /// closes it, so it is still running when the second one is started.
+    pub(crate) fn path_pipeline(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        arm();
+        let child = Command::new("/bin/cat")
+            .pipe(Command::new("/bin/cat"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let out = child.communicate(b"through two");
+        for m in child.members() {
+            m.set_drop_policy(procctl::proc::DropPolicy::KillAndReap);
+        }
+        left.push(Box::new(child));
+        let out = out?;
+        assert_eq!(out.stdout, b"through two");
+        assert!(out.status.success(), "{}", out.status);
         Ok(())
     }
 
@@ -258,32 +309,39 @@ mod linux {
         }
     }
 
-    fn short(got: &procctl::Result<()>) -> String {
+    pub(crate) fn short(got: &procctl::Result<()>) -> String {
         match got {
             Ok(()) => "ok (fallback)".into(),
-            Err(e) => {
-                let variant = format!("{e:?}");
-                let variant = variant
-                    .split([' ', '{', '('])
-                    .next()
-                    .unwrap_or("")
-                    .to_owned();
-                let step = e
-                    .spawn_step()
-                    .map(|s| format!(" step={s}"))
-                    .unwrap_or_default();
-                let call = match e {
-                    Error::ResourceLimit { call, .. } | Error::Os { call, .. } => {
-                        format!(" call={call}")
-                    }
-                    _ => String::new(),
-                };
-                format!("{variant}{call}{step} errno={:?}", e.raw_os_error())
-            }
+            Err(e) => describe(e),
         }
     }
 
-    fn fds() -> Vec<i32> {
+    /// The variant, the call or step, and the errno of `e`; a pipeline
+    /// member's error as the member's own error behind the index.
+    pub(crate) fn describe(e: &Error) -> String {
+        if let Error::PipelineMember { index, source, .. } = e {
+            return format!("PipelineMember index={index} <- {}", describe(source));
+        }
+        let variant = format!("{e:?}");
+        let variant = variant
+            .split([' ', '{', '('])
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let step = e
+            .spawn_step()
+            .map(|s| format!(" step={s}"))
+            .unwrap_or_default();
+        let call = match e {
+            Error::ResourceLimit { call, .. } | Error::Os { call, .. } => {
+                format!(" call={call}")
+            }
+            _ => String::new(),
+        };
+        format!("{variant}{call}{step} errno={:?}", e.raw_os_error())
+    }
+
+    pub(crate) fn fds() -> Vec<i32> {
         let mut v: Vec<i32> = std::fs::read_dir("/proc/self/fd")
             .unwrap()
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
@@ -304,7 +362,7 @@ mod linux {
 
     /// Children of this process still in the process table (running or
     /// zombie).
-    fn children() -> Vec<i32> {
+    pub(crate) fn children() -> Vec<i32> {
         let me = std::process::id() as i32;
         let mut out = Vec::new();
         for e in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -324,7 +382,7 @@ mod linux {
     }
 
     /// The checks after a path: descriptors as before, no zombie, no child.
-    fn clean(before: &[i32], what: &str) -> Result<(), String> {
+    pub(crate) fn clean(before: &[i32], what: &str) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let (after, zombies, kids) = (fds(), support::zombies(), children());
@@ -340,7 +398,7 @@ mod linux {
         }
     }
 
-    fn drop_left(left: Left) {
+    pub(crate) fn drop_left(left: Left) {
         drop(left);
     }
 
@@ -887,6 +945,7 @@ mod linux {
                 failed_output_leaves_no_process,
             ),
             ("rlimit_nofile_each_descriptor", nofile_table),
+            ("rlimit_nproc_for_real", crate::nproc::table),
         ]);
     }
 }
