@@ -19,10 +19,15 @@
 //! - `RLIMIT_NPROC` for real, as a fresh unprivileged user whose limit is
 //!   the tasks it has: the kernel's own `EAGAIN` at the next `clone`,
 //!   `clone3` or `fork` (faults/nproc.rs).
+//! - The N-th call fails: a supervisor process answers the path's calls
+//!   (`SECCOMP_RET_USER_NOTIF`), counts them, and fails call N with each
+//!   errno it can really return, for every N (faults/nth.rs). `EINTR`
+//!   is injected there, one call at a time.
 //!
-//! `EINTR` is not injected here: a filter fails every call, and every
-//! procctl loop retries `EINTR`, so it would spin. tests/eintr.rs drives
-//! every blocking call through a 10 kHz `SIGALRM` instead.
+//! `EINTR` is not injected by the errno filter: it fails every call, and
+//! every procctl loop retries `EINTR`, so it would spin. The N-th call
+//! table fails one call with it; tests/eintr.rs drives every blocking
+//! call through a 10 kHz `SIGALRM`.
 //!
 //! Each case: a named error with the errno kept (`raw_os_error`): a limit
 //! (`EAGAIN`, `ENOMEM`, `EMFILE`, `ENFILE`) is `ResourceLimit` naming the
@@ -42,6 +47,10 @@ mod seccomp;
 #[cfg(target_os = "linux")]
 #[path = "faults/nproc.rs"]
 mod nproc;
+
+#[cfg(target_os = "linux")]
+#[path = "faults/nth.rs"]
+mod nth;
 
 #[cfg(target_os = "linux")]
 pub(crate) mod linux {
@@ -168,6 +177,76 @@ pub(crate) mod linux {
         }
     }
 
+    /// `waitpid(pid, 0)`, blocking, for a child procctl does not hold.
+    pub(crate) fn path_waitpid_blocking(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        let child = std::process::Command::new("/bin/true")
+            .spawn()
+            .expect("spawn");
+        let pid = procctl::Pid::from_raw(child.id() as i32).expect("pid");
+        arm();
+        let got = procctl::proc::waitpid(pid, procctl::proc::WaitOptions::empty());
+        left.push(Box::new(child));
+        match got? {
+            Some((p, procctl::WaitStatus::Exited(s))) if p == pid && s.success() => Ok(()),
+            other => panic!("waitpid: {other:?}"),
+        }
+    }
+
+    /// `wait()`: any child, blocking.
+    pub(crate) fn path_wait_any(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        let child = std::process::Command::new("/bin/true")
+            .spawn()
+            .expect("spawn");
+        let pid = procctl::Pid::from_raw(child.id() as i32).expect("pid");
+        arm();
+        let got = procctl::proc::wait();
+        left.push(Box::new(child));
+        let (p, status) = got?;
+        assert_eq!((p, status.success()), (pid, true));
+        Ok(())
+    }
+
+    /// A `Child` dropped while it runs is parked as an orphan (its pidfd
+    /// in the orphan set, an epoll instance made for it); once it has
+    /// exited, the next spawn or wait drains the set and reaps it.
+    pub(crate) fn path_orphan(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        // Should the path fail with the orphan parked, procctl reaps it
+        // at its next spawn, fork or wait (that is the contract): be that
+        // next call when the path's leftovers are dropped.
+        left.push(Box::new(NextCall));
+        arm();
+        let child = Command::new("/bin/sh")
+            .args(["-c", "read x"])
+            .stdin(Stdio::piped())
+            .spawn()?;
+        let stdin = child.take_stdin();
+        drop(child);
+        // End of input: the shell exits, still unreaped.
+        drop(stdin);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while procctl::reap::pending_orphans() > 0 {
+            assert!(Instant::now() < deadline, "the orphan was never reaped");
+            // A spawn drains the orphan set first, the wait after it too.
+            let status = Command::new("/bin/true").status()?;
+            assert!(status.success());
+        }
+        let _ = left;
+        Ok(())
+    }
+
+    /// Makes spawns until no orphan is left (at most 10 s).
+    struct NextCall;
+
+    impl Drop for NextCall {
+        fn drop(&mut self) {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while procctl::reap::pending_orphans() > 0 && Instant::now() < deadline {
+                let _ = Command::new("/bin/true").status();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
     pub(crate) fn path_pipe(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let (mut r, mut w) = procctl::pipe::pipe()?;
@@ -244,6 +323,16 @@ pub(crate) mod linux {
         Ok(())
     }
 
+    /// `spawn`, then `wait` (no deadline: `waitid(P_PIDFD, WNOWAIT)`).
+    pub(crate) fn path_spawn_wait(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        arm();
+        let child = Command::new("/bin/sh").args(["-c", "exit 3"]).spawn()?;
+        let status = child.wait();
+        keep_child(child, left);
+        assert_eq!(status?.code(), Some(3));
+        Ok(())
+    }
+
     pub(crate) fn path_output(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let out = Command::new("/bin/sh")
@@ -274,6 +363,16 @@ pub(crate) mod linux {
         let out = out?;
         assert_eq!(out.stdout, b"through two");
         assert!(out.status.success(), "{}", out.status);
+        Ok(())
+    }
+
+    pub(crate) fn path_signals(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        arm();
+        let mut sigs = procctl::signal::Signals::new([Signal::USR1])?;
+        procctl::signal::raise(Signal::USR1)?;
+        let got = sigs.wait_timeout(Duration::from_secs(10))?;
+        assert_eq!(got, Some(Signal::USR1));
+        let _ = left;
         Ok(())
     }
 
@@ -946,6 +1045,7 @@ pub(crate) mod linux {
             ),
             ("rlimit_nofile_each_descriptor", nofile_table),
             ("rlimit_nproc_for_real", crate::nproc::table),
+            ("nth_call_fails", crate::nth::table),
         ]);
     }
 }
