@@ -16,10 +16,18 @@
 //! - `RLIMIT_NOFILE` set to (lowest free descriptor + k) for k = 0, 1, 2,
 //!   ...: the k-th descriptor the path makes fails with `EMFILE`, in turn,
 //!   until the path needs no more than k.
+//! - `RLIMIT_NPROC` for real, as a fresh unprivileged user whose limit is
+//!   the tasks it has: the kernel's own `EAGAIN` at the next `clone`,
+//!   `clone3` or `fork` (faults/nproc.rs).
+//! - The N-th call fails: a supervisor process answers the path's calls
+//!   (`SECCOMP_RET_USER_NOTIF`), counts them, and fails call N with each
+//!   errno it can really return, for every N (faults/nth.rs). `EINTR`
+//!   is injected there, one call at a time.
 //!
-//! `EINTR` is not injected here: a filter fails every call, and every
-//! procctl loop retries `EINTR`, so it would spin. tests/eintr.rs drives
-//! every blocking call through a 10 kHz `SIGALRM` instead.
+//! `EINTR` is not injected by the errno filter: it fails every call, and
+//! every procctl loop retries `EINTR`, so it would spin. The N-th call
+//! table fails one call with it; tests/eintr.rs drives every blocking
+//! call through a 10 kHz `SIGALRM`.
 //!
 //! Each case: a named error with the errno kept (`raw_os_error`): a limit
 //! (`EAGAIN`, `ENOMEM`, `EMFILE`, `ENFILE`) is `ResourceLimit` naming the
@@ -37,7 +45,15 @@ mod support;
 mod seccomp;
 
 #[cfg(target_os = "linux")]
-mod linux {
+#[path = "faults/nproc.rs"]
+mod nproc;
+
+#[cfg(target_os = "linux")]
+#[path = "faults/nth.rs"]
+mod nth;
+
+#[cfg(target_os = "linux")]
+pub(crate) mod linux {
     use std::any::Any;
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
@@ -56,18 +72,18 @@ mod linux {
 
     /// What a path leaves for the main thread to drop (children to kill
     /// and reap, readers to close).
-    type Left = Vec<Box<dyn Any + Send>>;
+    pub(crate) type Left = Vec<Box<dyn Any + Send>>;
 
     /// A call path: runs its setup, calls `arm` right before the call
     /// under test, and returns the call's result.
-    type Path = fn(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()>;
+    pub(crate) type Path = fn(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()>;
 
-    fn keep_child(child: procctl::proc::Child, left: &mut Left) {
+    pub(crate) fn keep_child(child: procctl::proc::Child, left: &mut Left) {
         child.set_drop_policy(procctl::proc::DropPolicy::KillAndReap);
         left.push(Box::new(child));
     }
 
-    fn path_fork(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_fork(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         // The filtered thread is not the only one, so the checked fork
         // would refuse; the child only leaves.
@@ -79,7 +95,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_spawn(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_spawn(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let child = Command::new("/bin/sh").args(["-c", "exit 3"]).spawn()?;
         let status = child.wait_timeout(Duration::from_secs(10))?;
@@ -88,7 +104,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_spawn_piped(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_spawn_piped(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let child = Command::new("/bin/sh")
             .args(["-c", "cat; echo err >&2"])
@@ -106,7 +122,7 @@ mod linux {
         Ok(())
     }
 
-    fn spawn_cat(left: &mut Left) -> procctl::proc::Child {
+    pub(crate) fn spawn_cat(left: &mut Left) -> procctl::proc::Child {
         let child = Command::new("/bin/cat")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -117,7 +133,7 @@ mod linux {
         child
     }
 
-    fn path_wait(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_wait(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         let child = Command::new("/bin/true").spawn().expect("spawn");
         arm();
         let status = child.wait();
@@ -126,7 +142,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_wait_timeout(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_wait_timeout(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         let child = Command::new("/bin/sleep")
             .arg("0.05")
             .spawn()
@@ -138,7 +154,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_waitpid(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_waitpid(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         // A child procctl does not hold: a plain std child, waited for by pid.
         let child = std::process::Command::new("/bin/true")
             .spawn()
@@ -161,7 +177,77 @@ mod linux {
         }
     }
 
-    fn path_pipe(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    /// `waitpid(pid, 0)`, blocking, for a child procctl does not hold.
+    pub(crate) fn path_waitpid_blocking(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        let child = std::process::Command::new("/bin/true")
+            .spawn()
+            .expect("spawn");
+        let pid = procctl::Pid::from_raw(child.id() as i32).expect("pid");
+        arm();
+        let got = procctl::proc::waitpid(pid, procctl::proc::WaitOptions::empty());
+        left.push(Box::new(child));
+        match got? {
+            Some((p, procctl::WaitStatus::Exited(s))) if p == pid && s.success() => Ok(()),
+            other => panic!("waitpid: {other:?}"),
+        }
+    }
+
+    /// `wait()`: any child, blocking.
+    pub(crate) fn path_wait_any(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        let child = std::process::Command::new("/bin/true")
+            .spawn()
+            .expect("spawn");
+        let pid = procctl::Pid::from_raw(child.id() as i32).expect("pid");
+        arm();
+        let got = procctl::proc::wait();
+        left.push(Box::new(child));
+        let (p, status) = got?;
+        assert_eq!((p, status.success()), (pid, true));
+        Ok(())
+    }
+
+    /// A `Child` dropped while it runs is parked as an orphan (its pidfd
+    /// in the orphan set, an epoll instance made for it); once it has
+    /// exited, the next spawn or wait drains the set and reaps it.
+    pub(crate) fn path_orphan(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        // Should the path fail with the orphan parked, procctl reaps it
+        // at its next spawn, fork or wait (that is the contract): be that
+        // next call when the path's leftovers are dropped.
+        left.push(Box::new(NextCall));
+        arm();
+        let child = Command::new("/bin/sh")
+            .args(["-c", "read x"])
+            .stdin(Stdio::piped())
+            .spawn()?;
+        let stdin = child.take_stdin();
+        drop(child);
+        // End of input: the shell exits, still unreaped.
+        drop(stdin);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while procctl::reap::pending_orphans() > 0 {
+            assert!(Instant::now() < deadline, "the orphan was never reaped");
+            // A spawn drains the orphan set first, the wait after it too.
+            let status = Command::new("/bin/true").status()?;
+            assert!(status.success());
+        }
+        let _ = left;
+        Ok(())
+    }
+
+    /// Makes spawns until no orphan is left (at most 10 s).
+    struct NextCall;
+
+    impl Drop for NextCall {
+        fn drop(&mut self) {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while procctl::reap::pending_orphans() > 0 && Instant::now() < deadline {
+                let _ = Command::new("/bin/true").status();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    pub(crate) fn path_pipe(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let (mut r, mut w) = procctl::pipe::pipe()?;
         w.write_all(b"x").unwrap();
@@ -173,7 +259,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_system(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_system(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let status = procctl::proc::system("exit 4")?;
         assert_eq!(status.code(), Some(4));
@@ -181,7 +267,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_popen(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_popen(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let mut p = procctl::proc::popen("echo hi", PopenMode::Read)?;
         let mut s = String::new();
@@ -192,7 +278,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_popen2(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_popen2(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let mut p = procctl::proc::popen2("tr a-z A-Z")?;
         let out = p.communicate(b"abc")?;
@@ -202,7 +288,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_communicate(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_communicate(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         let child = spawn_cat(left);
         arm();
         let out = child.communicate(b"data");
@@ -211,7 +297,7 @@ mod linux {
         Ok(())
     }
 
-    fn path_register(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_register(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let id = procctl::signal::register(Signal::USR2, |_| {})?;
         assert!(procctl::signal::unregister(id));
@@ -219,9 +305,73 @@ mod linux {
         Ok(())
     }
 
-    fn path_reaper(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+    pub(crate) fn path_reaper(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         procctl::reap::start_reaper(procctl::reap::ReapMode::Owned)?;
+        let _ = left;
+        Ok(())
+    }
+
+    /// The safe `fork`, then `wait`: only where the calling thread is the
+    /// process's only one.
+    pub(crate) fn path_fork_safe(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        arm();
+        let child = procctl::proc::fork(|| 7)?;
+        let status = child.wait();
+        keep_child(child, left);
+        assert_eq!(status?.code(), Some(7));
+        Ok(())
+    }
+
+    /// `spawn`, then `wait` (no deadline: `waitid(P_PIDFD, WNOWAIT)`).
+    pub(crate) fn path_spawn_wait(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        arm();
+        let child = Command::new("/bin/sh").args(["-c", "exit 3"]).spawn()?;
+        let status = child.wait();
+        keep_child(child, left);
+        assert_eq!(status?.code(), Some(3));
+        Ok(())
+    }
+
+    pub(crate) fn path_output(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        arm();
+        let out = Command::new("/bin/sh")
+            .args(["-c", "echo out; echo err >&2; exit 2"])
+            .output()?;
+        assert_eq!(
+            (&out.stdout[..], &out.stderr[..], out.status.code()),
+            (&b"out\n"[..], &b"err\n"[..], Some(2))
+        );
+        let _ = left;
+        Ok(())
+    }
+
+    /// Two `cat`s: the first one blocks on its stdin until `communicate`
+    /// closes it, so it is still running when the second one is started.
+    pub(crate) fn path_pipeline(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        arm();
+        let child = Command::new("/bin/cat")
+            .pipe(Command::new("/bin/cat"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let out = child.communicate(b"through two");
+        for m in child.members() {
+            m.set_drop_policy(procctl::proc::DropPolicy::KillAndReap);
+        }
+        left.push(Box::new(child));
+        let out = out?;
+        assert_eq!(out.stdout, b"through two");
+        assert!(out.status.success(), "{}", out.status);
+        Ok(())
+    }
+
+    pub(crate) fn path_signals(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        arm();
+        let mut sigs = procctl::signal::Signals::new([Signal::USR1])?;
+        procctl::signal::raise(Signal::USR1)?;
+        let got = sigs.wait_timeout(Duration::from_secs(10))?;
+        assert_eq!(got, Some(Signal::USR1));
         let _ = left;
         Ok(())
     }
@@ -258,32 +408,39 @@ mod linux {
         }
     }
 
-    fn short(got: &procctl::Result<()>) -> String {
+    pub(crate) fn short(got: &procctl::Result<()>) -> String {
         match got {
             Ok(()) => "ok (fallback)".into(),
-            Err(e) => {
-                let variant = format!("{e:?}");
-                let variant = variant
-                    .split([' ', '{', '('])
-                    .next()
-                    .unwrap_or("")
-                    .to_owned();
-                let step = e
-                    .spawn_step()
-                    .map(|s| format!(" step={s}"))
-                    .unwrap_or_default();
-                let call = match e {
-                    Error::ResourceLimit { call, .. } | Error::Os { call, .. } => {
-                        format!(" call={call}")
-                    }
-                    _ => String::new(),
-                };
-                format!("{variant}{call}{step} errno={:?}", e.raw_os_error())
-            }
+            Err(e) => describe(e),
         }
     }
 
-    fn fds() -> Vec<i32> {
+    /// The variant, the call or step, and the errno of `e`; a pipeline
+    /// member's error as the member's own error behind the index.
+    pub(crate) fn describe(e: &Error) -> String {
+        if let Error::PipelineMember { index, source, .. } = e {
+            return format!("PipelineMember index={index} <- {}", describe(source));
+        }
+        let variant = format!("{e:?}");
+        let variant = variant
+            .split([' ', '{', '('])
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let step = e
+            .spawn_step()
+            .map(|s| format!(" step={s}"))
+            .unwrap_or_default();
+        let call = match e {
+            Error::ResourceLimit { call, .. } | Error::Os { call, .. } => {
+                format!(" call={call}")
+            }
+            _ => String::new(),
+        };
+        format!("{variant}{call}{step} errno={:?}", e.raw_os_error())
+    }
+
+    pub(crate) fn fds() -> Vec<i32> {
         let mut v: Vec<i32> = std::fs::read_dir("/proc/self/fd")
             .unwrap()
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
@@ -304,7 +461,7 @@ mod linux {
 
     /// Children of this process still in the process table (running or
     /// zombie).
-    fn children() -> Vec<i32> {
+    pub(crate) fn children() -> Vec<i32> {
         let me = std::process::id() as i32;
         let mut out = Vec::new();
         for e in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -324,7 +481,7 @@ mod linux {
     }
 
     /// The checks after a path: descriptors as before, no zombie, no child.
-    fn clean(before: &[i32], what: &str) -> Result<(), String> {
+    pub(crate) fn clean(before: &[i32], what: &str) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let (after, zombies, kids) = (fds(), support::zombies(), children());
@@ -340,7 +497,7 @@ mod linux {
         }
     }
 
-    fn drop_left(left: Left) {
+    pub(crate) fn drop_left(left: Left) {
         drop(left);
     }
 
@@ -794,10 +951,101 @@ mod linux {
         assert!(failed.is_empty(), "failed cases:\n{}", failed.join("\n"));
     }
 
+    /// `output` that fails after its child started (here: `poll` ENOMEM)
+    /// leaves no process behind: the caller has no handle to kill or wait
+    /// for. The child runs for 10 s unless it is killed, so one that was
+    /// left running (the old behaviour: parked as an orphan, reaped only
+    /// once it exited) shows in the process table long after the 1 s the
+    /// check allows.
+    fn failed_output_leaves_no_process() {
+        type Output = fn() -> procctl::Result<()>;
+        let command: Output = || {
+            Command::new("/bin/sh")
+                .args(["-c", "echo started; exec sleep 10"])
+                .output()
+                .map(drop)
+        };
+        let pipeline: Output = || {
+            Command::new("/bin/sleep")
+                .arg("10")
+                .pipe(Command::new("/bin/sleep").arg("10"))
+                .output()
+                .map(drop)
+        };
+        let mut failed = Vec::new();
+        for (name, output) in [("Command::output", command), ("Pipeline::output", pipeline)] {
+            let (mut reader, writer) = procctl::pipe::pipe().unwrap();
+            let child = procctl::proc::fork(move || {
+                support::arm_alarm();
+                let mut writer = writer;
+                let before = fds();
+                let got = std::thread::scope(|s| {
+                    s.spawn(|| {
+                        install(&[(libc::SYS_poll, libc::ENOMEM), (libc::SYS_ppoll, libc::ENOMEM)])
+                            .map(|()| output())
+                    })
+                    .join()
+                    .unwrap()
+                });
+                let got = match got {
+                    Ok(got) => got,
+                    Err(e) => {
+                        let _ = writeln!(writer, "skipped: seccomp refused: {e}");
+                        return 0;
+                    }
+                };
+                let mut verdict = check(Want::Limit("poll"), libc::ENOMEM, &got);
+                if verdict.is_ok() {
+                    // Killed and reaped before `output` returned: at once,
+                    // not after the program's 10 s.
+                    let deadline = Instant::now() + Duration::from_secs(1);
+                    verdict = loop {
+                        let (after, zombies, kids) = (fds(), support::zombies(), children());
+                        if after == before && zombies.is_empty() && kids.is_empty() {
+                            break Ok(());
+                        }
+                        if Instant::now() > deadline {
+                            break Err(format!(
+                                "fds {before:?} -> {after:?}, zombies {zombies:?}, children {kids:?}"
+                            ));
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    };
+                }
+                let _ = match &verdict {
+                    Ok(()) => writeln!(writer, "{}", short(&got)),
+                    Err(e) => writeln!(writer, "{}  FAILED: {e}", short(&got)),
+                };
+                // What a failure left running dies with the case.
+                for pid in children() {
+                    // SAFETY: kill takes plain numbers; these are our
+                    // own unreaped children, so the pids are theirs.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+                i32::from(verdict.is_err())
+            })
+            .expect("fork");
+            let status = support::wait10(&child);
+            let mut line = String::new();
+            reader.read_to_string(&mut line).unwrap();
+            println!("{name}, poll ENOMEM: {}", line.trim_end());
+            if !status.success() {
+                failed.push(format!("{name}: {}", line.trim_end()));
+            }
+        }
+        assert!(failed.is_empty(), "failed:\n{}", failed.join("\n"));
+    }
+
     pub fn main() {
         support::run(&[
             ("seccomp_errno_per_call", seccomp_table),
+            (
+                "failed_output_leaves_no_process",
+                failed_output_leaves_no_process,
+            ),
             ("rlimit_nofile_each_descriptor", nofile_table),
+            ("rlimit_nproc_for_real", crate::nproc::table),
+            ("nth_call_fails", crate::nth::table),
         ]);
     }
 }

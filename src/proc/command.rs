@@ -1139,6 +1139,10 @@ impl Command {
     /// # Errors
     ///
     /// As [`Command::spawn`] and [`Child::communicate`](super::Child::communicate).
+    /// A failure after the child started (a `poll` or `read` that fails)
+    /// kills and reaps the child before `output` returns: the caller has
+    /// no handle to it, so nothing is left running (as Python's
+    /// `subprocess.run` does).
     ///
     /// ```
     /// # #[cfg(unix)] {
@@ -1163,6 +1167,9 @@ impl Command {
         let child =
             self.spawn_imp([StdioDefault::Null, StdioDefault::Piped, StdioDefault::Piped])?;
         child.set_wait_delay(self.wait_delay);
+        // Nobody else holds the child: on an error it must not outlive
+        // this call (after a success it is reaped and drop does nothing).
+        child.set_drop_policy(DropPolicy::KillAndReap);
         child.communicate(b"")
     }
 }

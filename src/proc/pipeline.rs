@@ -361,7 +361,9 @@ impl Pipeline {
     ///
     /// # Errors
     ///
-    /// As [`Pipeline::spawn`] and [`PipelineChild::communicate`].
+    /// As [`Pipeline::spawn`] and [`PipelineChild::communicate`]. A
+    /// failure after the members started kills and reaps every member
+    /// before `output` returns, as [`Command::output`] does.
     ///
     /// ```
     /// use procctl::proc::Command;
@@ -374,7 +376,14 @@ impl Pipeline {
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn output(&mut self) -> Result<PipelineOutput> {
-        self.spawn_imp(true)?.communicate(b"")
+        let child = self.spawn_imp(true)?;
+        // Nobody else holds the members: on an error they must not
+        // outlive this call (after a success they are reaped and drop
+        // does nothing).
+        for member in &child.members {
+            member.set_drop_policy(super::DropPolicy::KillAndReap);
+        }
+        child.communicate(b"")
     }
 
     /// [`Pipeline::spawn`] with [`Pipeline::output`]'s defaults (the async

@@ -34,15 +34,8 @@ fn jump_eq(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
 /// architecture (x32, ia32). `Err` if this kernel or sandbox allows no
 /// filter. Call it in a forked child: a filter cannot be removed.
 pub fn deny(calls: &[(libc::c_long, i32)]) -> std::io::Result<()> {
-    let ld = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
     let ret = libc::BPF_RET | libc::BPF_K;
-    // struct seccomp_data: int nr; __u32 arch; ...
-    let mut prog = vec![
-        stmt(ld, 4),
-        jump_eq(AUDIT_ARCH, 1, 0),
-        stmt(ret, libc::SECCOMP_RET_ALLOW),
-        stmt(ld, 0),
-    ];
+    let mut prog = prologue();
     for &(nr, errno) in calls {
         prog.push(jump_eq(nr as u32, 0, 1));
         prog.push(stmt(
@@ -51,6 +44,47 @@ pub fn deny(calls: &[(libc::c_long, i32)]) -> std::io::Result<()> {
         ));
     }
     prog.push(stmt(ret, libc::SECCOMP_RET_ALLOW));
+    install(&mut prog, 0).map(drop)
+}
+
+/// Installs, on the calling thread only (no TSYNC), a filter that hands
+/// each call of `calls` to a supervisor (`SECCOMP_RET_USER_NOTIF`, Linux
+/// 5.0; the supervisor needs `SECCOMP_USER_NOTIF_FLAG_CONTINUE`, 5.5, to
+/// let a call through) and allows every other call. Returns the listener
+/// (close-on-exec): until a supervisor answers on it, each such call of
+/// this thread, of the threads it creates and of the processes it forks
+/// (filters are inherited, and kept across `execve`) waits; once every
+/// copy of it is closed they fail with `ENOSYS`.
+pub fn notify(calls: &[libc::c_long]) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let ret = libc::BPF_RET | libc::BPF_K;
+    let mut prog = prologue();
+    for &nr in calls {
+        prog.push(jump_eq(nr as u32, 0, 1));
+        prog.push(stmt(ret, libc::SECCOMP_RET_USER_NOTIF));
+    }
+    prog.push(stmt(ret, libc::SECCOMP_RET_ALLOW));
+    let fd = install(&mut prog, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER)?;
+    // SAFETY: with NEW_LISTENER the kernel returns a new descriptor.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Loads the architecture (anything but ours is allowed) and the call
+/// number (`struct seccomp_data`: `int nr; __u32 arch; ...`).
+fn prologue() -> Vec<libc::sock_filter> {
+    let ld = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
+    vec![
+        stmt(ld, 4),
+        jump_eq(AUDIT_ARCH, 1, 0),
+        stmt(ret, libc::SECCOMP_RET_ALLOW),
+        stmt(ld, 0),
+    ]
+}
+
+/// `PR_SET_NO_NEW_PRIVS`, then `seccomp(SECCOMP_SET_MODE_FILTER, flags,
+/// prog)` for the calling thread: the call's return value.
+fn install(prog: &mut [libc::sock_filter], flags: libc::c_ulong) -> std::io::Result<i32> {
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
         filter: prog.as_mut_ptr(),
@@ -61,15 +95,15 @@ pub fn deny(calls: &[(libc::c_long, i32)]) -> std::io::Result<()> {
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        if libc::syscall(
+        let ret = libc::syscall(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER,
-            0,
+            flags,
             &fprog as *const libc::sock_fprog,
-        ) != 0
-        {
+        );
+        if ret < 0 {
             return Err(std::io::Error::last_os_error());
         }
+        Ok(ret as i32)
     }
-    Ok(())
 }
