@@ -82,7 +82,9 @@ use crate::error::{Error, Result};
 use crate::pipe::{PipeReader, PipeWriter};
 #[cfg(target_os = "linux")]
 use crate::proc::Scope;
-use crate::proc::{Child, Command, Output, PipeStatus, Pipeline, PipelineChild, PipelineOutput};
+use crate::proc::{
+    Child, Command, DropPolicy, Output, PipeStatus, Pipeline, PipelineChild, PipelineOutput,
+};
 use crate::signal::SigSet;
 use crate::{ExitStatus, Signal, sys};
 
@@ -303,6 +305,17 @@ pub trait ChildExt: sealed::Sealed {
 /// Async methods of [`Command`] on tokio.
 ///
 /// Sealed: implemented for [`Command`] only.
+///
+/// # Cancellation
+///
+/// The child that `status_async` and `output_async` start belongs to
+/// the future alone. If the future is dropped before it completes (a
+/// timeout around it, a `select!` that took another branch), or the call
+/// fails, the child is killed (`SIGKILL`) and reaped in the background:
+/// nothing the call started outlives it. (tokio's own `Command::status`
+/// and `output` leave the child running unless `kill_on_drop` is set.)
+/// To keep a child past a cancellation, `spawn` it and await
+/// [`ChildExt::wait_async`].
 pub trait CommandExt: sealed::Sealed {
     /// [`Command::status`] without blocking: spawns (spawning itself does
     /// not block on the child), then [`ChildExt::wait_async`].
@@ -429,6 +442,15 @@ pub trait PipelineChildExt: sealed::Sealed {
 /// Async methods of [`Pipeline`] on tokio.
 ///
 /// Sealed: implemented for [`Pipeline`] only.
+///
+/// # Cancellation
+///
+/// The members that `status_async` and `output_async` start belong to
+/// the future alone. If the future is dropped before it completes, or
+/// the call fails, every member is killed (`SIGKILL`) and reaped in the
+/// background, as with [`CommandExt`]. To keep the members past a
+/// cancellation, `spawn` the pipeline and await
+/// [`PipelineChildExt::wait_async`].
 pub trait PipelineExt: sealed::Sealed {
     /// [`Pipeline::status`] without blocking: spawns every member, then
     /// [`PipelineChildExt::wait_async`].
@@ -562,12 +584,12 @@ impl ChildExt for Child {
 
 impl CommandExt for Command {
     fn status_async(&mut self) -> impl Future<Output = Result<ExitStatus>> + Send + '_ {
-        let child = self.spawn();
+        let child = self.spawn_held(false, DropPolicy::Kill);
         async move { wait(&child?).await }
     }
 
     fn output_async(&mut self) -> impl Future<Output = Result<Output>> + Send + '_ {
-        let child = self.spawn_for_output();
+        let child = self.spawn_held(true, DropPolicy::Kill);
         async move {
             let done = communicate(&child?, b"", None).await?;
             Ok(done.expect("no time limit"))
@@ -590,12 +612,12 @@ impl PipelineChildExt for PipelineChild {
 
 impl PipelineExt for Pipeline {
     fn status_async(&mut self) -> impl Future<Output = Result<PipeStatus>> + Send + '_ {
-        let pipeline = self.spawn();
+        let pipeline = self.spawn_held(false, DropPolicy::Kill);
         async move { wait_pipeline(&pipeline?).await }
     }
 
     fn output_async(&mut self) -> impl Future<Output = Result<PipelineOutput>> + Send + '_ {
-        let pipeline = self.spawn_for_output();
+        let pipeline = self.spawn_held(true, DropPolicy::Kill);
         async move { communicate_pipeline(&pipeline?, b"").await }
     }
 }

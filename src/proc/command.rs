@@ -1110,7 +1110,9 @@ impl Command {
     ///
     /// # Errors
     ///
-    /// As [`Command::spawn`] and [`Child::wait`](super::Child::wait).
+    /// As [`Command::spawn`] and [`Child::wait`](super::Child::wait). A
+    /// wait that fails kills and reaps the child before `status` returns,
+    /// as [`Command::output`] does.
     ///
     /// ```
     /// # #[cfg(unix)]
@@ -1121,7 +1123,7 @@ impl Command {
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn status(&mut self) -> Result<ExitStatus> {
-        self.spawn_imp([StdioDefault::Inherit; 3])?.wait()
+        self.spawn_held(false, DropPolicy::KillAndReap)?.wait()
     }
 
     /// Starts the program, collects its stdout and stderr, waits for it.
@@ -1164,13 +1166,26 @@ impl Command {
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn output(&mut self) -> Result<Output> {
-        let child =
-            self.spawn_imp([StdioDefault::Null, StdioDefault::Piped, StdioDefault::Piped])?;
+        self.spawn_held(true, DropPolicy::KillAndReap)?
+            .communicate(b"")
+    }
+
+    /// The spawn of `status` (`output` false: stdio not set is inherited)
+    /// and `output` (stdin `/dev/null`, stdout and stderr piped, unless
+    /// set), sync and async. Nobody but the call holds the child, so it
+    /// must not outlive the call: `policy` is what becomes of it if the
+    /// call fails, or (async) if its future is dropped before the end.
+    /// After a success it is reaped, and dropping it does nothing.
+    pub(crate) fn spawn_held(&mut self, output: bool, policy: DropPolicy) -> Result<Child> {
+        let defaults = if output {
+            [StdioDefault::Null, StdioDefault::Piped, StdioDefault::Piped]
+        } else {
+            [StdioDefault::Inherit; 3]
+        };
+        let child = self.spawn_imp(defaults)?;
         child.set_wait_delay(self.wait_delay);
-        // Nobody else holds the child: on an error it must not outlive
-        // this call (after a success it is reaped and drop does nothing).
-        child.set_drop_policy(DropPolicy::KillAndReap);
-        child.communicate(b"")
+        child.set_drop_policy(policy);
+        Ok(child)
     }
 }
 
@@ -1278,15 +1293,4 @@ impl From<&mut Command> for Command {
     }
 }
 
-impl Command {
-    /// The spawn of [`Command::output`] (stdin `/dev/null`, stdout and
-    /// stderr piped, unless set; the wait delay set on the child), for the
-    /// async `output_async`.
-    #[cfg(all(unix, any(feature = "tokio", feature = "async-io")))]
-    pub(crate) fn spawn_for_output(&mut self) -> Result<Child> {
-        let child =
-            self.spawn_imp([StdioDefault::Null, StdioDefault::Piped, StdioDefault::Piped])?;
-        child.set_wait_delay(self.wait_delay);
-        Ok(child)
-    }
-}
+impl Command {}

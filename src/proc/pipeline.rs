@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::child::Child;
 use super::command::{Command, Stdio};
+use super::common::DropPolicy;
 use super::communicate::{Pumped, Resume, pump};
 #[cfg(unix)]
 use crate::Pid;
@@ -337,7 +338,9 @@ impl Pipeline {
     ///
     /// # Errors
     ///
-    /// As [`Pipeline::spawn`] and [`PipelineChild::wait`].
+    /// As [`Pipeline::spawn`] and [`PipelineChild::wait`]. A wait that
+    /// fails kills and reaps every member before `status` returns, as
+    /// [`Command::output`] does.
     ///
     /// ```
     /// use procctl::proc::Command;
@@ -348,7 +351,7 @@ impl Pipeline {
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn status(&mut self) -> Result<PipeStatus> {
-        self.spawn_imp(false)?.wait()
+        self.spawn_held(false, DropPolicy::KillAndReap)?.wait()
     }
 
     /// Starts the pipeline, collects the last member's stdout and every
@@ -376,21 +379,25 @@ impl Pipeline {
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn output(&mut self) -> Result<PipelineOutput> {
-        let child = self.spawn_imp(true)?;
-        // Nobody else holds the members: on an error they must not
-        // outlive this call (after a success they are reaped and drop
-        // does nothing).
-        for member in &child.members {
-            member.set_drop_policy(super::DropPolicy::KillAndReap);
-        }
-        child.communicate(b"")
+        self.spawn_held(true, DropPolicy::KillAndReap)?
+            .communicate(b"")
     }
 
-    /// [`Pipeline::spawn`] with [`Pipeline::output`]'s defaults (the async
-    /// `output_async`).
-    #[cfg(all(unix, any(feature = "tokio", feature = "async-io")))]
-    pub(crate) fn spawn_for_output(&mut self) -> Result<PipelineChild> {
-        self.spawn_imp(true)
+    /// The spawn of `status` and `output` (`capture`: `output`'s
+    /// defaults), sync and async, as
+    /// [`Command::spawn_held`](super::Command::spawn_held): nobody but
+    /// the call holds the members, so `policy` is what becomes of each if
+    /// the call fails or its future is dropped before the end.
+    pub(crate) fn spawn_held(
+        &mut self,
+        capture: bool,
+        policy: DropPolicy,
+    ) -> Result<PipelineChild> {
+        let child = self.spawn_imp(capture)?;
+        for member in &child.members {
+            member.set_drop_policy(policy);
+        }
+        Ok(child)
     }
 
     /// Starts the members; `capture` gives `output`'s defaults.

@@ -292,6 +292,80 @@ async fn output_and_status() {
     child.wait().unwrap();
 }
 
+/// Polls `fut` until every file in `files` holds a pid (the future still
+/// pending), then drops it: a cancellation, as a timeout around it makes.
+async fn drop_once_started<F: Future>(fut: F, files: &[&HolderFile]) {
+    let mut fut = std::pin::pin!(fut);
+    within(DEADLINE, "the children wrote their pids", async {
+        while !files.iter().all(|f| {
+            std::fs::read_to_string(&f.0).is_ok_and(|s| s.ends_with('\n'))
+        }) {
+            let step = rt::timeout(Duration::from_millis(5), fut.as_mut()).await;
+            assert!(step.is_none(), "the call ended before it was dropped");
+        }
+    })
+    .await;
+}
+
+/// Whether `pid` has ended (a zombie, or gone).
+fn ended(pid: procctl::Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rsplit(')').next().is_some_and(|rest| rest.starts_with(" Z")))
+        .unwrap_or(true)
+}
+
+/// A `status_async` or `output_async` future dropped before the end (a
+/// timeout around it, a `select!`) kills the children it started and
+/// they are reaped: nothing the call started outlives it.
+async fn dropped_status_and_output_futures_kill_their_children() {
+    let script = |file: &HolderFile| format!("echo $$ > {}; exec sleep 60", file.path());
+    let one = |file: &HolderFile| {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &script(file)]).process_group(0);
+        cmd
+    };
+    for round in 0..4 {
+        let files = [HolderFile::new("cancel-a"), HolderFile::new("cancel-b")];
+        let watched: &[&HolderFile] = match round {
+            0 => {
+                let first = [&files[0]];
+                drop_once_started(one(&files[0]).status_async(), &first).await;
+                &[&files[0]]
+            }
+            1 => {
+                let first = [&files[0]];
+                drop_once_started(one(&files[0]).output_async(), &first).await;
+                &[&files[0]]
+            }
+            _ => {
+                let mut pipeline = Command::new("sh")
+                    .args(["-c", &script(&files[0])])
+                    .pipe(Command::new("sh").args(["-c", &script(&files[1])]));
+                let both = [&files[0], &files[1]];
+                if round == 2 {
+                    drop_once_started(pipeline.status_async(), &both).await;
+                } else {
+                    drop_once_started(pipeline.output_async(), &both).await;
+                }
+                &[&files[0], &files[1]]
+            }
+        };
+        for file in watched {
+            let pid = file.pid();
+            support::eventually("the dropped call's child was killed", || ended(pid));
+        }
+        // Reaped by procctl's next call (or its reaper).
+        let probe = Command::new("true").spawn().unwrap();
+        within(DEADLINE, "probe", probe.wait_async()).await.unwrap();
+        for file in watched {
+            let pid = file.pid();
+            support::eventually("the killed child was reaped", || {
+                !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            });
+        }
+    }
+}
+
 /// 1 000 raised signals are 1 000 items; a burst merged by the kernel
 /// while blocked is one item (a count), and a signal after that is
 /// another item (the last one is never lost).

@@ -97,6 +97,10 @@ pub fn main() {
             block_on(child_never_reads_stdin())
         }),
         ("output_and_status", || block_on(output_and_status())),
+        (
+            "dropped_status_and_output_futures_kill_their_children",
+            || block_on(dropped_status_and_output_futures_kill_their_children()),
+        ),
         ("adopted_std_child", || block_on(adopted_std_child())),
         ("signals_stream", || block_on(signals_stream())),
         ("ctrl_c_future", || block_on(ctrl_c_future())),

@@ -141,6 +141,7 @@ pub fn main() {
         communicate_timeout_partial,
         child_never_reads_stdin,
         output_and_status,
+        dropped_status_and_output_futures_kill_their_children,
         adopted_std_child,
         signals_stream,
         ctrl_c_future,
