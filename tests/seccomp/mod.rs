@@ -34,14 +34,76 @@ fn jump_eq(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
 /// architecture (x32, ia32). `Err` if this kernel or sandbox allows no
 /// filter. Call it in a forked child: a filter cannot be removed.
 pub fn deny(calls: &[(libc::c_long, i32)]) -> std::io::Result<()> {
+    let rules: Vec<Rule> = calls
+        .iter()
+        .map(|&(nr, errno)| Rule::new(nr, errno))
+        .collect();
+    deny_rules(&rules)
+}
+
+/// One call to fail: `nr` with `errno`, always or only where an argument
+/// has one of some bits set (a flag: `clone` with `CLONE_PIDFD`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub nr: libc::c_long,
+    pub errno: i32,
+    /// `(argument index, bits)`: fail only where the argument's low 32
+    /// bits share one of `bits`.
+    pub when: Option<(u32, u32)>,
+}
+
+impl Rule {
+    /// `nr` fails with `errno`, whatever its arguments.
+    pub const fn new(nr: libc::c_long, errno: i32) -> Rule {
+        Rule {
+            nr,
+            errno,
+            when: None,
+        }
+    }
+
+    /// `nr` fails with `errno` where argument `arg` has one of `bits` set.
+    pub const fn with_bits(nr: libc::c_long, arg: u32, bits: u32, errno: i32) -> Rule {
+        Rule {
+            nr,
+            errno,
+            when: Some((arg, bits)),
+        }
+    }
+}
+
+/// [`deny`] with rules that may look at an argument's bits.
+pub fn deny_rules(rules: &[Rule]) -> std::io::Result<()> {
     let ret = libc::BPF_RET | libc::BPF_K;
+    let ld = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
     let mut prog = prologue();
-    for &(nr, errno) in calls {
-        prog.push(jump_eq(nr as u32, 0, 1));
-        prog.push(stmt(
+    for r in rules {
+        let fail = stmt(
             ret,
-            libc::SECCOMP_RET_ERRNO | (errno as u32 & libc::SECCOMP_RET_DATA),
-        ));
+            libc::SECCOMP_RET_ERRNO | (r.errno as u32 & libc::SECCOMP_RET_DATA),
+        );
+        match r.when {
+            None => {
+                prog.push(jump_eq(r.nr as u32, 0, 1));
+                prog.push(fail);
+            }
+            Some((arg, bits)) => {
+                // nr?  no: past the four below, the call number still
+                // loaded. Yes: load the argument's low half (struct
+                // seccomp_data: args[] from offset 16, little-endian),
+                // fail if a bit is set, else load the number again.
+                prog.push(jump_eq(r.nr as u32, 0, 4));
+                prog.push(stmt(ld, 16 + 8 * arg));
+                prog.push(libc::sock_filter {
+                    code: (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16,
+                    jt: 0,
+                    jf: 1,
+                    k: bits,
+                });
+                prog.push(fail);
+                prog.push(stmt(ld, 0));
+            }
+        }
     }
     prog.push(stmt(ret, libc::SECCOMP_RET_ALLOW));
     install(&mut prog, 0).map(drop)
