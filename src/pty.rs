@@ -93,7 +93,8 @@ use crate::sys::pty as sys;
 /// # Errors
 ///
 /// [`Error::ResourceLimit`] when no pty or descriptor is left (`EAGAIN`,
-/// `EMFILE`, `ENFILE`); [`Error::Os`] naming the call otherwise
+/// `EMFILE`, `ENFILE`; on Linux, `ENOSPC` from `posix_openpt` once
+/// `kernel.pty.max` ptys exist); [`Error::Os`] naming the call otherwise
 /// (`posix_openpt`, `grantpt`, `unlockpt`, `ptsname`, `open pty slave`).
 ///
 /// # Platform notes
@@ -114,7 +115,14 @@ use crate::sys::pty as sys;
 #[doc(alias = "openpty")]
 #[doc(alias = "posix_openpt")]
 pub fn open() -> Result<(PtyMaster, PtySlave)> {
-    let (master, slave, path) = sys::open().map_err(|(call, e)| Error::os(call, e))?;
+    let (master, slave, path) = sys::open().map_err(|(call, source)| {
+        match source.raw_os_error() {
+            // Linux's answer when every pty is taken (the BSDs' is EAGAIN,
+            // a limit already).
+            Some(libc::ENOSPC) if call == "posix_openpt" => Error::ResourceLimit { call, source },
+            _ => Error::os(call, source),
+        }
+    })?;
     Ok((PtyMaster { file: master }, PtySlave { file: slave, path }))
 }
 

@@ -366,6 +366,15 @@ pub(crate) mod linux {
         Ok(())
     }
 
+    /// `pty::open`: `/dev/ptmx`, then the slave.
+    pub(crate) fn path_pty_open(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
+        arm();
+        let (master, slave) = procctl::pty::open()?;
+        drop((master, slave));
+        let _ = left;
+        Ok(())
+    }
+
     pub(crate) fn path_signals(arm: &dyn Fn(), left: &mut Left) -> procctl::Result<()> {
         arm();
         let mut sigs = procctl::signal::Signals::new([Signal::USR1])?;
@@ -401,7 +410,12 @@ pub(crate) mod linux {
             Want::NotChild => matches!(err, Error::NotChild { .. } | Error::NoChildren),
             Want::Step(step) => err.spawn_step() == Some(step),
         };
-        if ok && err.raw_os_error() == Some(errno) {
+        // Out of ptys is EAGAIN for POSIX's posix_openpt: musl says so
+        // for the kernel's ENOSPC (glibc passes ENOSPC on).
+        let pty_eagain = matches!(want, Want::Limit("posix_openpt"))
+            && errno == libc::ENOSPC
+            && err.raw_os_error() == Some(libc::EAGAIN);
+        if ok && (err.raw_os_error() == Some(errno) || pty_eagain) {
             Ok(())
         } else {
             Err(format!("{err:?}"))
@@ -676,8 +690,9 @@ pub(crate) mod linux {
     }
 
     use libc::{
-        E2BIG, EAGAIN, ECHILD, EMFILE, ENFILE, ENOMEM, ENOSYS, EPERM, SYS_clone, SYS_clone3,
-        SYS_epoll_create1, SYS_execve, SYS_pidfd_open, SYS_pipe2, SYS_poll, SYS_wait4, SYS_waitid,
+        E2BIG, EAGAIN, ECHILD, EMFILE, ENFILE, ENOMEM, ENOSPC, ENOSYS, EPERM, SYS_clone,
+        SYS_clone3, SYS_epoll_create1, SYS_execve, SYS_pidfd_open, SYS_pipe2, SYS_poll, SYS_wait4,
+        SYS_waitid,
     };
 
     /// glibc forks with `clone`; musl with `fork` where the architecture
@@ -693,6 +708,14 @@ pub(crate) mod linux {
     /// glibc makes threads with `clone3` (falling back to `clone` only on
     /// `ENOSYS`), musl with `clone`.
     const THREAD_EAGAIN: &[(libc::c_long, i32)] = &[(SYS_clone3, EAGAIN), (SYS_clone, EAGAIN)];
+
+    /// No pty left: Linux's `/dev/ptmx` says `ENOSPC` (kernel.pty.max);
+    /// glibc opens it with `openat`, musl with `open`.
+    #[cfg(target_arch = "x86_64")]
+    const PTMX_ENOSPC: &[(libc::c_long, i32)] =
+        &[(libc::SYS_openat, ENOSPC), (libc::SYS_open, ENOSPC)];
+    #[cfg(not(target_arch = "x86_64"))]
+    const PTMX_ENOSPC: &[(libc::c_long, i32)] = &[(libc::SYS_openat, ENOSPC)];
 
     type Case = (&'static str, Path, &'static [(libc::c_long, i32)], Want);
 
@@ -870,6 +893,12 @@ pub(crate) mod linux {
             &[(SYS_epoll_create1, ENOMEM)],
             Want::Limit("epoll_create1"),
         ),
+        (
+            "pty::open",
+            path_pty_open,
+            PTMX_ENOSPC,
+            Want::Limit("posix_openpt"),
+        ),
     ];
 
     const NOFILE: &[(&str, Path, &str)] = &[
@@ -894,6 +923,7 @@ pub(crate) mod linux {
             ENOSYS => "ENOSYS",
             ECHILD => "ECHILD",
             E2BIG => "E2BIG",
+            ENOSPC => "ENOSPC",
             _ => "?",
         }
     }
@@ -912,6 +942,9 @@ pub(crate) mod linux {
             SYS_wait4 => "wait4",
             SYS_poll => "poll",
             SYS_epoll_create1 => "epoll_create1",
+            libc::SYS_openat => "openat",
+            #[cfg(target_arch = "x86_64")]
+            libc::SYS_open => "open",
             _ => "?",
         }
     }
