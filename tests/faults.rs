@@ -515,6 +515,65 @@ pub(crate) mod linux {
         drop(left);
     }
 
+    /// Whether a scope can be made here (a writable cgroup v2).
+    pub(crate) fn probe_scope() -> Option<String> {
+        procctl::proc::Scope::new()
+            .err()
+            .map(|e| format!("no writable cgroup v2: {e}"))
+    }
+
+    /// This process's cgroup v2 directory (the `0::` line of
+    /// `/proc/self/cgroup` below the `cgroup2` mount of `mountinfo`), where
+    /// `Scope::new` makes its cgroups.
+    fn own_cgroup2() -> Option<std::path::PathBuf> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        let own = own.lines().find_map(|l| l.strip_prefix("0::"))?.to_owned();
+        let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        info.lines().find_map(|line| {
+            let (fields, rest) = line.split_once(" - ")?;
+            if rest.split(' ').next()? != "cgroup2" {
+                return None;
+            }
+            let mut f = fields.split(' ');
+            let (root, mount) = (f.nth(3)?, f.next()?);
+            let below = if root == "/" {
+                own.as_str()
+            } else {
+                own.strip_prefix(root)?
+            };
+            Some(std::path::Path::new(mount).join(below.trim_start_matches('/')))
+        })
+    }
+
+    /// The scopes' cgroups this process left (`procctl-<pid>-<n>` in its own
+    /// cgroup): each is killed, waited for (2 s at most) and removed; their
+    /// names are returned.
+    pub(crate) fn cgroups_left() -> Vec<String> {
+        let Some(dir) = own_cgroup2() else {
+            return Vec::new();
+        };
+        let prefix = format!("procctl-{}-", std::process::id());
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        let mut names = Vec::new();
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(&prefix) {
+                continue;
+            }
+            let path = e.path();
+            let _ = std::fs::write(path.join("cgroup.kill"), "1");
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while std::fs::remove_dir(&path).is_err() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            names.push(name);
+        }
+        names.sort();
+        names
+    }
+
     /// One seccomp case, in a forked child. Returns the table row.
     fn seccomp_case(
         name: &str,
@@ -1069,6 +1128,91 @@ pub(crate) mod linux {
         assert!(failed.is_empty(), "failed:\n{}", failed.join("\n"));
     }
 
+    /// A `Scope` dropped with processes inside (`KillAndRemove`) while
+    /// every call of one kind fails on the dropping thread: the drop must
+    /// still kill them and remove the cgroup. `poll` ENOMEM: the wait
+    /// for the killed processes cannot watch `cgroup.events` (before: the
+    /// `rmdir` came at once, while they were still on their way out, and
+    /// failed with EBUSY: the cgroup stayed). `fstat` ENOMEM: the listing
+    /// of the cgroups below it fails (glibc's `opendir` checks the
+    /// descriptor with `fstat`; musl's does not, so there the case only
+    /// checks the drop; before: no `rmdir` was tried).
+    fn scope_drop_when_a_call_fails() {
+        if let Some(why) = probe_scope() {
+            println!("    (skipped: {why})");
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        const POLL: &[(libc::c_long, i32)] = &[(libc::SYS_poll, ENOMEM), (libc::SYS_ppoll, ENOMEM)];
+        #[cfg(not(target_arch = "x86_64"))]
+        const POLL: &[(libc::c_long, i32)] = &[(libc::SYS_ppoll, ENOMEM)];
+        #[cfg(target_arch = "x86_64")]
+        const FSTAT: &[(libc::c_long, i32)] =
+            &[(libc::SYS_fstat, ENOMEM), (libc::SYS_newfstatat, ENOMEM)];
+        #[cfg(not(target_arch = "x86_64"))]
+        const FSTAT: &[(libc::c_long, i32)] = &[(libc::SYS_newfstatat, ENOMEM)];
+        let cases: &[(&str, &'static [(libc::c_long, i32)])] = &[
+            ("poll ENOMEM (the wait)", POLL),
+            ("fstat ENOMEM (the listing)", FSTAT),
+        ];
+        let mut failed = Vec::new();
+        for &(name, deny) in cases {
+            let (mut reader, writer) = procctl::pipe::pipe().unwrap();
+            let child = procctl::proc::fork(move || {
+                support::arm_alarm();
+                let mut writer = writer;
+                let scope = procctl::proc::Scope::new().expect("a scope");
+                // A shell and 32 sleeps: killing them all takes longer
+                // than a removal tried at once.
+                let sleeper = Command::new("/bin/sh")
+                    .args(["-c", "for i in $(seq 32); do sleep 10 & done; wait"])
+                    .scope(&scope)
+                    .spawn()
+                    .expect("spawn into the scope");
+                sleeper.set_drop_policy(procctl::proc::DropPolicy::KillAndReap);
+                support::eventually("33 processes in the scope", || {
+                    scope.pids().is_ok_and(|p| p.len() == 33)
+                });
+                let dir = scope.path().to_owned();
+                let installed = std::thread::scope(|s| {
+                    s.spawn(move || {
+                        let installed = install(deny);
+                        drop(scope);
+                        installed
+                    })
+                    .join()
+                    .unwrap()
+                });
+                if let Err(e) = installed {
+                    let _ = writeln!(writer, "skipped: seccomp refused: {e}");
+                    return 0;
+                }
+                let removed = !dir.exists();
+                let status = sleeper
+                    .wait_timeout(Duration::from_secs(2))
+                    .expect("wait_timeout");
+                let killed = status.and_then(|s| s.signal()) == Some(Signal::KILL);
+                // What the drop left dies with the case.
+                drop(sleeper);
+                let left = cgroups_left();
+                let _ = writeln!(
+                    writer,
+                    "removed: {removed}, the shell killed: {killed}, left: {left:?}"
+                );
+                i32::from(!(removed && killed))
+            })
+            .expect("fork");
+            let status = support::wait10(&child);
+            let mut line = String::new();
+            reader.read_to_string(&mut line).unwrap();
+            println!("Scope drop, {name}: {}", line.trim_end());
+            if !status.success() {
+                failed.push(format!("{name}: {}", line.trim_end()));
+            }
+        }
+        assert!(failed.is_empty(), "failed:\n{}", failed.join("\n"));
+    }
+
     pub fn main() {
         support::run(&[
             ("seccomp_errno_per_call", seccomp_table),
@@ -1077,6 +1221,7 @@ pub(crate) mod linux {
                 failed_output_leaves_no_process,
             ),
             ("rlimit_nofile_each_descriptor", nofile_table),
+            ("scope_drop_when_a_call_fails", scope_drop_when_a_call_fails),
             ("rlimit_nproc_for_real", crate::nproc::table),
             ("nth_call_fails", crate::nth::table),
         ]);

@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::Pid;
 use crate::error::{Error, Result};
@@ -110,7 +110,7 @@ impl ScopeDropPolicy {
 /// # Examples
 ///
 /// ```
-/// use std::time::Duration;
+/// use std::time::{Duration, Instant};
 /// use procctl::proc::{Command, Scope};
 ///
 /// let scope = match Scope::new() {
@@ -410,7 +410,7 @@ impl Scope {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
+    /// use std::time::{Duration, Instant};
     /// use procctl::{Signal, proc::{Command, Scope}};
     /// # let Ok(scope) = Scope::new() else { return Ok(()) };
     /// let child = Command::new("sleep").arg("30").scope(&scope).spawn()?;
@@ -478,7 +478,7 @@ impl Scope {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
+    /// use std::time::{Duration, Instant};
     /// use procctl::proc::{Command, Scope};
     /// # let Ok(scope) = Scope::new() else { return Ok(()) };
     /// let child = Command::new("sleep").arg("30").scope(&scope).spawn()?;
@@ -542,16 +542,52 @@ impl Drop for Scope {
     /// What the [`ScopeDropPolicy`] says; blocks for at most one second
     /// (under [`ScopeDropPolicy::KillAndRemove`], while killed processes
     /// die). Errors are ignored: a cgroup that cannot be removed stays.
+    ///
+    /// Under `KillAndRemove` a step that fails does not end the drop
+    /// within that second: where it cannot tell whether the scope is
+    /// empty it kills (an empty scope's kill does nothing); a kill that
+    /// failed is tried again, and a removal refused while the killed
+    /// processes are still on their way out (`EBUSY`: the wait could not
+    /// watch `cgroup.events`) is tried again after a short sleep.
     fn drop(&mut self) {
         match self.drop_policy() {
-            ScopeDropPolicy::Leave => return,
-            ScopeDropPolicy::KillAndRemove => {
-                if !self.is_empty().unwrap_or(true) && self.kill().is_ok() {
-                    let _ = self.wait_timeout(DROP_WAIT);
-                }
+            ScopeDropPolicy::Leave => {}
+            ScopeDropPolicy::Remove => {
+                let _ = cgroup::remove_tree(&self.target.path);
             }
-            ScopeDropPolicy::Remove => {}
+            ScopeDropPolicy::KillAndRemove => self.kill_and_remove(),
         }
-        let _ = cgroup::remove_tree(&self.target.path);
+    }
+}
+
+impl Scope {
+    /// [`ScopeDropPolicy::KillAndRemove`], within [`DROP_WAIT`].
+    fn kill_and_remove(&self) {
+        let deadline = Instant::now() + DROP_WAIT;
+        let mut killed = false;
+        if !self.is_empty().unwrap_or(false) && self.kill().is_ok() {
+            killed = true;
+            // Woken as the last process leaves; on an error, the
+            // removal below waits instead.
+            let _ = self.wait_timeout(deadline.saturating_duration_since(Instant::now()));
+        }
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match cgroup::remove_tree(&self.target.path) {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+                _ => return,
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            // Still held: a process that is dying, or one that a failed
+            // kill (or an emptiness that could not be read) spared.
+            if !killed {
+                killed = self.kill().is_ok();
+            }
+            std::thread::sleep(pause.min(left));
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
     }
 }

@@ -301,14 +301,15 @@ fn subdirs(dir: &Path) -> io::Result<Vec<PathBuf>> {
 }
 
 /// Removes `dir` and the cgroups below it, deepest first (`rmdir`: a
-/// cgroup with live processes or sub-cgroups is `EBUSY`).
+/// cgroup with live processes or sub-cgroups is `EBUSY`). `dir` itself
+/// is removed even where listing or removing what is below it failed
+/// (usually nothing is below it); the first error is returned.
 pub(crate) fn remove_tree(dir: &Path) -> io::Result<()> {
-    for sub in subdirs(dir)? {
-        remove_tree(&sub)?;
-    }
+    let below = subdirs(dir).and_then(|subs| subs.iter().try_for_each(|sub| remove_tree(sub)));
     match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
-        other => other,
+        Err(e) => Err(below.err().unwrap_or(e)),
     }
 }
 
