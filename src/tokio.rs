@@ -522,7 +522,8 @@ pub trait ScopeExt: sealed::Sealed {
     /// # Errors
     ///
     /// [`Error::Cgroup`] naming `open cgroup.events`, `read
-    /// cgroup.events` (`ENODEV` once the cgroup was removed) or
+    /// cgroup.events` (`ENODEV` once the cgroup was removed),
+    /// `inotify_init1` (`EMFILE`: no inotify instance left) or
     /// `inotify_add_watch cgroup.events`; [`Error::Os`] naming
     /// `epoll_ctl` if the reactor refuses the watch.
     ///

@@ -110,7 +110,7 @@ impl ScopeDropPolicy {
 /// # Examples
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
 /// use procctl::proc::{Command, Scope};
 ///
 /// let scope = match Scope::new() {
@@ -382,11 +382,17 @@ impl Scope {
     }
 
     /// An inotify descriptor that turns readable on every change of
-    /// `cgroup.events` (the async waits).
+    /// `cgroup.events` (the async waits). The error names the call that
+    /// failed: `inotify_init1`, or `inotify_add_watch cgroup.events`.
     #[cfg(any(feature = "tokio", feature = "async-io"))]
     pub(crate) fn watch_events(&self) -> Result<std::os::fd::OwnedFd> {
-        cgroup::watch_modify(&self.target.path.join("cgroup.events"))
-            .map_err(|e| self.error("inotify_add_watch cgroup.events", e))
+        cgroup::watch_modify(&self.target.path.join("cgroup.events")).map_err(|(call, e)| {
+            let call = match call {
+                "inotify_init1" => "inotify_init1",
+                _ => "inotify_add_watch cgroup.events",
+            };
+            self.error(call, e)
+        })
     }
 
     /// `echo 1 > cgroup.kill`: sends `SIGKILL` to every process in the
@@ -410,7 +416,7 @@ impl Scope {
     /// # Examples
     ///
     /// ```
-    /// use std::time::{Duration, Instant};
+    /// use std::time::Duration;
     /// use procctl::{Signal, proc::{Command, Scope}};
     /// # let Ok(scope) = Scope::new() else { return Ok(()) };
     /// let child = Command::new("sleep").arg("30").scope(&scope).spawn()?;
@@ -478,7 +484,7 @@ impl Scope {
     /// # Examples
     ///
     /// ```
-    /// use std::time::{Duration, Instant};
+    /// use std::time::Duration;
     /// use procctl::proc::{Command, Scope};
     /// # let Ok(scope) = Scope::new() else { return Ok(()) };
     /// let child = Command::new("sleep").arg("30").scope(&scope).spawn()?;

@@ -231,18 +231,26 @@ pub(crate) fn wait_change(events: &File, deadline: Option<Instant>) -> io::Resul
 /// modified" event on every change of its content (kernfs notify), so an
 /// async waiter can put this descriptor in any reactor (async-io has no
 /// `POLLPRI` interest). Non-blocking; drain it with [`drain_watch`].
+/// On failure, the call that failed (`inotify_init1`,
+/// `inotify_add_watch`) and its error.
 #[cfg(any(feature = "tokio", feature = "async-io"))]
-pub(crate) fn watch_modify(file: &Path) -> io::Result<OwnedFd> {
-    let c = CString::new(file.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+pub(crate) fn watch_modify(file: &Path) -> Result<OwnedFd, (&'static str, io::Error)> {
+    let c = CString::new(file.as_os_str().as_bytes()).map_err(|_| {
+        (
+            "inotify_add_watch",
+            io::Error::from_raw_os_error(libc::EINVAL),
+        )
+    })?;
     // SAFETY: flags only; returns a new descriptor or -1.
-    let fd = cvt(unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) })?;
+    let fd = cvt(unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) })
+        .map_err(|e| ("inotify_init1", e))?;
     // SAFETY: `fd` was just returned by inotify_init1 and nothing else
     // owns it.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: an inotify descriptor we own, a NUL-terminated path and a
     // mask; returns a watch descriptor (not a file descriptor) or -1.
-    cvt(unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), libc::IN_MODIFY) })?;
+    cvt(unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), libc::IN_MODIFY) })
+        .map_err(|e| ("inotify_add_watch", e))?;
     Ok(fd)
 }
 
