@@ -1,9 +1,12 @@
 //! Fault injection: every system call on the paths of `fork`,
-//! `Command::spawn` (and its clone3 → clone fallbacks), `wait`,
-//! `waitpid`, `wait_timeout`, `pipe`, `system`, `popen`/`popen2`,
-//! `communicate`, `signal::register` and `reap::start_reaper` is made to
+//! `Command::spawn` (and its clone3 → clone fallbacks, with and without
+//! pidfds, and its fork path for a user namespace), `wait`, `waitpid`,
+//! `wait_timeout`, `pipe`, `system`, `popen`/`popen2`, `communicate`,
+//! `signal::register`, `reap::start_reaper`, `pty`, `proc::Scope` and
+//! the async waits (tokio, async-io: behind their features) is made to
 //! fail with each errno it can really return, and the error, the
-//! descriptors, the children and the locks are checked afterwards.
+//! descriptors, the children, the cgroups and the locks are checked
+//! afterwards.
 //!
 //! Two ways to make a call fail:
 //!
@@ -51,6 +54,10 @@ mod nproc;
 #[cfg(target_os = "linux")]
 #[path = "faults/nth.rs"]
 mod nth;
+
+#[cfg(target_os = "linux")]
+#[path = "faults/more.rs"]
+mod more;
 
 #[cfg(target_os = "linux")]
 pub(crate) mod linux {
@@ -235,7 +242,7 @@ pub(crate) mod linux {
     }
 
     /// Makes spawns until no orphan is left (at most 10 s).
-    struct NextCall;
+    pub(crate) struct NextCall;
 
     impl Drop for NextCall {
         fn drop(&mut self) {
@@ -446,7 +453,9 @@ pub(crate) mod linux {
             .map(|s| format!(" step={s}"))
             .unwrap_or_default();
         let call = match e {
-            Error::ResourceLimit { call, .. } | Error::Os { call, .. } => {
+            Error::ResourceLimit { call, .. }
+            | Error::Os { call, .. }
+            | Error::Cgroup { call, .. } => {
                 format!(" call={call}")
             }
             _ => String::new(),
@@ -503,8 +512,17 @@ pub(crate) mod linux {
                 return Ok(());
             }
             if Instant::now() > deadline {
+                let new: Vec<String> = after
+                    .iter()
+                    .filter(|fd| !before.contains(fd))
+                    .map(|fd| {
+                        let link =
+                            std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap_or_default();
+                        format!("{fd}: {}", link.display())
+                    })
+                    .collect();
                 return Err(format!(
-                    "{what}: fds {before:?} -> {after:?}, zombies {zombies:?}, children {kids:?}"
+                    "{what}: fds {before:?} -> {after:?} (new: {new:?}), zombies {zombies:?}, children {kids:?}"
                 ));
             }
             std::thread::sleep(Duration::from_millis(5));
