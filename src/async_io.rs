@@ -734,7 +734,7 @@ async fn wait(child: &Child) -> Result<ExitStatus> {
         }
         Ok(None) => {}
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
-        Err(e) => return Err(Error::os("exit_fd", e)),
+        Err(e) => return Err(Error::os(sys::exit_fd::CALL, e)),
     }
     let mut step = Duration::from_millis(1);
     loop {

@@ -18,6 +18,13 @@ pub(crate) fn exit_fd(_pid: i32, pidfd: Option<BorrowedFd<'_>>) -> io::Result<Op
     pidfd.map(|fd| fd.try_clone_to_owned()).transpose()
 }
 
+/// The system call an [`exit_fd`] failure names: the duplication of
+/// the pidfd on Linux, the kqueue elsewhere.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) const CALL: &str = "fcntl F_DUPFD_CLOEXEC";
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) const CALL: &str = "kqueue";
+
 /// The BSDs and macOS: a new kqueue watching `EVFILT_PROC`/`NOTE_EXIT`
 /// for `pid` (a kqueue descriptor is readable while it holds an event,
 /// and a runtime's own epoll/kqueue can watch it). The caller checks
