@@ -155,6 +155,11 @@ impl<O: Os> Table<O> {
 
     /// Records a new child owned by `shared`.
     pub(crate) fn register(&mut self, shared: &Arc<Shared<O>>) {
+        // An entry still filed under this pid is stale: its process was
+        // reaped by code outside procctl, or the kernel could not hand
+        // the pid out again. Removed as any entry is (an orphan's count
+        // and watch go with it), not merely overwritten.
+        self.remove(shared.pid);
         self.children
             .insert(shared.pid, Entry::Live(Arc::downgrade(shared)));
     }
@@ -185,21 +190,22 @@ impl<O: Os> Table<O> {
 
     /// Forgets a detached child: procctl will not reap it.
     pub(crate) fn detach(&mut self, shared: &Arc<Shared<O>>) {
-        self.remove(shared.pid);
+        self.forget_if(shared);
     }
 
     /// The handle of an unreaped child is being dropped: park the child
     /// as an orphan, its pidfd moved out of `shared` (if no other
     /// reference to `shared` is left), and reap it now if it has exited.
     pub(crate) fn abandon(&mut self, shared: &mut Arc<Shared<O>>) {
-        // Reaped meanwhile by another path: nothing to park.
-        if shared.end().is_some() {
+        // Reaped meanwhile by another path: nothing to park. Nor if its
+        // pid is no longer filed under it: code outside procctl reaped
+        // it, and the pid may name a newer child, whose entry stays.
+        // Else the table's weak reference goes first, so the pidfd can be
+        // moved out of the now unshared state.
+        if shared.end().is_some() || !self.forget_if(shared) {
             return;
         }
         let pid = shared.pid;
-        // Drop the table's weak reference first, so the pidfd can be
-        // moved out of the now unshared state.
-        self.remove(pid);
         let pidfd = Arc::get_mut(shared).and_then(|s| s.pidfd.take());
         let watched = self.os.park(pid, pidfd.as_ref());
         self.children.insert(pid, Entry::Orphan { pidfd, watched });
@@ -521,5 +527,49 @@ mod tests {
         // The handle's own reap finds its end and reaps nothing.
         table.reap_child(&shared).unwrap();
         assert_eq!(shared.end(), Some(End::Reaped(3)));
+    }
+
+    #[test]
+    fn a_dropped_handle_leaves_a_newer_childs_entry_alone() {
+        // A is reaped by code outside procctl, B takes its pid, then A's
+        // handle goes (dropped, or detached): B's entry stays, and B's
+        // status reaches B's handle.
+        for detach in [false, true] {
+            let mut table = Table::new(Fake::default());
+            let a_serial = table.os.start(10);
+            let mut a = Arc::new(Shared::new(10, Some(a_serial)));
+            table.register(&a);
+            table.os.exit(a_serial, 3);
+            assert_eq!(table.os.reap_pid(10, 0).unwrap(), Some(3));
+            let b_serial = table.os.start(10);
+            let b = Arc::new(Shared::new(10, Some(b_serial)));
+            table.register(&b);
+            if detach {
+                table.detach(&a);
+            } else {
+                table.abandon(&mut a);
+            }
+            assert_eq!(table.os.parked, 0);
+            table.os.exit(b_serial, 7);
+            assert_eq!(table.reap(10, 0).unwrap(), Some((10, 7)));
+            assert_eq!(b.end(), Some(End::Reaped(7)));
+            assert_eq!(a.end(), None);
+        }
+    }
+
+    #[test]
+    fn a_registration_drops_a_stale_orphan_with_its_count() {
+        let mut table = Table::new(Fake::default());
+        let a_serial = table.os.start(10);
+        let mut a = Arc::new(Shared::new(10, Some(a_serial)));
+        table.register(&a);
+        table.abandon(&mut a);
+        assert_eq!(table.os.parked, 1);
+        table.os.exit(a_serial, 3);
+        assert_eq!(table.os.reap_pid(10, 0).unwrap(), Some(3));
+        let b = Arc::new(Shared::new(10, Some(table.os.start(10))));
+        table.register(&b);
+        assert_eq!(table.os.parked, 0);
+        assert!(table.unwatched().is_empty());
     }
 }
