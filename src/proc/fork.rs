@@ -224,7 +224,7 @@ unsafe fn fork_inner<F: FnOnce() -> i32>(child: F, side: Side) -> Result<Child> 
             // pidfd refers to it and not to a recycled pid.
             let pidfd = sys::pidfd::open(pid.as_raw()).ok().flatten();
             let shared = Arc::new(Shared::new(pid, pidfd));
-            locked.register(pid.as_raw(), &shared);
+            locked.register(&shared);
             drop(locked);
             Ok(Child::from_shared(shared))
         }

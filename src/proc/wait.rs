@@ -168,10 +168,7 @@ pub fn waitpid(
     // its `Child` handle (if any) and no handle can signal a pid that was
     // just freed.
     match reap::wait_for(id, flags) {
-        Ok(Some((pid, status, _))) => {
-            let pid = Pid::from_raw(pid).expect("waitpid returned a positive pid");
-            Ok(Some((pid, status)))
-        }
+        Ok(Some((pid, status, _))) => Ok(Some((pid, status))),
         Ok(None) => Ok(None),
         Err(e) => Err(echild(e)),
     }

@@ -6,56 +6,146 @@
 //! every path (`waitid(P_PIDFD)`), never by pid: a pid is a name the
 //! kernel hands out again once the child is reaped, possibly to a process
 //! procctl did not start. The per-child state the `Child` handle shares
-//! with the registry lives in [`shared`], which the registry owns; the
-//! registry knows nothing of `Child` itself.
+//! with the registry, the table of children and every decision a reap
+//! makes live in [`handoff`], with no system call of their own (so that
+//! loom can model them); this file brings the system calls ([`Sys`]), the
+//! locks and the background reaper. The registry knows nothing of
+//! `Child` itself.
 
-use std::collections::HashMap;
 use std::io;
 use std::os::fd::AsFd;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{
-    Arc, Condvar, Mutex, MutexGuard, Once, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak,
-};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use super::ReapMode;
 use crate::error::{Error, Result};
 use crate::sys::wait::{self, Rusage};
-use crate::{ExitStatus, WaitStatus};
+use crate::{ExitStatus, Pid, WaitStatus};
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 use crate::sys::reaper::PidfdSet;
 
-mod shared;
-pub(crate) use shared::{End, Shared};
+mod handoff;
+use handoff::Table;
 
-/// What procctl knows about one of its children.
-pub(crate) enum Entry {
-    /// Owned by a live `Child`.
-    Live(Weak<Shared>),
-    /// Its `Child` was dropped unwaited; reap it when it exits.
-    Orphan {
-        /// Kept so the orphan is reaped through it: a process that takes
-        /// its pid after code outside procctl reaped it is never touched.
-        pidfd: Option<OwnedFd>,
-        /// The pidfd is in the registry's orphan set (Linux), which
-        /// reports the orphan once it has exited. Unwatched orphans
-        /// are checked one by one.
-        watched: bool,
-    },
-}
+/// The state one child shares between its `Child` handle and the
+/// registry: its pid, its pidfd, and its end, written once.
+pub(crate) type Shared = handoff::Shared<Sys>;
+/// How a child's story ended: its status and resource usage, or lost.
+pub(crate) type End = handoff::End<(ExitStatus, Rusage)>;
 
 /// The children procctl started and has not reaped yet.
+type Registry = Table<Sys>;
+
+/// The system calls of the handoff, and the orphan set.
 #[derive(Default)]
-pub(crate) struct Registry {
-    children: HashMap<i32, Entry>,
+pub(crate) struct Sys {
     /// Linux: the pidfds of the orphans in one epoll set, so that
     /// draining costs one `epoll_wait` plus one reap per exited orphan,
     /// however many are still running. Made at the first orphan; the
     /// background reaper sleeps on the same set.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     set: Option<Arc<PidfdSet>>,
+}
+
+impl handoff::Os for Sys {
+    type Pid = Pid;
+    type Pidfd = OwnedFd;
+    type Report = (WaitStatus, Rusage);
+    type Exit = (ExitStatus, Rusage);
+
+    fn exit(&(status, ru): &(WaitStatus, Rusage)) -> Option<(ExitStatus, Rusage)> {
+        match status {
+            WaitStatus::Exited(exit) => Some((exit, ru)),
+            _ => None,
+        }
+    }
+
+    fn reap_pidfd(
+        &self,
+        pidfd: &OwnedFd,
+        flags: wait::Flags,
+    ) -> Option<io::Result<Option<(WaitStatus, Rusage)>>> {
+        pidfd_wait(pidfd.as_fd(), flags).map(|r| r.map(|r| r.map(|(raw, ru)| (decode(raw), ru))))
+    }
+
+    fn reap_pid(&self, pid: Pid, flags: wait::Flags) -> io::Result<Option<(WaitStatus, Rusage)>> {
+        Ok(wait::wait4(pid.as_raw(), flags | libc::WNOHANG)?.map(|(_, raw, ru)| (decode(raw), ru)))
+    }
+
+    fn park(&mut self, pid: Pid, pidfd: Option<&OwnedFd>) -> bool {
+        // Without a set (epoll failed) the orphan is checked one by one.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let watched = pidfd.is_some_and(|fd| {
+            self.orphan_set()
+                .is_ok_and(|set| set.add(fd.as_fd(), pid.as_raw()).is_ok())
+        });
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let watched = {
+            let _ = (pid, pidfd);
+            false
+        };
+        if !watched {
+            UNWATCHED.fetch_add(1, Ordering::Relaxed);
+        }
+        ORPHANS.fetch_add(1, Ordering::Relaxed);
+        watched
+    }
+
+    fn unpark(&mut self, pidfd: Option<&OwnedFd>, watched: bool) {
+        let last = ORPHANS.fetch_sub(1, Ordering::Relaxed) == 1;
+        if !watched {
+            UNWATCHED.fetch_sub(1, Ordering::Relaxed);
+        }
+        // The pidfd leaves the set before it is closed: a child forked
+        // meanwhile holds a copy of it, and epoll would keep reporting it.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            if let (Some(fd), true, Some(set)) = (pidfd, watched, &self.set) {
+                set.remove(fd.as_fd());
+            }
+            // Without the background reaper, the set lives only while
+            // there are orphans: no descriptor stays behind.
+            if last && !OWNED_RUNNING.load(Ordering::Relaxed) {
+                self.set = None;
+            }
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let _ = (pidfd, last);
+    }
+}
+
+impl Sys {
+    /// The orphan set, made on first use.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn orphan_set(&mut self) -> io::Result<Arc<PidfdSet>> {
+        if let Some(set) = &self.set {
+            return Ok(Arc::clone(set));
+        }
+        let set = Arc::new(PidfdSet::new()?);
+        self.set = Some(Arc::clone(&set));
+        Ok(set)
+    }
+}
+
+impl Shared {
+    /// The status, if procctl reaped it.
+    pub(crate) fn status(&self) -> Option<ExitStatus> {
+        match self.end() {
+            Some(End::Reaped((status, _))) => Some(status),
+            _ => None,
+        }
+    }
+
+    /// The resource usage, if procctl reaped it.
+    pub(crate) fn usage(&self) -> Option<Rusage> {
+        match self.end() {
+            Some(End::Reaped((_, ru))) => Some(ru),
+            _ => None,
+        }
+    }
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
@@ -96,9 +186,10 @@ pub(crate) fn no_spawn_in_flight() -> RwLockWriteGuard<'static, ()> {
 /// The reap lock. Every reap procctl does happens while it is held, and
 /// the reaped child's status and registry entry are updated in the
 /// same critical section, so no path ever finds the entry of a child
-/// that is already reaped. The lock is only ever held for
-/// non-blocking calls; [`Child::wait`](crate::proc::Child::wait)
-/// sleeps without it until the child has exited.
+/// that is already reaped ([`handoff`] has the rules). The lock is only
+/// ever held for non-blocking calls;
+/// [`Child::wait`](crate::proc::Child::wait) sleeps without it until
+/// the child has exited.
 pub(crate) struct Locked<'a>(MutexGuard<'a, Option<Registry>>);
 
 pub(crate) fn lock() -> Locked<'static> {
@@ -120,103 +211,37 @@ fn settle_after_fork() {
     }
 }
 
+/// A pid the kernel reported: always positive.
+fn reported(pid: i32) -> Pid {
+    Pid::from_raw(pid).expect("the kernel reports positive pids")
+}
+
 impl Locked<'_> {
     fn reg(&mut self) -> &mut Registry {
         self.0.get_or_insert_with(|| {
             // The handler only stores to an atomic.
             ATFORK.call_once(|| crate::sys::reaper::at_fork_in_child(after_fork_in_child));
-            Registry::default()
+            Registry::new(Sys::default())
         })
     }
 
     /// Records a new child owned by `shared`.
-    pub(crate) fn register(&mut self, pid: i32, shared: &Arc<Shared>) {
-        self.reg()
-            .children
-            .insert(pid, Entry::Live(Arc::downgrade(shared)));
+    pub(crate) fn register(&mut self, shared: &Arc<Shared>) {
+        self.reg().register(shared);
         if ALL_RUNNING.load(Ordering::Relaxed) {
             NEW_CHILD.1.notify_all();
         }
     }
 
-    /// The orphan set, made on first use.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    fn orphan_set(&mut self) -> io::Result<Arc<PidfdSet>> {
-        let reg = self.reg();
-        if let Some(set) = &reg.set {
-            return Ok(Arc::clone(set));
-        }
-        let set = Arc::new(PidfdSet::new()?);
-        reg.set = Some(Arc::clone(&set));
-        Ok(set)
+    /// Forgets a detached child: procctl will not reap it.
+    pub(crate) fn detach(&mut self, shared: &Arc<Shared>) {
+        self.reg().detach(shared);
     }
 
-    /// Removes a child's entry; an orphan's pidfd leaves the orphan set
-    /// before it is closed (a child forked meanwhile holds a copy of
-    /// the pidfd, and epoll would keep reporting it).
-    fn remove(&mut self, pid: i32) -> Option<Entry> {
-        let entry = self.reg().children.remove(&pid);
-        if let Some(Entry::Orphan { pidfd, watched }) = &entry {
-            let last = ORPHANS.fetch_sub(1, Ordering::Relaxed) == 1;
-            if !watched {
-                UNWATCHED.fetch_sub(1, Ordering::Relaxed);
-            }
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            {
-                let reg = self.reg();
-                if let (Some(fd), true, Some(set)) = (pidfd, *watched, &reg.set) {
-                    set.remove(fd.as_fd());
-                }
-                // Without the background reaper, the set lives only
-                // while there are orphans: no descriptor stays behind.
-                if last && !OWNED_RUNNING.load(Ordering::Relaxed) {
-                    reg.set = None;
-                }
-            }
-            #[cfg(not(any(target_os = "linux", target_os = "android")))]
-            let _ = (pidfd, last);
-        }
-        entry
-    }
-
-    /// Forgets a child (detached, or reaped elsewhere).
-    pub(crate) fn forget(&mut self, pid: i32) {
-        self.remove(pid);
-    }
-
-    /// Forgets `pid` only if it is still registered to `shared`: once
-    /// a child is reaped its pid may already name a newer child.
-    fn forget_if(&mut self, pid: i32, shared: &Arc<Shared>) {
-        let ours = matches!(
-            self.reg().children.get(&pid),
-            Some(Entry::Live(weak)) if std::ptr::eq(weak.as_ptr(), Arc::as_ptr(shared))
-        );
-        if ours {
-            self.remove(pid);
-        }
-    }
-
-    /// Parks a child whose handle was dropped unwaited; its pidfd joins
-    /// the orphan set.
-    pub(crate) fn orphan(&mut self, pid: i32, pidfd: Option<OwnedFd>) {
-        self.remove(pid);
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        // Without a set (epoll failed) the orphan is checked one by one.
-        let watched = match &pidfd {
-            Some(fd) => self
-                .orphan_set()
-                .is_ok_and(|set| set.add(fd.as_fd(), pid).is_ok()),
-            None => false,
-        };
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        let watched = false;
-        if !watched {
-            UNWATCHED.fetch_add(1, Ordering::Relaxed);
-        }
-        self.reg()
-            .children
-            .insert(pid, Entry::Orphan { pidfd, watched });
-        ORPHANS.fetch_add(1, Ordering::Relaxed);
+    /// Parks the child of a handle dropped unwaited as an orphan (its
+    /// pidfd joins the orphan set), and reaps it now if it has exited.
+    pub(crate) fn abandon(&mut self, shared: &mut Arc<Shared>) {
+        self.reg().abandon(shared);
     }
 
     /// Reaps `shared`'s child if it has exited (`WNOHANG`), through its
@@ -224,94 +249,18 @@ impl Locked<'_> {
     /// critical section that drops its registry entry: its status, or
     /// [`End::Lost`] if code outside procctl reaped it (`ECHILD`).
     pub(crate) fn reap_child(&mut self, shared: &Arc<Shared>) -> io::Result<()> {
-        if shared.end().is_some() {
-            return Ok(());
-        }
-        let pid = shared.pid.as_raw();
-        match wait_child(pid, shared.pidfd.as_ref().map(|fd| fd.as_fd()), 0) {
-            Ok(Some((raw, ru))) => {
-                if let WaitStatus::Exited(exit) = decode(raw) {
-                    shared.finish(End::Reaped(exit, ru));
-                    self.forget_if(pid, shared);
-                }
-                Ok(())
-            }
-            Ok(None) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {
-                shared.finish(End::Lost);
-                self.forget_if(pid, shared);
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+        self.reg().reap_child(shared)
     }
 
     /// Reaps `pid`, a child some "any child" (or group) look reported
-    /// (`flags | WNOHANG`). A registered child, or orphan, with a pidfd
-    /// is reaped through its pidfd and its status recorded and entry
-    /// dropped in this critical section; if the pidfd says that
-    /// process was reaped by code outside procctl, `pid` now names a
-    /// stranger, reaped by pid and never reported to the handle. `None`:
-    /// the report went elsewhere meanwhile; look again.
-    pub(crate) fn reap(
+    /// (`flags | WNOHANG`), as [`Table::reap`] does.
+    fn reap(
         &mut self,
-        pid: i32,
+        pid: Pid,
         flags: wait::Flags,
-    ) -> io::Result<Option<(i32, WaitStatus, Rusage)>> {
-        let live = match self.reg().children.get(&pid) {
-            Some(Entry::Live(weak)) => weak.upgrade(),
-            _ => None,
-        };
-        let through_pidfd = match (&live, self.reg().children.get(&pid)) {
-            (Some(shared), _) => shared
-                .pidfd
-                .as_ref()
-                .and_then(|fd| pidfd_wait(fd.as_fd(), flags)),
-            (
-                None,
-                Some(Entry::Orphan {
-                    pidfd: Some(fd), ..
-                }),
-            ) => pidfd_wait(fd.as_fd(), flags),
-            _ => None,
-        };
-        match through_pidfd {
-            Some(Ok(Some((raw, ru)))) => {
-                let status = decode(raw);
-                if let WaitStatus::Exited(exit) = status {
-                    self.finished(pid, exit, ru);
-                }
-                return Ok(Some((pid, status, ru)));
-            }
-            Some(Ok(None)) => return Ok(None),
-            Some(Err(e)) if e.raw_os_error() == Some(libc::ECHILD) => {
-                // Ours was reaped behind procctl's back: its status is
-                // lost, and `pid` is a stranger's now.
-                if let Some(shared) = &live {
-                    shared.finish(End::Lost);
-                }
-                self.remove(pid);
-            }
-            Some(Err(e)) => return Err(e),
-            None => {}
-        }
-        // No pidfd (another platform, or an old kernel), or a stranger.
-        let Some((pid, raw, ru)) = wait::wait4(pid, flags | libc::WNOHANG)? else {
-            return Ok(None);
-        };
-        let status = decode(raw);
-        if let WaitStatus::Exited(exit) = status {
-            self.finished(pid, exit, ru);
-        }
-        Ok(Some((pid, status, ru)))
-    }
-
-    fn finished(&mut self, pid: i32, exit: ExitStatus, ru: Rusage) {
-        if let Some(Entry::Live(weak)) = self.remove(pid) {
-            if let Some(shared) = weak.upgrade() {
-                shared.finish(End::Reaped(exit, ru));
-            }
-        }
+    ) -> io::Result<Option<(Pid, WaitStatus, Rusage)>> {
+        let reaped = self.reg().reap(pid, flags)?;
+        Ok(reaped.map(|(pid, (status, ru))| (pid, status, ru)))
     }
 
     /// Reaps every orphan that has exited: those the orphan set reports
@@ -319,11 +268,11 @@ impl Locked<'_> {
     /// unwatched ones, checked one by one.
     pub(crate) fn drain_orphans(&mut self) {
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        if let Some(set) = self.reg().set.clone() {
+        if let Some(set) = self.reg().os.set.clone() {
             let mut ready = [0i32; 64];
             while let Ok(n) = set.wait(&mut ready, 0) {
                 for &pid in &ready[..n] {
-                    self.reap_orphan(pid);
+                    self.reg().reap_orphan(reported(pid));
                 }
                 if n < ready.len() {
                     break;
@@ -346,40 +295,8 @@ impl Locked<'_> {
 
     /// Reaps the unwatched orphans that have exited.
     fn drain_unwatched(&mut self) {
-        let orphans: Vec<i32> = self
-            .reg()
-            .children
-            .iter()
-            .filter(|(_, e)| matches!(e, Entry::Orphan { watched: false, .. }))
-            .map(|(p, _)| *p)
-            .collect();
-        for pid in orphans {
-            self.reap_orphan(pid);
-        }
-    }
-
-    /// Reaps `pid` if it is still an orphan and has exited, through
-    /// its pidfd where it has one: if code outside procctl reaped it
-    /// and its pid went to another process, that process is left
-    /// alone. No handle wants the status.
-    pub(crate) fn reap_orphan(&mut self, pid: i32) {
-        let reaped = match self.reg().children.get(&pid) {
-            Some(Entry::Orphan {
-                pidfd: Some(fd), ..
-            }) => pidfd_wait(fd.as_fd(), 0),
-            Some(Entry::Orphan { pidfd: None, .. }) => None,
-            // Reaped meanwhile; the pid may even belong to a new child.
-            _ => return,
-        };
-        // Without a pidfd: only where procctl reaps under this lock
-        // alone (other Unix systems, Linux before 5.4).
-        let reaped = reaped.unwrap_or_else(|| {
-            wait::waitpid(pid, libc::WNOHANG).map(|r| r.map(|(_, raw)| (raw, Rusage::default())))
-        });
-        match reaped {
-            Ok(None) => {}
-            // Exited; or ECHILD: reaped by code outside procctl.
-            Ok(Some(_)) | Err(_) => self.forget(pid),
+        for pid in self.reg().unwatched() {
+            self.reg().reap_orphan(pid);
         }
     }
 
@@ -388,7 +305,7 @@ impl Locked<'_> {
     /// the orphan set shared with the parent, stay open until `exec`,
     /// which closes them) rather than freeing it, so no allocator call
     /// happens in a child that may have been forked from many threads.
-    pub(crate) fn reset_after_fork(&mut self) {
+    fn reset_after_fork(&mut self) {
         if let Some(old) = self.0.take() {
             std::mem::forget(old);
         }
@@ -403,37 +320,22 @@ impl Locked<'_> {
 /// Waits for a child in `id` to change state as `flags` say (`waitpid`
 /// flags) and reaps it if it ended: looks first without reaping
 /// (`waitid(WNOWAIT)`), then reaps that one child under the reap lock
-/// ([`Locked::reap`]), so its status reaches its `Child` handle, if any,
+/// ([`Table::reap`]), so its status reaches its `Child` handle, if any,
 /// in the same critical section. `None` only under `WNOHANG`.
 pub(crate) fn wait_for(
     id: wait::Id,
     flags: wait::Flags,
-) -> io::Result<Option<(i32, WaitStatus, Rusage)>> {
-    // The pid whose reap last failed with ECHILD.
-    let mut gone = None;
-    loop {
-        let Some(pid) = wait::peek(id, flags)? else {
-            return Ok(None);
-        };
-        // A child found by looking at "any child" may be one that a spawn
-        // on another thread has just created: let it register first.
-        let _gate = (!matches!(id, wait::Id::Pid(_))).then(no_spawn_in_flight);
-        match lock().reap(pid, flags) {
-            Ok(Some(reaped)) => return Ok(Some(reaped)),
-            // Another thread took this report between the look and the
-            // reap: look again.
-            Ok(None) => continue,
-            // Once: another thread reaped it between the look and the
-            // reap. The same pid again means the look sees a child that
-            // the reap cannot (a filter that refuses `wait4`): an error,
-            // not a spin.
-            Err(e) if e.raw_os_error() == Some(libc::ECHILD) && gone != Some(pid) => {
-                gone = Some(pid);
-                continue;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+) -> io::Result<Option<(Pid, WaitStatus, Rusage)>> {
+    handoff::wait_any(
+        || Ok(wait::peek(id, flags)?.map(reported)),
+        |pid| {
+            // A child found by looking at "any child" may be one that a
+            // spawn on another thread has just created: let it register
+            // first.
+            let _gate = (!matches!(id, wait::Id::Pid(_))).then(no_spawn_in_flight);
+            lock().reap(pid, flags)
+        },
+    )
 }
 
 /// How many orphans are parked.
@@ -475,19 +377,6 @@ fn pidfd_wait(fd: BorrowedFd<'_>, flags: wait::Flags) -> Option<io::Result<Optio
         }
         r => Some(r),
     }
-}
-
-/// Reaps one child (`WNOHANG`): through `pidfd` if it has one, else
-/// by pid.
-fn wait_child(
-    pid: i32,
-    pidfd: Option<BorrowedFd<'_>>,
-    flags: wait::Flags,
-) -> io::Result<Option<(i32, Rusage)>> {
-    if let Some(reaped) = pidfd.and_then(|fd| pidfd_wait(fd, flags)) {
-        return reaped;
-    }
-    Ok(wait::wait4(pid, flags | libc::WNOHANG)?.map(|(_, raw, ru)| (raw, ru)))
 }
 
 /// The exit status behind a raw `wait` status known to report an exit
@@ -555,6 +444,8 @@ fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> Result<()> {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn start_owned() -> Result<()> {
     let set = lock()
+        .reg()
+        .os
         .orphan_set()
         .map_err(|e| Error::os("epoll_create1", e))?;
     spawn_thread("procctl-reaper", move || {
@@ -572,7 +463,7 @@ fn start_owned() -> Result<()> {
             };
             let mut locked = lock();
             for &pid in &ready[..n] {
-                locked.reap_orphan(pid);
+                locked.reg().reap_orphan(reported(pid));
             }
             if unwatched {
                 locked.drain_unwatched();

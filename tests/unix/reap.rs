@@ -489,6 +489,14 @@ mod recycled {
             "init_never_forwards_to_a_recycled_pid",
             init_never_forwards_to_a_recycled_pid,
         ),
+        (
+            "a_dropped_handle_leaves_the_entry_of_the_child_that_took_its_pid",
+            a_dropped_handle_leaves_the_entry_of_the_child_that_took_its_pid,
+        ),
+        (
+            "an_orphan_whose_pid_a_new_child_takes_is_no_longer_counted",
+            an_orphan_whose_pid_a_new_child_takes_is_no_longer_counted,
+        ),
     ];
 
     /// Runs `f` in a forked child with `alarm(10)`, so the threads it starts
@@ -792,6 +800,91 @@ mod recycled {
                     assert_eq!(status.and_then(|s| s.code()), Some(5));
                     conclusive += 1;
                 }
+            }
+            assert!(conclusive > 0, "no pid could be recycled");
+        });
+    }
+
+    /// Reaps `pid` as code outside procctl would: a plain `waitpid`.
+    fn outside_reap(pid: Pid) {
+        let mut raw = 0;
+        // SAFETY: reaping our own child; `raw` is writable.
+        assert_eq!(
+            unsafe { libc::waitpid(pid.as_raw(), &mut raw, 0) },
+            pid.as_raw()
+        );
+    }
+
+    /// A std child adopted by procctl as the process `pid`, running until
+    /// its stdin closes, then exiting 7; `None` if another process on the
+    /// machine took the pid first.
+    fn adopted_at(pid: Pid) -> Option<procctl::proc::Child> {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", "read x; exit 7"])
+            .stdin(std::process::Stdio::piped());
+        try_command_at(pid, &mut cmd).map(procctl::proc::Child::from)
+    }
+
+    /// Code outside procctl reaps child A, and child B takes A's pid and is
+    /// registered under it; then A's handle is dropped unwaited. The drop
+    /// must leave B's entry alone (it once removed whatever was filed
+    /// under A's pid), so B's status, reaped by `reap_zombies`, reaches
+    /// B's handle.
+    fn a_dropped_handle_leaves_the_entry_of_the_child_that_took_its_pid() {
+        isolated(|| {
+            let mut conclusive = 0;
+            for _ in 0..3 {
+                let a = sh("exit 3");
+                let pid = a.pid();
+                eventually("A exited", || is_zombie(pid.as_raw()));
+                outside_reap(pid);
+                let Some(b) = adopted_at(pid) else {
+                    drop(a);
+                    continue;
+                };
+                drop(a);
+                drop(b.take_stdin());
+                eventually("B exited", || is_zombie(pid.as_raw()));
+                assert_eq!(reap_zombies().unwrap(), vec![(pid, ExitStatus::Exited(7))]);
+                assert_eq!(b.try_wait().unwrap(), Some(ExitStatus::Exited(7)));
+                assert_eq!(procctl::reap::pending_orphans(), 0);
+                conclusive += 1;
+            }
+            assert!(conclusive > 0, "no pid could be recycled");
+        });
+    }
+
+    /// An orphan (a dropped running child) that code outside procctl reaps,
+    /// whose pid then goes to a child procctl registers: the orphan's
+    /// entry is gone, and so must its count be (it once stayed counted, for
+    /// ever).
+    fn an_orphan_whose_pid_a_new_child_takes_is_no_longer_counted() {
+        isolated(|| {
+            let mut conclusive = 0;
+            for _ in 0..3 {
+                let orphan = procctl::proc::Command::new("sh")
+                    .args(["-c", "read x"])
+                    .stdin(procctl::proc::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                let stdin = orphan.take_stdin();
+                let pid = orphan.pid();
+                drop(orphan); // running: parked with its pidfd
+                assert_eq!(procctl::reap::pending_orphans(), 1);
+                drop(stdin);
+                eventually("the orphan exited", || is_zombie(pid.as_raw()));
+                outside_reap(pid);
+                // Adopting a std child drains no orphan: the registration
+                // alone must drop the stale entry.
+                let Some(b) = adopted_at(pid) else {
+                    reap_zombies().unwrap();
+                    continue;
+                };
+                assert_eq!(procctl::reap::pending_orphans(), 0);
+                drop(b.take_stdin());
+                assert_eq!(b.wait().unwrap(), ExitStatus::Exited(7));
+                assert_eq!(procctl::reap::pending_orphans(), 0);
+                conclusive += 1;
             }
             assert!(conclusive > 0, "no pid could be recycled");
         });

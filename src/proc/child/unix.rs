@@ -42,14 +42,14 @@ impl Child {
                 Ok(Some(status)) => {
                     drop(pidfd);
                     let end = match reap::exit_status(status.into_raw()) {
-                        Some(exit) => End::Reaped(exit, Rusage::default()),
+                        Some(exit) => End::Reaped((exit, Rusage::default())),
                         None => End::Lost,
                     };
                     Arc::new(Shared::ended(pid, end))
                 }
                 Ok(None) => {
                     let shared = Arc::new(Shared::new(pid, pidfd));
-                    locked.register(pid.as_raw(), &shared);
+                    locked.register(&shared);
                     shared
                 }
                 // Reaped by code outside std and procctl: nothing to wait
@@ -77,7 +77,7 @@ impl Child {
     /// [`Error::NotChild`] if code outside procctl reaped it.
     fn ended(&self) -> Result<Option<ExitStatus>> {
         match self.inner.end() {
-            Some(End::Reaped(status, _)) => Ok(Some(status)),
+            Some(End::Reaped((status, _))) => Ok(Some(status)),
             Some(End::Lost) => Err(Error::NotChild { pid: self.pid() }),
             None => Ok(None),
         }
@@ -199,19 +199,11 @@ impl Child {
             DropPolicy::KillAndReap if killed => {
                 let _ = self.wait();
             }
-            DropPolicy::Detach => reap::lock().forget(self.pid().as_raw()),
+            DropPolicy::Detach => reap::lock().detach(&self.inner),
+            // Parked as an orphan (unless reaped meanwhile by another
+            // path), and reaped now if it has already exited.
             DropPolicy::Reap | DropPolicy::Kill | DropPolicy::KillAndReap => {
-                let mut locked = reap::lock();
-                // Reaped meanwhile by another path: nothing to park.
-                if self.inner.end().is_none() {
-                    // Drop the registry's weak reference first, so the pidfd
-                    // can be moved out of the now unshared state.
-                    locked.forget(self.pid().as_raw());
-                    let pidfd = Arc::get_mut(&mut self.inner).and_then(|s| s.pidfd.take());
-                    locked.orphan(self.pid().as_raw(), pidfd);
-                    // Already exited? Reap it now rather than later.
-                    locked.reap_orphan(self.pid().as_raw());
-                }
+                reap::lock().abandon(&mut self.inner);
             }
         }
     }

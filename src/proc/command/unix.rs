@@ -284,7 +284,7 @@ impl Command {
         let spawned = spawn::spawn(&mut req).map_err(|(step, e)| spawn_err(step, e))?;
         let pid = Pid::from_raw(spawned.pid).expect("spawn returned a positive pid");
         let shared = Arc::new(Shared::new(pid, spawned.pidfd));
-        reap::lock().register(spawned.pid, &shared);
+        reap::lock().register(&shared);
         drop(in_flight);
         drop(child_ends);
         drop(null);

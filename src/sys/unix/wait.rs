@@ -63,18 +63,6 @@ pub(crate) struct Rusage {
     pub(crate) max_rss: u64,
 }
 
-/// `waitpid(pid, flags)`, retrying on `EINTR`, for a child nobody asks the
-/// resource usage of (the kernel then skips summing it): `Some((pid, raw
-/// status))`, or `None` under `WNOHANG` when nothing is ready.
-pub(crate) fn waitpid(pid: i32, flags: Flags) -> io::Result<Option<(i32, i32)>> {
-    retry_eintr(|| {
-        let mut status = 0;
-        // SAFETY: status is writable.
-        let ret = cvt(unsafe { libc::waitpid(pid, &mut status, flags) })?;
-        Ok((ret != 0).then_some((ret, status)))
-    })
-}
-
 /// `wait4(pid, flags)`, retrying on `EINTR`: `Some((pid, raw status,
 /// rusage))`, or `None` under `WNOHANG` when nothing is ready.
 pub(crate) fn wait4(pid: i32, flags: Flags) -> io::Result<Option<(i32, i32, Rusage)>> {
