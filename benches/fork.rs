@@ -75,18 +75,42 @@ mod imp {
     /// touches its own page: this row is the floor the safe `fork` is
     /// measured against.
     fn raw_floor() {
+        floor_parts(true, true);
+    }
+
+    /// The floor's stdout flushes alone (before the fork, and in the
+    /// child after the closure).
+    fn raw_flushes() {
+        floor_parts(true, false);
+    }
+
+    /// The floor's pidfd and registered record alone.
+    fn raw_record() {
+        floor_parts(false, true);
+    }
+
+    /// The raw fork with the floor's flushes and/or its pidfd and record.
+    fn floor_parts(flush: bool, record: bool) {
         type Records = Mutex<Option<HashMap<i32, Weak<(i32, i64)>>>>;
         static RECORDS: Records = Mutex::new(None);
-        let _ = std::io::stdout().flush();
+        if flush {
+            let _ = std::io::stdout().flush();
+        }
         // SAFETY: the bench is single-threaded; the child flushes stdout
         // (its lock is free: no other thread exists) and calls _exit.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
-            let _ = std::io::stdout().flush();
+            if flush {
+                let _ = std::io::stdout().flush();
+            }
             // SAFETY: _exit is async-signal-safe.
             unsafe { libc::_exit(0) }
         }
         assert!(pid > 0, "fork failed");
+        if !record {
+            raw_wait(pid);
+            return;
+        }
         // SAFETY: pidfd_open of our own unreaped child.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
         assert!(fd >= 0, "pidfd_open failed");
@@ -168,10 +192,12 @@ mod imp {
         // Interleaved: per round, a slice of each case; ratio per round.
         let rounds = if fast { 5 } else { 41 };
         let slice = Duration::from_millis(if fast { 5 } else { 40 });
-        let cases: [(&str, fn()); 5] = [
+        let cases: [(&str, fn()); 7] = [
             ("raw fork + _exit + waitpid", raw),
             ("raw fork + pidfd_open + close", raw_pidfd),
             ("nix fork + waitpid", nix_fork),
+            ("raw + the two stdout flushes", raw_flushes),
+            ("raw + pidfd + a registered record", raw_record),
             (
                 "the floor: raw + pidfd + a registered record + child flush",
                 raw_floor,
