@@ -199,7 +199,7 @@ mod imp {
             ("raw + the two stdout flushes", raw_flushes),
             ("raw + pidfd + a registered record", raw_record),
             (
-                "the floor: raw + pidfd + a registered record + child flush",
+                "the floor: raw + the flushes + pidfd + a registered record",
                 raw_floor,
             ),
             ("procctl fork(|| 0) + wait", procctl_fork),
