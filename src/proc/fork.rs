@@ -199,9 +199,11 @@ unsafe fn fork_inner<F: FnOnce() -> i32>(child: F, side: Side) -> Result<Child> 
         Err(e) => Err(Error::os("fork", e)),
         Ok(None) => {
             // The registry copied from the parent lists the parent's
-            // children: the atfork handler marked it, and the child's
-            // first use of the registry forgets it.
+            // children: the atfork handler marked it (and so do we, should
+            // registering the handler have failed), and the child's first
+            // use of the registry forgets it.
             drop(held);
+            reap::mark_forked();
             // Stored only when it changes: a store copies the page (a
             // copy-on-write fault) in every child, for nothing.
             let unchecked = side == Side::Unchecked;

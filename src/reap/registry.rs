@@ -161,6 +161,14 @@ extern "C" fn after_fork_in_child() {
     FORKED.store(true, Ordering::Relaxed);
 }
 
+/// In the child of procctl's own `fork`: marks the copied registry stale
+/// as the `pthread_atfork` handler does, in case registering the handler
+/// failed. The handler has already written this page in the child, so
+/// the store costs no copy-on-write fault.
+pub(crate) fn mark_forked() {
+    FORKED.store(true, Ordering::Relaxed);
+}
+
 /// Held shared by every spawn from just before its process exists until
 /// it is registered, and exclusively by every reap of "any child" (or a
 /// group). A spawn does not hold the reap lock while the new program is
