@@ -97,13 +97,177 @@ pub(crate) fn pump_owned(
     })
 }
 
-/// What a [`Child`] keeps for `communicate` between calls.
+/// What a [`Child`] or a pipeline keeps for `communicate` between calls.
 #[derive(Default)]
 pub(crate) struct CommState {
-    /// [`Command::wait_delay`](super::Command::wait_delay).
-    wait_delay: Option<Duration>,
+    /// [`Command::wait_delay`](super::Command::wait_delay),
+    /// [`Pipeline::wait_delay`](super::Pipeline::wait_delay).
+    pub(crate) wait_delay: Option<Duration>,
     /// The pipes and input left by a `communicate_timeout` that expired.
     resume: Option<Resume>,
+}
+
+impl CommState {
+    /// No expired `communicate_timeout` yet, and this wait delay.
+    pub(crate) fn with_wait_delay(wait_delay: Option<Duration>) -> CommState {
+        CommState {
+            wait_delay,
+            resume: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for CommState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommState")
+            .field("wait_delay", &self.wait_delay)
+            .field("resume", &self.resume.is_some())
+            .finish()
+    }
+}
+
+/// A child or a pipeline, as `communicate` drives it: what
+/// [`communicate_until`] needs to run the one protocol both share (the
+/// refusals, the resume after an expired deadline, the wait, the kill at
+/// the deadline).
+pub(crate) trait Communicant {
+    /// An [`ExitStatus`](crate::ExitStatus), or every member's.
+    type Status;
+    /// What `communicate` returns.
+    type Output;
+    /// What the refusal of input without a piped stdin names.
+    const WHAT: &'static str;
+    /// The state kept between calls.
+    fn comm(&self) -> &Mutex<CommState>;
+    /// The processes at the other ends of the pipes.
+    fn processes(&self) -> Vec<&Child>;
+    /// Takes the stdin pipe, if piped and not taken.
+    fn stdin_pipe(&self) -> Option<PipeWriter>;
+    /// Takes the stdout and stderr pipes, if piped and not taken.
+    fn output_pipes(&self) -> [Option<PipeReader>; 2];
+    /// Waits for the end.
+    fn wait_end(&self) -> Result<Self::Status>;
+    /// Waits for the end at most `timeout`.
+    fn wait_end_timeout(&self, timeout: Duration) -> Result<Option<Self::Status>>;
+    /// The deadline passed: kills every process and reaps it.
+    fn kill_and_reap(&self) -> Result<()>;
+    /// The output of a call that ended.
+    fn output(status: Self::Status, out: [Vec<u8>; 2], held: Option<PipesHeldOpen>)
+    -> Self::Output;
+}
+
+/// `communicate` and `communicate_timeout` of a child or a pipeline.
+pub(crate) fn communicate_until<C: Communicant>(
+    party: &C,
+    input: &[u8],
+    deadline: Option<(Instant, Duration)>,
+) -> Result<C::Output> {
+    let at = deadline.map(|(at, _)| at);
+    let (delay, resume) = {
+        let mut state = lock(party.comm());
+        (state.wait_delay, state.resume.take())
+    };
+    let processes = party.processes();
+    let pumped = match resume {
+        Some(resume) if !input.is_empty() => {
+            lock(party.comm()).resume = Some(resume);
+            return Err(Error::InvalidArgument {
+                what: "communicate input",
+                value: format!(
+                    "{} bytes after a timed-out communicate, which keeps the rest of its own input",
+                    input.len()
+                ),
+            });
+        }
+        Some(resume) => resume.pump(&processes, at, delay)?,
+        None => {
+            let stdin = party.stdin_pipe();
+            if stdin.is_none() && !input.is_empty() {
+                // Nothing taken but nothing to give back either: there
+                // was no stdin. The output pipes stay in the handle.
+                return Err(Error::InvalidArgument {
+                    what: "communicate input",
+                    value: format!(
+                        "{} bytes for a {} whose stdin is not piped",
+                        input.len(),
+                        C::WHAT
+                    ),
+                });
+            }
+            pump(stdin, input, party.output_pipes(), &processes, at, delay)?
+        }
+    };
+    let (out, held) = match pumped {
+        Pumped::Done { out, held } => (out, held),
+        Pumped::TimedOut { out, resume } => {
+            lock(party.comm()).resume = Some(resume);
+            return Err(time_out(party, out, deadline));
+        }
+    };
+    let status = match at {
+        None => Some(party.wait_end()?),
+        Some(at) => party.wait_end_timeout(at.saturating_duration_since(Instant::now()))?,
+    };
+    match status {
+        Some(status) => Ok(C::output(status, out, held)),
+        None => Err(time_out(party, out, deadline)),
+    }
+}
+
+/// The deadline passed: kill and reap, return the error that carries
+/// `out`.
+fn time_out<C: Communicant>(
+    party: &C,
+    out: [Vec<u8>; 2],
+    deadline: Option<(Instant, Duration)>,
+) -> Error {
+    if let Err(e) = party.kill_and_reap() {
+        return e;
+    }
+    let [stdout, stderr] = out;
+    Error::Timeout {
+        what: "communicate",
+        after: deadline.map_or(Duration::ZERO, |(_, t)| t),
+        partial: Some(Box::new((stdout, stderr))),
+    }
+}
+
+impl Communicant for Child {
+    type Status = crate::ExitStatus;
+    type Output = Output;
+    const WHAT: &'static str = "child";
+
+    fn comm(&self) -> &Mutex<CommState> {
+        &self.comm
+    }
+
+    fn processes(&self) -> Vec<&Child> {
+        vec![self]
+    }
+
+    fn stdin_pipe(&self) -> Option<PipeWriter> {
+        self.take_stdin()
+    }
+
+    fn output_pipes(&self) -> [Option<PipeReader>; 2] {
+        [self.take_stdout(), self.take_stderr()]
+    }
+
+    fn wait_end(&self) -> Result<crate::ExitStatus> {
+        self.wait()
+    }
+
+    fn wait_end_timeout(&self, timeout: Duration) -> Result<Option<crate::ExitStatus>> {
+        self.wait_timeout(timeout)
+    }
+
+    fn kill_and_reap(&self) -> Result<()> {
+        self.kill().and_then(|()| backend::reap_killed(self))
+    }
+
+    fn output(status: crate::ExitStatus, out: [Vec<u8>; 2], held: Option<PipesHeldOpen>) -> Output {
+        Output::new(status, out, held)
+    }
 }
 
 fn lock(m: &Mutex<CommState>) -> MutexGuard<'_, CommState> {
@@ -196,7 +360,7 @@ impl Child {
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn communicate(&self, input: &[u8]) -> Result<Output> {
-        self.communicate_until(input, None)
+        communicate_until(self, input, None)
     }
 
     /// [`Child::communicate`] with a deadline: if the child has not closed
@@ -264,7 +428,7 @@ impl Child {
     pub fn communicate_timeout(&self, input: &[u8], timeout: Duration) -> Result<Output> {
         // A timeout too large for an `Instant` is no deadline at all.
         let deadline = Instant::now().checked_add(timeout).map(|at| (at, timeout));
-        self.communicate_until(input, deadline)
+        communicate_until(self, input, deadline)
     }
 
     /// Sets how long `communicate` (and `output`) wait for the captured
@@ -311,76 +475,6 @@ impl Child {
     /// ```
     pub fn wait_delay(&self) -> Option<Duration> {
         lock(&self.comm).wait_delay
-    }
-
-    fn communicate_until(
-        &self,
-        input: &[u8],
-        deadline: Option<(Instant, Duration)>,
-    ) -> Result<Output> {
-        let at = deadline.map(|(at, _)| at);
-        let (delay, resume) = {
-            let mut state = lock(&self.comm);
-            (state.wait_delay, state.resume.take())
-        };
-        let pumped = match resume {
-            Some(resume) if !input.is_empty() => {
-                lock(&self.comm).resume = Some(resume);
-                return Err(Error::InvalidArgument {
-                    what: "communicate input",
-                    value: format!(
-                        "{} bytes after a timed-out communicate, which keeps the rest of its own input",
-                        input.len()
-                    ),
-                });
-            }
-            Some(resume) => resume.pump(&[self], at, delay)?,
-            None => {
-                let stdin = self.take_stdin();
-                if stdin.is_none() && !input.is_empty() {
-                    // Nothing taken but nothing to give back either: there
-                    // was no stdin. The output pipes stay in the handle.
-                    return Err(Error::InvalidArgument {
-                        what: "communicate input",
-                        value: format!(
-                            "{} bytes for a child whose stdin is not piped",
-                            input.len()
-                        ),
-                    });
-                }
-                let outputs = [self.take_stdout(), self.take_stderr()];
-                pump(stdin, input, outputs, &[self], at, delay)?
-            }
-        };
-        let (out, held) = match pumped {
-            Pumped::Done { out, held } => (out, held),
-            Pumped::TimedOut { out, resume } => {
-                lock(&self.comm).resume = Some(resume);
-                return Err(self.time_out(out, deadline));
-            }
-        };
-        let status = match at {
-            None => Some(self.wait()?),
-            Some(at) => self.wait_timeout(at.saturating_duration_since(Instant::now()))?,
-        };
-        match status {
-            Some(status) => Ok(Output::new(status, out, held)),
-            None => Err(self.time_out(out, deadline)),
-        }
-    }
-
-    /// The deadline passed: kill and reap the child, return the error
-    /// that carries `out`.
-    fn time_out(&self, out: [Vec<u8>; 2], deadline: Option<(Instant, Duration)>) -> Error {
-        if let Err(e) = self.kill().and_then(|()| backend::reap_killed(self)) {
-            return e;
-        }
-        let [stdout, stderr] = out;
-        Error::Timeout {
-            what: "communicate",
-            after: deadline.map_or(Duration::ZERO, |(_, t)| t),
-            partial: Some(Box::new((stdout, stderr))),
-        }
     }
 }
 

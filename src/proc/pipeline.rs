@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use super::child::Child;
 use super::command::{Command, Stdio};
-use super::common::DropPolicy;
-use super::communicate::{Pumped, Resume, pump};
+use super::common::{DropPolicy, PipesHeldOpen};
+use super::communicate::{CommState, Communicant, communicate_until};
 #[cfg(unix)]
 use crate::Pid;
 use crate::Signal;
@@ -550,10 +550,7 @@ impl Pipeline {
             #[cfg(unix)]
             pgid: group.and_then(|g| g.pgid),
             stderr: Mutex::new(err_reader),
-            comm: Mutex::new(CommState {
-                wait_delay: self.wait_delay,
-                resume: None,
-            }),
+            comm: Mutex::new(CommState::with_wait_delay(self.wait_delay)),
         })
     }
 }
@@ -717,23 +714,6 @@ pub struct PipelineChild {
     pgid: Option<Pid>,
     stderr: Mutex<Option<PipeReader>>,
     comm: Mutex<CommState>,
-}
-
-/// What a [`PipelineChild`] keeps for `communicate` between calls.
-struct CommState {
-    /// [`Pipeline::wait_delay`].
-    wait_delay: Option<Duration>,
-    /// The pipes and input left by a `communicate_timeout` that expired.
-    resume: Option<Resume>,
-}
-
-impl std::fmt::Debug for CommState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CommState")
-            .field("wait_delay", &self.wait_delay)
-            .field("resume", &self.resume.is_some())
-            .finish()
-    }
 }
 
 impl PipelineChild {
@@ -1093,7 +1073,7 @@ impl PipelineChild {
     /// # Ok::<(), procctl::Error>(())
     /// ```
     pub fn communicate(&self, input: &[u8]) -> Result<PipelineOutput> {
-        self.communicate_until(input, None)
+        communicate_until(self, input, None)
     }
 
     /// [`PipelineChild::communicate`] with a deadline: if the members have
@@ -1146,7 +1126,7 @@ impl PipelineChild {
     pub fn communicate_timeout(&self, input: &[u8], timeout: Duration) -> Result<PipelineOutput> {
         // A timeout too large for an `Instant` is no deadline at all.
         let deadline = Instant::now().checked_add(timeout).map(|at| (at, timeout));
-        self.communicate_until(input, deadline)
+        communicate_until(self, input, deadline)
     }
 
     /// Sets the [wait delay](Pipeline::wait_delay) of `communicate` on this
@@ -1191,67 +1171,40 @@ impl PipelineChild {
     fn comm_state(&self) -> std::sync::MutexGuard<'_, CommState> {
         self.comm.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
-    fn communicate_until(
-        &self,
-        input: &[u8],
-        deadline: Option<(Instant, Duration)>,
-    ) -> Result<PipelineOutput> {
-        let at = deadline.map(|(at, _)| at);
-        let (delay, resume) = {
-            let mut state = self.comm_state();
-            (state.wait_delay, state.resume.take())
-        };
-        let members: Vec<&Child> = self.members.iter().collect();
-        let pumped = match resume {
-            Some(resume) if !input.is_empty() => {
-                self.comm_state().resume = Some(resume);
-                return Err(Error::InvalidArgument {
-                    what: "communicate input",
-                    value: format!(
-                        "{} bytes after a timed-out communicate, which keeps the rest of its own input",
-                        input.len()
-                    ),
-                });
-            }
-            Some(resume) => resume.pump(&members, at, delay)?,
-            None => {
-                let stdin = self.take_stdin();
-                if stdin.is_none() && !input.is_empty() {
-                    return Err(Error::InvalidArgument {
-                        what: "communicate input",
-                        value: format!(
-                            "{} bytes for a pipeline whose stdin is not piped",
-                            input.len()
-                        ),
-                    });
-                }
-                let outputs = [self.take_stdout(), self.take_stderr()];
-                pump(stdin, input, outputs, &members, at, delay)?
-            }
-        };
-        let (out, held) = match pumped {
-            Pumped::Done { out, held } => (out, held),
-            Pumped::TimedOut { out, resume } => {
-                self.comm_state().resume = Some(resume);
-                return Err(self.time_out(out, deadline));
-            }
-        };
-        let status = match at {
-            None => Some(self.wait()?),
-            Some(at) => self.wait_timeout(at.saturating_duration_since(Instant::now()))?,
-        };
-        match status {
-            Some(status) => Ok(PipelineOutput::new(status, out, held)),
-            None => Err(self.time_out(out, deadline)),
-        }
+impl Communicant for PipelineChild {
+    type Status = PipeStatus;
+    type Output = PipelineOutput;
+    const WHAT: &'static str = "pipeline";
+
+    fn comm(&self) -> &Mutex<CommState> {
+        &self.comm
     }
 
-    /// The deadline passed: kill and reap every member, return the error
-    /// that carries `out`.
-    fn time_out(&self, out: [Vec<u8>; 2], deadline: Option<(Instant, Duration)>) -> Error {
-        // The group first (what the members started), then each member
-        // through its own handle, in case one left the group.
+    fn processes(&self) -> Vec<&Child> {
+        self.members.iter().collect()
+    }
+
+    fn stdin_pipe(&self) -> Option<PipeWriter> {
+        self.take_stdin()
+    }
+
+    fn output_pipes(&self) -> [Option<PipeReader>; 2] {
+        [self.take_stdout(), self.take_stderr()]
+    }
+
+    fn wait_end(&self) -> Result<PipeStatus> {
+        self.wait()
+    }
+
+    fn wait_end_timeout(&self, timeout: Duration) -> Result<Option<PipeStatus>> {
+        self.wait_timeout(timeout)
+    }
+
+    /// The group first (what the members started), then each member
+    /// through its own handle, in case one left the group.
+    fn kill_and_reap(&self) -> Result<()> {
         let mut killed = self.kill();
         for m in &self.members {
             let r = m.kill();
@@ -1259,17 +1212,19 @@ impl PipelineChild {
                 killed = r;
             }
         }
-        if let Err(e) = killed.and_then(|()| self.reap_killed()) {
-            return e;
-        }
-        let [stdout, stderr] = out;
-        Error::Timeout {
-            what: "communicate",
-            after: deadline.map_or(Duration::ZERO, |(_, t)| t),
-            partial: Some(Box::new((stdout, stderr))),
-        }
+        killed.and_then(|()| self.reap_killed())
     }
 
+    fn output(
+        status: PipeStatus,
+        out: [Vec<u8>; 2],
+        held: Option<PipesHeldOpen>,
+    ) -> PipelineOutput {
+        PipelineOutput::new(status, out, held)
+    }
+}
+
+impl PipelineChild {
     /// After the kill at the deadline. Unix: `SIGKILL` cannot be caught,
     /// reap every member now. Windows: `TerminateProcess` is asynchronous;
     /// wait a while for each, never hang, ignore a failed wait.
