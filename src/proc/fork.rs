@@ -186,7 +186,7 @@ unsafe fn fork_inner<F: FnOnce() -> i32>(child: F, side: Side) -> Result<Child> 
     // spares the child a write to the lock's page (a copy-on-write fault,
     // part of what a fork costs). `fork_unchecked` may have other threads:
     // it holds the lock across the fork, and its child releases its copy.
-    let mut held = match side {
+    let held = match side {
         Side::Safe => {
             drop(locked);
             None
@@ -220,7 +220,7 @@ unsafe fn fork_inner<F: FnOnce() -> i32>(child: F, side: Side) -> Result<Child> 
             sys::exit(code)
         }
         Ok(Some(pid)) => {
-            let mut locked = held.take().unwrap_or_else(reap::lock);
+            let mut locked = held.unwrap_or_else(reap::lock);
             // The child cannot be reaped by procctl before it is
             // registered (nothing else runs, or we hold the lock), so the
             // pidfd refers to it and not to a recycled pid.
